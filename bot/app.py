@@ -1,0 +1,50 @@
+"""Building the application's parts from settings, in one place for every command."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.qualification import OfflineQualifier, Qualifier
+from bot.scenario.funnel import Funnel
+from bot.scenario.loader import load_funnel
+from bot.service import FunnelService, ScenarioHolder
+from bot.settings import Settings
+from storage.db import Database
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    scenario: ScenarioHolder
+    service: FunnelService
+
+
+def load_scenario(settings: Settings) -> Funnel:
+    return load_funnel(settings.scenario, settings.timezone)
+
+
+def make_qualifier(settings: Settings) -> Qualifier:
+    return OfflineQualifier()
+
+
+@asynccontextmanager
+async def open_app(settings: Settings) -> AsyncIterator[App]:
+    """Load the scenario, open and migrate the database, wire the service; close on exit."""
+    funnel = load_scenario(settings)
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+        holder = ScenarioHolder(funnel)
+        service = FunnelService(db, holder, make_qualifier(settings))
+        yield App(settings, db, holder, service)
+    finally:
+        await db.close()
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)

@@ -1,0 +1,109 @@
+"""The ``leadbot`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from bot.scenario.loader import ScenarioError, load_funnel
+from bot.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="leadbot: qualify and warm sales leads in Telegram along a scenario file.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def validate(
+    path: Annotated[Path | None, typer.Argument(help="Scenario file (default: SCENARIO).")] = None,
+) -> None:
+    """Check a scenario file: print "ok" or every mistake with file and line."""
+    settings = settings_or_exit()
+    target = path or settings.scenario
+    try:
+        funnel = load_funnel(target, settings.timezone)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem))
+        count = len(exc.problems)
+        fail(f"{count} problem{'s' if count != 1 else ''} found", 1)
+    typer.echo(f"ok ({len(funnel.steps)} steps, {len(funnel.scenario.segments)} segments)")
+
+
+@app.command()
+def chat(
+    user: Annotated[int, typer.Option(help="Simulated Telegram user id.")] = 1,
+    source: Annotated[str | None, typer.Option(help="Deep-link source to start with.")] = None,
+    name: Annotated[str, typer.Option(help="Prospect's first name.")] = "Tester",
+    phone: Annotated[
+        str, typer.Option(help="Phone shared by the contact button.")
+    ] = "+79991234567",
+    scenario: Annotated[Path | None, typer.Option(help="Scenario file.")] = None,
+) -> None:
+    """Play the funnel in the terminal (same engine, real database; /skip jumps over waits)."""
+    from bot.app import open_app
+    from bot.simulator import run_chat
+
+    settings = settings_or_exit(scenario=scenario)
+
+    async def main() -> None:
+        async with open_app(settings) as application:
+            await run_chat(application.service, user, source, name, phone)
+
+    _run(main())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema to the latest version (keeps all lead data)."""
+    from storage.db import Database
+
+    settings = settings_or_exit()
+
+    async def main() -> None:
+        db = Database(settings.database_url)
+        try:
+            await db.upgrade()
+            typer.echo(f"database at revision {await db.current_revision()}")
+        finally:
+            await db.close()
+
+    _run(main())
+
+
+def _run(coro: object) -> None:
+    try:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        fail("the scenario has errors; fix them or run `leadbot validate`")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except OSError as exc:
+        fail(f"error: {exc}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,657 @@
+"""The funnel engine: lead state + input -> new state + actions. Pure and synchronous.
+
+The engine never talks to Telegram, the database or the model; it returns what should
+happen and the service around it makes it so. That keeps every rule of the funnel in one
+place, testable with plain values and a fixed clock.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+
+from bot.engine.text import clean_input, fill, normalize_email, normalize_phone
+from bot.engine.types import (
+    MAX_LIVE_MESSAGES,
+    Action,
+    Alert,
+    Blocked,
+    CancelTimers,
+    Classified,
+    ClassifyRequest,
+    Contact,
+    Input,
+    LeadState,
+    Log,
+    OutButton,
+    Outcome,
+    OutMessage,
+    Press,
+    Priority,
+    Release,
+    SaveAnswer,
+    Schedule,
+    Send,
+    Start,
+    Stop,
+    Text,
+    TimerFired,
+)
+from bot.scenario.funnel import INTERVIEW, Funnel, Placed
+from bot.scenario.model import (
+    BranchStep,
+    ClassifyStep,
+    ContactStep,
+    EndStep,
+    GotoStep,
+    HandoffStep,
+    LeadMagnetStep,
+    MessageStep,
+    OfferStep,
+    QuestionStep,
+    Stage,
+    WaitStep,
+)
+
+MAX_STEPS_PER_INPUT = 100
+STAGE_ORDER = [s.value for s in Stage]
+
+
+class Engine:
+    """Runs one scenario. Create a new one when the scenario changes."""
+
+    def __init__(self, funnel: Funnel) -> None:
+        self.funnel = funnel
+        self.texts = funnel.scenario.texts
+
+    def handle(self, state: LeadState, event: Input, now: datetime) -> Outcome:
+        """React to one input. ``state`` is not modified; the outcome holds a new one."""
+        run = _Run(self, copy.deepcopy(state), now)
+        run.dispatch(event)
+        return Outcome(state=run.state, actions=run.actions, toast=run.toast)
+
+
+class _Run:
+    """One input's worth of work: collects actions while moving the state."""
+
+    def __init__(self, engine: Engine, state: LeadState, now: datetime) -> None:
+        self.engine = engine
+        self.funnel = engine.funnel
+        self.texts = engine.texts
+        self.state = state
+        self.now = now
+        self.actions: list[Action] = []
+        self.toast: str | None = None
+        self.priority: Priority = "reply"
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def log(self, type_: str, step: str | None = None, **payload: object) -> None:
+        self.actions.append(Log(type_, step, dict(payload)))
+
+    def say(self, text: str, step: str | None = None, **kw: object) -> None:
+        self.actions.append(
+            Send(OutMessage(text=self.fill(text), step=step, priority=self.priority, **kw))
+        )  # type: ignore[arg-type]
+
+    def fill(self, text: str) -> str:
+        segment = self.funnel.segment(self.state.segment)
+        return fill(text, self.state, segment.title if segment else "")
+
+    def cancel_timers(self, reason: str) -> None:
+        if self.state.timer:
+            self.state.timer = 0
+            self.actions.append(CancelTimers(reason))
+
+    def set_stage(self, stage: str, step: str | None = None) -> None:
+        if stage == self.state.stage:
+            return
+        old = self.state.stage
+        self.state.stage = stage
+        self.log("stage_changed", step, old=old, new=stage)
+
+    def raise_stage(self, stage: str, step: str | None = None) -> None:
+        """Move up the ladder only (a click never makes a hot lead warm)."""
+        if STAGE_ORDER.index(stage) > STAGE_ORDER.index(self.state.stage):
+            self.set_stage(stage, step)
+
+    def buttons_for(
+        self, step_id: str, labels: list[tuple[str, str | None]]
+    ) -> tuple[tuple[OutButton, ...], ...]:
+        """One button per row; callback buttons carry ``b:<seq>:<index>`` (always < 64 bytes)."""
+        if not labels:
+            return ()
+        seq: int | None = None
+        rows = []
+        for index, (text, url) in enumerate(labels):
+            if url:
+                rows.append((OutButton(text=self.fill(text), url=url),))
+                continue
+            if seq is None:
+                self.state.seq += 1
+                seq = self.state.seq
+                self.state.live[str(seq)] = step_id
+                while len(self.state.live) > MAX_LIVE_MESSAGES:
+                    self.state.live.pop(next(iter(self.state.live)))
+            rows.append((OutButton(text=self.fill(text), data=f"b:{seq}:{index}"),))
+        return tuple(rows)
+
+    # --- inputs ----------------------------------------------------------------------
+
+    def dispatch(self, event: Input) -> None:
+        handler = {
+            Start: self.on_start,
+            Text: self.on_text,
+            Press: self.on_press,
+            Contact: self.on_contact,
+            TimerFired: self.on_timer,
+            Classified: self.on_classified,
+            Stop: self.on_stop,
+            Blocked: self.on_blocked,
+            Release: self.on_release,
+        }[type(event)]
+        handler(event)  # type: ignore[operator]
+
+    def on_start(self, event: Start) -> None:
+        st = self.state
+        for name in ("first_name", "last_name", "username", "language"):
+            value = getattr(event, name)
+            if value:
+                setattr(st, name, value)
+        if not st.started:
+            st.started = True
+            st.source = event.source
+            st.status = "active"
+            self.log("started", None, source=event.source)
+            self.run(self.funnel.start)
+            return
+        self.log("restarted", st.step, source=event.source, status=st.status)
+        if st.status in {"unsubscribed", "blocked"}:
+            st.status = "active"
+            self.log("resubscribed", st.step)
+            self.say(self.texts.restart)
+            self.resume()
+            return
+        if st.status == "completed":
+            self.say(self.texts.finished)
+            return
+        if st.status == "handed_off":
+            self.say(self.texts.handed_off)
+            return
+        self.say(self.texts.restart)
+        if st.waiting in {"answer", "contact", "magnet_contact"} and st.step:
+            self.run(st.step)
+
+    def resume(self) -> None:
+        """Pick the chain up where it stopped (after /stop, a block, or a manager)."""
+        st = self.state
+        if st.step is None:
+            self.run(self.funnel.start)
+            return
+        placed = self.funnel.get(st.step)
+        if placed is None:
+            self.run(self.funnel.start)
+        elif st.waiting in {"timer", "manager", None} and placed.step.kind in {"wait", "handoff"}:
+            self.advance(placed)
+        else:
+            self.run(st.step)
+
+    def on_text(self, event: Text) -> None:
+        st = self.state
+        text, cut = clean_input(event.text)
+        if not text:
+            return
+        if cut:
+            self.log("input_truncated", st.step, length=len(event.text))
+        if st.status == "blocked":
+            st.status = "active"
+            self.log("unblocked", st.step)
+        if st.status == "unsubscribed":
+            self.log("message_received", st.step, text=text, status=st.status)
+            self.say(self.texts.stop)
+            return
+        if st.status == "handed_off":
+            self.log("message_received", st.step, text=text, status=st.status)
+            return
+        placed = self.funnel.get(st.step)
+        if placed is not None and st.waiting == "answer" and isinstance(placed.step, QuestionStep):
+            self.answer_question(placed, text, typed=True)
+            return
+        if placed is not None and st.waiting in {"contact", "magnet_contact"}:
+            self.typed_contact(placed, text)
+            return
+        if (
+            placed is not None
+            and st.waiting == "timer"
+            and isinstance(placed.step, WaitStep)
+            and placed.step.on_reply
+        ):
+            self.log("replied", placed.id, text=text)
+            self.cancel_timers("replied")
+            self.run(placed.step.on_reply)
+            return
+        self.log("message_received", st.step, text=text)
+        if cut:
+            self.say(self.texts.too_long)
+        if st.waiting != "classify":
+            self.say(self.texts.unknown)
+
+    def on_press(self, event: Press) -> None:
+        st = self.state
+        parts = event.data.split(":")
+        if len(parts) != 3 or parts[0] != "b" or not parts[1].isdigit() or not parts[2].isdigit():
+            self.toast = self.texts.not_current
+            self.log("stale_button", st.step, data=event.data[:64])
+            return
+        seq, index = parts[1], int(parts[2])
+        step_id = st.live.get(seq)
+        placed = self.funnel.get(step_id)
+        if placed is None or st.status in {"unsubscribed", "handed_off"}:
+            self.toast = self.texts.not_current
+            self.log("stale_button", st.step, data=event.data)
+            return
+        if st.status == "blocked":
+            st.status = "active"
+            self.log("unblocked", st.step)
+        step = placed.step
+        if isinstance(step, QuestionStep):
+            if st.step != placed.id or st.waiting != "answer" or index >= len(step.options):
+                self.toast = self.texts.not_current
+                return
+            del st.live[seq]
+            self.answer_question(placed, step.options[index], typed=False)
+            return
+        del st.live[seq]
+        if isinstance(step, OfferStep) and index == 0:
+            self.offer_clicked(placed, step)
+            return
+        buttons = step.buttons if isinstance(step, MessageStep | OfferStep) else []
+        offset = 1 if isinstance(step, OfferStep) else 0
+        if not 0 <= index - offset < len(buttons):
+            self.toast = self.texts.not_current
+            return
+        button = buttons[index - offset]
+        self.log("button_pressed", placed.id, text=button.text, goto=button.goto)
+        if button.goto:
+            self.cancel_timers("button")
+            self.run(button.goto)
+
+    def on_contact(self, event: Contact) -> None:
+        st = self.state
+        phone = normalize_phone(event.phone) or event.phone.strip()[:32]
+        st.phone = phone
+        self.log("contact_shared", st.step, kind="phone")
+        self.raise_stage("warm", st.step)
+        placed = self.funnel.get(st.step)
+        if placed is not None and st.waiting in {"contact", "magnet_contact"}:
+            self.after_contact(placed)
+            return
+        self.say(self.texts.contact_thanks, st.step, remove_keyboard=True)
+
+    def on_timer(self, event: TimerFired) -> None:
+        st = self.state
+        if event.token != st.timer or st.status != "active":
+            self.log("timer_ignored", st.step, token=event.token)
+            return
+        st.timer = 0
+        placed = self.funnel.get(st.step)
+        self.priority = "touch"
+        if placed is None:
+            self.finish(None)
+            return
+        if isinstance(placed.step, QuestionStep) and placed.step.on_timeout:
+            self.log("no_reply", placed.id, waited=str(placed.step.timeout))
+            self.run(placed.step.on_timeout)
+            return
+        self.advance(placed)
+
+    def on_classified(self, event: Classified) -> None:
+        st = self.state
+        if st.waiting != "classify":
+            self.log("classification_ignored", st.step, segment=event.segment)
+            return
+        segment = self.funnel.segment(event.segment)
+        seg_id = event.segment if segment else self.funnel.fallback_segment
+        segment = self.funnel.scenario.segments[seg_id]
+        st.segment = seg_id
+        st.readiness = event.readiness
+        st.confidence = event.confidence
+        st.summary = event.summary or st.summary
+        for flag in event.flags:
+            if flag not in st.flags:
+                st.flags.append(flag)
+        st.waiting = None
+        self.log(
+            "classified",
+            st.step,
+            segment=seg_id,
+            confidence=event.confidence,
+            readiness=event.readiness,
+            reason=event.reason,
+            flags=list(event.flags),
+            **event.details,
+        )
+        self.set_stage(segment.stage.value, st.step)
+        if segment.hot:
+            self.actions.append(Alert("hot_segment", st.step))
+        chain = self.funnel.chains.get(self.funnel.chain_of(seg_id)) or []
+        if chain:
+            self.run(chain[0])
+        else:
+            self.finish(st.step)
+
+    def on_stop(self, _: Stop) -> None:
+        st = self.state
+        if st.status == "unsubscribed":
+            self.say(self.texts.stop, remove_keyboard=True)
+            return
+        st.status = "unsubscribed"
+        self.cancel_timers("unsubscribed")
+        self.log("unsubscribed", st.step)
+        self.say(self.texts.stop, remove_keyboard=True)
+
+    def on_blocked(self, event: Blocked) -> None:
+        st = self.state
+        if st.status == "blocked":
+            return
+        st.status = "blocked"
+        self.cancel_timers("blocked")
+        self.log("blocked", st.step, reason=event.reason)
+
+    def on_release(self, event: Release) -> None:
+        st = self.state
+        if st.status != "handed_off":
+            return
+        st.status = "active"
+        self.log("released", st.step, by=event.by)
+        self.priority = "touch"
+        self.resume()
+
+    # --- the interview ---------------------------------------------------------------
+
+    def answer_question(self, placed: Placed, answer: object, typed: bool) -> None:
+        step = placed.step
+        assert isinstance(step, QuestionStep)
+        option = None
+        if typed:
+            assert isinstance(answer, str)
+            option = next((o for o in step.options if o.text.casefold() == answer.casefold()), None)
+            if option is None and not step.accepts_text:
+                self.log("message_received", placed.id, text=answer)
+                self.say(self.texts.unknown)
+                return
+        else:
+            option = answer  # type: ignore[assignment]
+        value = option.stored if option is not None else str(answer)
+        key = step.key or placed.id
+        self.state.answers[key] = value
+        self.state.waiting = None
+        self.cancel_timers("answered")
+        for seq, owner in list(self.state.live.items()):
+            if owner == placed.id:
+                del self.state.live[seq]
+        self.actions.append(SaveAnswer(key, step.question, value))
+        self.log(
+            "answer_given",
+            placed.id,
+            key=key,
+            value=value,
+            via="button" if option is not None and not typed else "text",
+        )
+        self.raise_stage("cold", placed.id)
+        if option is not None and option.goto:
+            self.run(option.goto)
+        else:
+            self.advance(placed)
+
+    def typed_contact(self, placed: Placed, text: str) -> None:
+        st = self.state
+        ask = placed.step.ask if isinstance(placed.step, ContactStep) else "phone_or_email"
+        if text.casefold() == self.texts.skip_button.casefold():
+            self.skip_contact(placed)
+            return
+        if ask in {"email", "phone_or_email"} and (email := normalize_email(text)):
+            st.email = email
+            self.log("contact_shared", placed.id, kind="email")
+            self.raise_stage("warm", placed.id)
+            self.after_contact(placed)
+            return
+        if ask in {"phone", "phone_or_email"} and (phone := normalize_phone(text)):
+            st.phone = phone
+            self.log("contact_shared", placed.id, kind="phone", typed=True)
+            self.raise_stage("warm", placed.id)
+            self.after_contact(placed)
+            return
+        self.log("contact_invalid", placed.id)
+        if ask == "phone":
+            self.say(self.texts.unknown)
+        else:
+            self.say(self.texts.email_invalid)
+
+    def skip_contact(self, placed: Placed) -> None:
+        self.state.waiting = None
+        self.log("contact_declined", placed.id)
+        step = placed.step
+        if isinstance(step, LeadMagnetStep):
+            self.log("lead_magnet_declined", placed.id, title=step.title)
+            self.say(self.texts.contact_thanks, placed.id, remove_keyboard=True)
+            self.advance(placed)
+            return
+        assert isinstance(step, ContactStep)
+        self.say(self.texts.contact_thanks, placed.id, remove_keyboard=True)
+        if step.on_skip:
+            self.run(step.on_skip)
+        else:
+            self.advance(placed)
+
+    def after_contact(self, placed: Placed) -> None:
+        self.state.waiting = None
+        step = placed.step
+        if isinstance(step, LeadMagnetStep):
+            self.say(self.texts.contact_thanks, placed.id, remove_keyboard=True)
+            self.deliver_magnet(placed, step)
+            self.advance(placed)
+            return
+        thanks = step.thanks if isinstance(step, ContactStep) and step.thanks else None
+        self.say(thanks or self.texts.contact_thanks, placed.id, remove_keyboard=True)
+        self.advance(placed)
+
+    def offer_clicked(self, placed: Placed, step: OfferStep) -> None:
+        self.log(
+            "offer_clicked",
+            placed.id,
+            tier=step.tier,
+            title=step.title,
+            price=str(step.price),
+            currency=step.currency,
+        )
+        self.raise_stage("hot", placed.id)
+        self.actions.append(Alert("offer_clicked", placed.id))
+        link_text = self.texts.offer_link.replace("{offer}", step.title)
+        self.say(
+            link_text,
+            placed.id,
+            buttons=((OutButton(text=self.texts.offer_link_button, url=step.link),),),
+        )
+        if step.on_click:
+            self.cancel_timers("offer_clicked")
+            self.run(step.on_click)
+
+    # --- running steps ---------------------------------------------------------------
+
+    def advance(self, placed: Placed) -> None:
+        """Go on after ``placed``: the next step of its chain, or the chain's natural end."""
+        nxt = self.funnel.following(placed.id)
+        if nxt is not None:
+            self.run(nxt)
+        elif placed.chain == INTERVIEW:
+            self.classify(None)
+        else:
+            self.finish(placed.id)
+
+    def run(self, step_id: str) -> None:
+        """Run steps from ``step_id`` until one has to wait for something."""
+        current: str | None = step_id
+        for _ in range(MAX_STEPS_PER_INPUT):
+            if current is None:
+                return
+            placed = self.funnel.get(current)
+            if placed is None:
+                self.log("error", current, reason="unknown step")
+                self.finish(None)
+                return
+            self.state.step = placed.id
+            self.state.waiting = None
+            nxt, done = self.execute(placed)
+            if done:
+                return
+            if nxt is None:
+                if placed.chain == INTERVIEW:
+                    self.classify(None)
+                else:
+                    self.finish(placed.id)
+                return
+            current = nxt
+        self.log("error", current, reason="too many steps without a pause")
+
+    def execute(self, placed: Placed) -> tuple[str | None, bool]:
+        """Run one step. Returns (next step id, whether the chain now waits)."""
+        step = placed.step
+        following = self.funnel.following(placed.id)
+        st = self.state
+        if isinstance(step, MessageStep):
+            buttons = self.buttons_for(placed.id, [(b.text, b.url) for b in step.buttons])
+            self.say(
+                step.message, placed.id, buttons=buttons, image=step.image, document=step.document
+            )
+            self.log("step_sent", placed.id, kind="message")
+            return following, False
+        if isinstance(step, QuestionStep):
+            buttons = self.buttons_for(placed.id, [(o.text, None) for o in step.options])
+            self.say(step.question, placed.id, buttons=buttons)
+            self.log("question_asked", placed.id, key=step.key or placed.id)
+            st.waiting = "answer"
+            if step.timeout is not None:
+                self.schedule(placed, step.timeout.due(self.now, self.funnel.timezone))
+            return None, True
+        if isinstance(step, ContactStep):
+            if self.contact_known(step.ask):
+                self.log("contact_known", placed.id)
+                return following, False
+            self.ask_contact(placed, step.contact, step.ask, step.optional, step.button)
+            return None, True
+        if isinstance(step, ClassifyStep):
+            self.classify(placed)
+            return None, True
+        if isinstance(step, LeadMagnetStep):
+            if step.requires_contact and not st.has_contact:
+                prompt = step.contact_prompt or step.lead_magnet
+                self.ask_contact(placed, prompt, "phone_or_email", True, None)
+                st.waiting = "magnet_contact"
+                return None, True
+            self.deliver_magnet(placed, step)
+            return following, False
+        if isinstance(step, OfferStep):
+            labels: list[tuple[str, str | None]] = [(step.button or self.texts.offer_button, None)]
+            labels += [(b.text, b.url) for b in step.buttons]
+            self.say(
+                step.offer, placed.id, buttons=self.buttons_for(placed.id, labels), image=step.image
+            )
+            self.log(
+                "offer_shown",
+                placed.id,
+                tier=step.tier,
+                title=step.title,
+                price=str(step.price),
+                currency=step.currency,
+            )
+            return following, False
+        if isinstance(step, WaitStep):
+            self.schedule(placed, step.wait.due(self.now, self.funnel.timezone))
+            return None, True
+        if isinstance(step, BranchStep):
+            value = self.branch_value(step.branch)
+            target = next((c.goto for c in step.cases if c.matches(value)), None)
+            target = target or step.default or following
+            self.log("branched", placed.id, on=step.branch, value=value, goto=target)
+            return target, False
+        if isinstance(step, HandoffStep):
+            self.say(step.handoff, placed.id, remove_keyboard=True)
+            st.status = "handed_off"
+            st.waiting = "manager"
+            self.cancel_timers("handed_off")
+            self.log("handed_off", placed.id)
+            self.raise_stage("hot", placed.id)
+            self.actions.append(Alert("handoff", placed.id))
+            return None, True
+        if isinstance(step, EndStep):
+            if isinstance(step.end, str):
+                self.say(step.end, placed.id, remove_keyboard=True)
+            self.finish(placed.id)
+            return None, True
+        assert isinstance(step, GotoStep)
+        return step.goto, False
+
+    def schedule(self, placed: Placed, due: datetime) -> None:
+        self.state.timer += 1
+        self.state.waiting = "timer" if placed.step.kind == "wait" else self.state.waiting
+        self.actions.append(Schedule(self.state.timer, due, placed.id))
+        self.log("touch_scheduled", placed.id, due=due.isoformat())
+
+    def contact_known(self, ask: str) -> bool:
+        st = self.state
+        return bool({"phone": st.phone, "email": st.email}.get(ask, st.has_contact))
+
+    def ask_contact(
+        self, placed: Placed, text: str, ask: str, optional: bool, button: str | None
+    ) -> None:
+        wants_phone = ask in {"phone", "phone_or_email"}
+        self.say(
+            text,
+            placed.id,
+            contact_button=(button or self.texts.phone_button) if wants_phone else None,
+            reply_options=(self.texts.skip_button,) if optional else (),
+        )
+        self.log("contact_requested", placed.id, ask=ask)
+        self.state.waiting = "contact"
+
+    def deliver_magnet(self, placed: Placed, step: LeadMagnetStep) -> None:
+        buttons: tuple[tuple[OutButton, ...], ...] = ()
+        if step.link:
+            label = step.link_text or self.texts.magnet_link_button
+            buttons = ((OutButton(text=label, url=step.link),),)
+        self.say(step.lead_magnet, placed.id, document=step.document, buttons=buttons)
+        self.log("lead_magnet_delivered", placed.id, title=step.title)
+
+    def branch_value(self, name: str) -> str | None:
+        st = self.state
+        if name == "segment":
+            return st.segment
+        if name == "source":
+            return st.source
+        if name == "has_contact":
+            return "yes" if st.has_contact else "no"
+        return st.answers.get(name)
+
+    def classify(self, placed: Placed | None) -> None:
+        st = self.state
+        if (
+            placed is not None
+            and isinstance(placed.step, ClassifyStep)
+            and isinstance(placed.step.classify, str)
+        ):
+            self.say(placed.step.classify, placed.id)
+        st.waiting = "classify"
+        questions = self.funnel.answer_keys()
+        answers = tuple((k, questions.get(k, k), v) for k, v in st.answers.items())
+        self.actions.append(ClassifyRequest(answers, st.step))
+
+    def finish(self, step_id: str | None) -> None:
+        st = self.state
+        st.status = "completed"
+        st.waiting = None
+        self.cancel_timers("finished")
+        self.log("finished", step_id)
+
+
+__all__ = ["Engine"]

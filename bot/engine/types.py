@@ -1,0 +1,227 @@
+"""The engine's vocabulary: a lead's state, the inputs it reacts to, the actions it returns.
+
+These are plain dataclasses so the same engine drives Telegram, the terminal simulator and
+tests; nothing here knows about aiogram or SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Waiting = Literal["answer", "contact", "magnet_contact", "timer", "classify", "manager"]
+Status = Literal["active", "completed", "unsubscribed", "blocked", "handed_off"]
+Priority = Literal["reply", "touch"]
+
+MAX_LIVE_MESSAGES = 30
+
+
+@dataclass(slots=True)
+class LeadState:
+    """Everything the engine may read or change about one lead."""
+
+    first_name: str = ""
+    last_name: str = ""
+    username: str = ""
+    language: str = ""
+    source: str | None = None
+    segment: str | None = None
+    readiness: str | None = None
+    confidence: int | None = None
+    summary: str | None = None
+    stage: str = "visitor"
+    status: Status = "active"
+    step: str | None = None
+    waiting: Waiting | None = None
+    phone: str | None = None
+    email: str | None = None
+    answers: dict[str, str] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    # Private bookkeeping, kept in one JSON column.
+    seq: int = 0
+    live: dict[str, str] = field(default_factory=dict)  # message seq -> step id, unpressed
+    timer: int = 0  # token of the one pending timer (0: none)
+    started: bool = False
+
+    def private(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "live": self.live,
+            "timer": self.timer,
+            "waiting": self.waiting,
+            "started": self.started,
+        }
+
+    def load_private(self, data: dict[str, Any] | None) -> None:
+        data = data or {}
+        self.seq = int(data.get("seq", 0))
+        self.live = {str(k): str(v) for k, v in (data.get("live") or {}).items()}
+        self.timer = int(data.get("timer", 0))
+        self.waiting = data.get("waiting")
+        self.started = bool(data.get("started", False))
+
+    @property
+    def has_contact(self) -> bool:
+        return bool(self.phone or self.email)
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """``/start``, with the deep-link payload already checked (``None`` when absent/invalid)."""
+
+    source: str | None = None
+    first_name: str = ""
+    last_name: str = ""
+    username: str = ""
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """An inline button press; ``data`` is what the engine put on the button."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """The qualification's decision, already routed (threshold and rules applied)."""
+
+    segment: str
+    confidence: int
+    readiness: str
+    summary: str = ""
+    reason: str = ""
+    flags: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """``/stop``: unsubscribe."""
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """Telegram said the prospect blocked the bot."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A manager hands the lead back to the bot."""
+
+    by: str = ""
+
+
+Input = Start | Text | Press | Contact | TimerFired | Classified | Stop | Blocked | Release
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutButton:
+    text: str
+    data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    """A message for any face: Telegram HTML text, inline buttons or a reply keyboard."""
+
+    text: str
+    step: str | None = None
+    buttons: tuple[tuple[OutButton, ...], ...] = ()
+    image: str | None = None
+    document: str | None = None
+    contact_button: str | None = None  # reply keyboard: share phone
+    reply_options: tuple[str, ...] = ()  # reply keyboard: plain text choices
+    remove_keyboard: bool = False
+    priority: Priority = "reply"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    message: OutMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    token: int
+    due: datetime
+    step: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimers:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    type: str
+    step: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SaveAnswer:
+    key: str
+    question: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyRequest:
+    """Ask qualification to place the lead; the answer comes back as ``Classified``."""
+
+    answers: tuple[tuple[str, str, str], ...]  # (key, question, answer)
+    step: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Tell the managers about this lead (a hot segment, a hand-off, a click on an offer)."""
+
+    reason: str
+    step: str | None = None
+
+
+Action = Send | Schedule | CancelTimers | Log | SaveAnswer | ClassifyRequest | Alert
+
+
+@dataclass(slots=True)
+class Outcome:
+    state: LeadState
+    actions: list[Action] = field(default_factory=list)
+    toast: str | None = None  # a short notice for the button press itself
+
+    @property
+    def messages(self) -> list[OutMessage]:
+        return [a.message for a in self.actions if isinstance(a, Send)]
+
+    @property
+    def logs(self) -> list[Log]:
+        return [a for a in self.actions if isinstance(a, Log)]

@@ -1,0 +1,467 @@
+"""The scenario language: pydantic models of an operator's YAML file.
+
+A step is a mapping with exactly one *kind* key (``message``, ``question``, ``contact``,
+``classify``, ``lead_magnet``, ``offer``, ``wait``, ``branch``, ``handoff``, ``end``,
+``goto``); the kind key holds the step's main value (usually its text). Steps run top to
+bottom within a chain unless a button, an option, a branch or a ``goto`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+
+from bot.scenario.durations import Wait, parse_clock, parse_span, parse_wait
+
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,39}$"
+StepId = Annotated[str, Field(pattern=ID_PATTERN, description="The id of a step.")]
+SegmentId = Annotated[str, Field(pattern=ID_PATTERN, description="The id of a segment.")]
+AnswerKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+def _wait(value: Any) -> Wait:
+    if isinstance(value, Wait):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"{value!r} has no unit (write {value}s, {value}m, {value}h or {value}d)")
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a duration")
+    return parse_wait(value)
+
+
+def _span(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_span(value)
+    return value
+
+
+WaitExpr = Annotated[
+    Wait,
+    BeforeValidator(_wait),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "description": "30s, 10m, 2h, 1d, '1d 12h' or 'next day at 10:00'"}
+    ),
+]
+SpanExpr = Annotated[
+    Any,
+    BeforeValidator(_span),
+    WithJsonSchema({"type": "string", "description": "A span such as 3s, 10m, 2h or 1d."}),
+]
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+BUILTIN_FIELDS = frozenset(
+    {"first_name", "last_name", "name", "username", "source", "segment", "phone", "email"}
+)
+
+
+def placeholders(text: str) -> list[str]:
+    """The ``{field}`` names a text uses."""
+    return _PLACEHOLDER.findall(text)
+
+
+Text = Annotated[str, Field(min_length=1, max_length=20000)]
+
+
+class Readiness(StrEnum):
+    """Purchase readiness, as the method names it."""
+
+    READY_TO_BUY = "ready_to_buy"
+    COMPARING = "comparing"
+    COLLECTING_INFO = "collecting_info"
+    WANTS_TO_TRY = "wants_to_try"
+    NOT_A_FIT = "not_a_fit"
+
+
+class Stage(StrEnum):
+    """Where the lead stands on the visitor → cold → warm → hot → customer ladder."""
+
+    VISITOR = "visitor"
+    COLD = "cold"
+    WARM = "warm"
+    HOT = "hot"
+    CUSTOMER = "customer"
+
+
+class Strict(BaseModel):
+    """Unknown keys are mistakes in an operator's file, so they are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Button(Strict):
+    """An inline button: jumps to a step, or opens a link."""
+
+    text: Annotated[str, Field(min_length=1, max_length=64)]
+    goto: StepId | None = None
+    url: Annotated[str, Field(pattern=r"^(https?|tg)://\S+$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Button:
+        if (self.goto is None) == (self.url is None):
+            raise ValueError("a button needs exactly one of 'goto' or 'url'")
+        return self
+
+
+class Option(Strict):
+    """A ready answer to a question, shown as a button."""
+
+    text: Annotated[str, Field(min_length=1, max_length=64)]
+    value: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    goto: StepId | None = None
+    score: dict[SegmentId, int] = Field(
+        default_factory=dict, description="Points this answer gives each segment (offline)."
+    )
+
+    @property
+    def stored(self) -> str:
+        """What is written to the answers table."""
+        return self.value or self.text
+
+
+class StepBase(Strict):
+    kind: ClassVar[str] = ""
+    id: StepId | None = Field(
+        default=None,
+        description="Needed when something jumps here; otherwise '<chain>-<n>' is used.",
+    )
+
+
+class MessageStep(StepBase):
+    """Say something; the chain goes on at once."""
+
+    kind: ClassVar[str] = "message"
+
+    message: Text
+    image: str | None = None
+    document: str | None = None
+    buttons: list[Button] = Field(default_factory=list, max_length=10)
+
+
+class QuestionStep(StepBase):
+    """Ask and wait for an answer, by button or typed."""
+
+    kind: ClassVar[str] = "question"
+
+    question: Text
+    key: AnswerKey | None = Field(default=None, description="Answer name; defaults to the id.")
+    options: list[Option] = Field(default_factory=list, max_length=10)
+    free_text: bool | None = Field(
+        default=None, description="Accept typed answers (default: only when there are no options)"
+    )
+    timeout: WaitExpr | None = None
+    on_timeout: StepId | None = None
+
+    @model_validator(mode="after")
+    def _timeout_pair(self) -> QuestionStep:
+        if (self.timeout is None) != (self.on_timeout is None):
+            raise ValueError("'timeout' and 'on_timeout' go together")
+        return self
+
+    @property
+    def accepts_text(self) -> bool:
+        return self.free_text if self.free_text is not None else not self.options
+
+
+class ContactStep(StepBase):
+    """Ask for a phone (Telegram's contact button) or an e-mail (typed, checked for form)."""
+
+    kind: ClassVar[str] = "contact"
+
+    contact: Text
+    ask: Literal["phone", "email", "phone_or_email"] = "phone"
+    button: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    optional: bool = True
+    on_skip: StepId | None = None
+    thanks: Text | None = None
+
+
+class ClassifyStep(StepBase):
+    """End of the interview: place the lead in a segment and start its chain."""
+
+    kind: ClassVar[str] = "classify"
+
+    classify: Literal[True] | Text = Field(description="true, or a text shown meanwhile")
+
+
+class LeadMagnetStep(StepBase):
+    """Give the free, valuable thing: a file or a link, optionally for a contact."""
+
+    kind: ClassVar[str] = "lead_magnet"
+
+    lead_magnet: Text
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    document: str | None = None
+    link: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    link_text: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    requires_contact: bool = False
+    contact_prompt: Text | None = None
+
+    @model_validator(mode="after")
+    def _something_to_give(self) -> LeadMagnetStep:
+        if self.document is None and self.link is None:
+            raise ValueError("a lead magnet needs a 'document' or a 'link'")
+        return self
+
+
+class OfferStep(StepBase):
+    """A rung of the product ladder, with a buy button that is logged when pressed."""
+
+    kind: ClassVar[str] = "offer"
+
+    offer: Text
+    tier: Literal["tripwire", "core", "upsell"]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    price: Annotated[Decimal, Field(ge=0)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "RUB"
+    link: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    button: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    image: str | None = None
+    buttons: list[Button] = Field(default_factory=list, max_length=9)
+    on_click: StepId | None = Field(
+        default=None, description="Where the chain goes after the buy button is pressed."
+    )
+
+
+class WaitStep(StepBase):
+    """Pause the chain; with ``on_reply``, a reply during the pause jumps there instead."""
+
+    kind: ClassVar[str] = "wait"
+
+    wait: WaitExpr
+    on_reply: StepId | None = None
+
+
+class Case(Strict):
+    """One arm of a branch."""
+
+    equals: str | None = None
+    in_: list[str] | None = Field(default=None, alias="in")
+    contains: str | None = None
+    goto: StepId
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Case:
+        tests = [t for t in (self.equals, self.in_, self.contains) if t is not None]
+        if len(tests) != 1:
+            raise ValueError("a case needs exactly one of 'equals', 'in' or 'contains'")
+        return self
+
+    def matches(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        low = value.casefold()
+        if self.equals is not None:
+            return low == self.equals.casefold()
+        if self.in_ is not None:
+            return low in {v.casefold() for v in self.in_}
+        assert self.contains is not None
+        return self.contains.casefold() in low
+
+
+class BranchStep(StepBase):
+    """Choose the next step by an answer, the segment, the source, or having a contact."""
+
+    kind: ClassVar[str] = "branch"
+
+    branch: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = Field(
+        description="An answer key, or one of: segment, source, has_contact"
+    )
+    cases: list[Case] = Field(min_length=1)
+    default: StepId | None = None
+
+
+class HandoffStep(StepBase):
+    """Hand the lead to a manager: touches stop until the manager returns them."""
+
+    kind: ClassVar[str] = "handoff"
+
+    handoff: Text
+
+
+class EndStep(StepBase):
+    """The end of the funnel for this lead."""
+
+    kind: ClassVar[str] = "end"
+
+    end: Literal[True] | Text
+
+
+class GotoStep(StepBase):
+    """Jump to another step."""
+
+    kind: ClassVar[str] = "goto"
+
+    goto: StepId
+
+
+KINDS: tuple[str, ...] = (
+    "message",
+    "question",
+    "contact",
+    "classify",
+    "lead_magnet",
+    "offer",
+    "wait",
+    "branch",
+    "handoff",
+    "end",
+    "goto",
+)
+
+
+def step_kind(value: Any) -> str | None:
+    """The kind key of a raw or parsed step (``None`` when it has none)."""
+    if isinstance(value, StepBase):
+        return value.kind
+    if isinstance(value, dict):
+        found = [k for k in KINDS if k in value]
+        # 'goto' is also a field of other kinds' buttons, never of a step with another kind.
+        if len(found) > 1 and "goto" in found:
+            found.remove("goto")
+        return found[0] if len(found) == 1 else None
+    return None
+
+
+Step = Annotated[
+    Annotated[MessageStep, Tag("message")]
+    | Annotated[QuestionStep, Tag("question")]
+    | Annotated[ContactStep, Tag("contact")]
+    | Annotated[ClassifyStep, Tag("classify")]
+    | Annotated[LeadMagnetStep, Tag("lead_magnet")]
+    | Annotated[OfferStep, Tag("offer")]
+    | Annotated[WaitStep, Tag("wait")]
+    | Annotated[BranchStep, Tag("branch")]
+    | Annotated[HandoffStep, Tag("handoff")]
+    | Annotated[EndStep, Tag("end")]
+    | Annotated[GotoStep, Tag("goto")],
+    Discriminator(
+        step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs exactly one of: " + ", ".join(KINDS),
+    ),
+]
+
+AnyStep = (
+    MessageStep
+    | QuestionStep
+    | ContactStep
+    | ClassifyStep
+    | LeadMagnetStep
+    | OfferStep
+    | WaitStep
+    | BranchStep
+    | HandoffStep
+    | EndStep
+    | GotoStep
+)
+
+# Steps after which the engine stops and waits for the prospect, a timer or the classifier.
+BLOCKING_KINDS = frozenset({"question", "contact", "classify", "wait", "handoff", "end"})
+
+
+class Segment(Strict):
+    """A group of prospects with one warming chain."""
+
+    title: Annotated[str, Field(min_length=1, max_length=100)]
+    description: Text = Field(description="Who belongs here; the classifier reads this.")
+    readiness: Readiness
+    stage: Stage = Stage.WARM
+    keywords: list[Annotated[str, Field(min_length=2, max_length=64)]] = Field(default_factory=list)
+    funnel: str | None = Field(default=None, description="Chain to run; defaults to the id.")
+    fallback: bool = False
+    not_client: bool = False
+    hot: bool = Field(default=False, description="Alert a manager when a lead lands here.")
+
+
+class Rule(Strict):
+    """An operator's decision the model may not override, e.g. a low budget caps the segment."""
+
+    when: dict[AnswerKey, str | list[str]] = Field(min_length=1)
+    segment: SegmentId | None = None
+    cap: SegmentId | None = Field(
+        default=None, description="The lead is placed no higher than this segment."
+    )
+    score: dict[SegmentId, int] = Field(default_factory=dict)
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Rule:
+        if self.segment is None and self.cap is None and not self.score:
+            raise ValueError("a rule needs 'segment', 'cap' or 'score'")
+        return self
+
+    def applies(self, answers: dict[str, str]) -> bool:
+        for key, expected in self.when.items():
+            value = answers.get(key)
+            wanted = expected if isinstance(expected, list) else [expected]
+            if value is None or value.casefold() not in {w.casefold() for w in wanted}:
+                return False
+        return True
+
+
+class Classifier(Strict):
+    confidence_threshold: Annotated[int, Field(ge=0, le=100)] = 40
+    debounce: SpanExpr = Field(default_factory=lambda: parse_span("2s"))
+    rules: list[Rule] = Field(default_factory=list)
+
+
+class SendingWindow(Strict):
+    start: Annotated[Any, BeforeValidator(parse_clock), WithJsonSchema({"type": "string"})]
+    end: Annotated[Any, BeforeValidator(parse_clock), WithJsonSchema({"type": "string"})]
+
+
+class Texts(Strict):
+    """What the bot says outside the chains; the demo overrides all of these."""
+
+    help: Text = (
+        "I will ask a few short questions and send you useful materials. /stop unsubscribes."
+    )
+    stop: Text = "You have unsubscribed. Send /start whenever you want to continue."
+    restart: Text = "Welcome back! Let's continue."
+    unknown: Text = "Thank you! Please use the buttons above, or send /help."
+    apology: Text = "Sorry, something went wrong on our side. Please try again in a minute."
+    not_current: Text = "This button is no longer active."
+    email_invalid: Text = "That does not look like an e-mail address. Please check it."
+    phone_button: Annotated[str, Field(max_length=64)] = "Share my phone number"
+    skip_button: Annotated[str, Field(max_length=64)] = "Not now"
+    contact_thanks: Text = "Thank you!"
+    offer_link: Text = "Here is the link to order «{offer}»:"
+    offer_link_button: Annotated[str, Field(max_length=64)] = "Order"
+    offer_button: Annotated[str, Field(max_length=64)] = "I want it"
+    magnet_link_button: Annotated[str, Field(max_length=64)] = "Open"
+    too_long: Text = "That is a long message; I kept the beginning of it."
+    handed_off: Text = "A manager will write to you shortly."
+    finished: Text = "Thank you! If you have questions, just write here."
+
+
+class Scenario(Strict):
+    """The whole funnel of one bot."""
+
+    scenario: Literal[1] = Field(description="Format version.")
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    business: Text = Field(description="What the business sells and to whom; for the classifier.")
+    timezone: str | None = None
+    sending_window: SendingWindow | None = None
+    texts: Texts = Field(default_factory=Texts)
+    classifier: Classifier = Field(default_factory=Classifier)
+    interview: list[Step] = Field(min_length=1)
+    segments: dict[SegmentId, Segment] = Field(min_length=1)
+    funnels: dict[Annotated[str, Field(pattern=ID_PATTERN)], list[Step]] = Field(min_length=1)
+    after_purchase: str | None = Field(default=None, description="Chain started after an order.")

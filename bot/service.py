@@ -1,0 +1,263 @@
+"""The funnel service: load a lead, run the engine, persist the outcome, deliver it.
+
+Handlers (Telegram), the simulator (terminal) and the touch dispatcher all come through
+here, so every face logs the same events in the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from bot.engine.engine import Engine
+from bot.engine.types import (
+    Blocked,
+    CancelTimers,
+    ClassifyRequest,
+    Input,
+    LeadState,
+    Log,
+    Outcome,
+    OutMessage,
+    SaveAnswer,
+    Schedule,
+    TimerFired,
+)
+from bot.qualification import Qualifier
+from bot.scenario.funnel import Funnel
+from storage.db import Database
+from storage.models import Lead
+from storage.repo import LeadRepo, TouchRepo
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RecipientGone(Exception):
+    """The prospect blocked the bot or deleted the account (Telegram's 403)."""
+
+
+class SendRejected(Exception):
+    """The platform refused this one message (e.g. Telegram's 400); the funnel goes on."""
+
+
+class Channel(Protocol):
+    """A face that can show the engine's messages to one prospect."""
+
+    async def send(self, message: OutMessage) -> None: ...
+
+    def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LeadKey:
+    channel: str
+    user_id: int
+
+
+@dataclass(slots=True)
+class Result:
+    """What one input did: the lead's id, its final state, and a notice for a button press."""
+
+    lead_id: int
+    state: LeadState
+    toast: str | None
+    delivered: list[OutMessage]
+
+
+class ScenarioHolder:
+    """The scenario in force; swapped as a whole so a reload never serves a half-state."""
+
+    def __init__(self, funnel: Funnel) -> None:
+        self.swap(funnel)
+
+    def swap(self, funnel: Funnel) -> None:
+        self.funnel = funnel
+        self.engine = Engine(funnel)
+
+
+class FunnelService:
+    def __init__(
+        self, db: Database, scenario: ScenarioHolder, qualifier: Qualifier, clock: Clock = utcnow
+    ) -> None:
+        self.db = db
+        self.scenario = scenario
+        self.qualifier = qualifier
+        self.clock = clock
+        self._locks: weakref.WeakValueDictionary[LeadKey, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @asynccontextmanager
+    async def _serial(self, key: LeadKey) -> AsyncIterator[None]:
+        """One update at a time per lead in this process (the row lock covers others)."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        async with lock:
+            yield
+
+    async def handle(self, key: LeadKey, event: Input, channel: Channel) -> Result:
+        async with self._serial(key):
+            lead_id, outcome = await self._apply(key, event)
+            toast = outcome.toast
+            delivered = await self._deliver(key, lead_id, outcome, channel)
+            for _ in range(3):
+                request = next((a for a in outcome.actions if isinstance(a, ClassifyRequest)), None)
+                if request is None:
+                    break
+                answers = {k: v for k, _, v in request.answers}
+                async with channel.typing():
+                    classified = await self.qualifier.qualify(self.scenario.funnel, answers)
+                lead_id, outcome = await self._apply(key, classified)
+                delivered += await self._deliver(key, lead_id, outcome, channel)
+            return Result(lead_id, outcome.state, toast, delivered)
+
+    async def fire_touch(
+        self, touch_id: int, lead_id: int, token: int, channel_for: Callable[[Lead], Channel]
+    ) -> None:
+        """Run a due touch claimed by the dispatcher, then mark it done."""
+        async with self.db.session() as session:
+            lead = await LeadRepo(session).by_id(lead_id)
+            key = LeadKey(lead.channel, lead.user_id) if lead else None
+            channel = channel_for(lead) if lead else None
+        if key is None or channel is None:
+            await self._finish_touch(touch_id, "cancelled")
+            return
+        await self.handle(key, TimerFired(token), channel)
+        await self._finish_touch(touch_id, "sent")
+
+    async def _finish_touch(self, touch_id: int, state: str) -> None:
+        async with self.db.session() as session, session.begin():
+            await TouchRepo(session).finish(touch_id, state, self.clock())
+
+    async def _apply(self, key: LeadKey, event: Input) -> tuple[int, Outcome]:
+        now = self.clock()
+        async with self.db.session() as session, session.begin():
+            repo = LeadRepo(session)
+            lead = await repo.get_or_create(key.channel, key.user_id, now)
+            state = state_from_lead(lead, {a.key: a.answer for a in await repo.answers(lead.id)})
+            outcome = self.scenario.engine.handle(state, event, now)
+            touches = TouchRepo(session)
+            events: list[tuple[str, str | None, dict[str, object]]] = []
+            for action in outcome.actions:
+                if isinstance(action, Log):
+                    events.append((action.type, action.step, action.payload))
+                elif isinstance(action, SaveAnswer):
+                    await repo.save_answer(lead.id, action.key, action.question, action.value, now)
+                elif isinstance(action, CancelTimers):
+                    await touches.cancel_pending(lead.id, now)
+                elif isinstance(action, Schedule):
+                    touches.schedule(lead.id, action.due, action.step, action.token, now)
+            repo.add_events(lead.id, events, now)
+            lead_from_state(lead, outcome.state, now, self.scenario.funnel.version)
+            return lead.id, outcome
+
+    async def _deliver(
+        self, key: LeadKey, lead_id: int, outcome: Outcome, channel: Channel
+    ) -> list[OutMessage]:
+        sent: list[OutMessage] = []
+        for message in outcome.messages:
+            try:
+                await channel.send(message)
+            except RecipientGone as exc:
+                log.info("lead %s is unreachable: %s", lead_id, exc)
+                await self._apply(key, Blocked(str(exc)))
+                break
+            except SendRejected as exc:
+                log.warning("lead %s: step %s was rejected: %s", lead_id, message.step, exc)
+                await self._log(lead_id, "error", message.step, {"reason": str(exc)[:500]})
+            else:
+                sent.append(message)
+        return sent
+
+    async def _log(
+        self, lead_id: int, type_: str, step: str | None, payload: dict[str, object]
+    ) -> None:
+        async with self.db.session() as session, session.begin():
+            LeadRepo(session).add_events(lead_id, [(type_, step, payload)], self.clock())
+
+    async def skip_wait(self, key: LeadKey) -> bool:
+        """Make the lead's next pending touch due now (for testers in the simulator)."""
+        async with self.db.session() as session, session.begin():
+            lead = await LeadRepo(session).get_for_update(key.channel, key.user_id)
+            if lead is None:
+                return False
+            touches = TouchRepo(session)
+            touch = await touches.next_pending(lead.id)
+            if touch is None:
+                return False
+            await touches.make_due(touch.id, self.clock() - timedelta(seconds=1))
+            return True
+
+    async def fire_due(
+        self,
+        channel_for: Callable[[Lead], Channel],
+        worker: str,
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> int:
+        """Claim and run every due touch; returns how many ran."""
+        async with self.db.session() as session, session.begin():
+            claimed = await TouchRepo(session).claim_due(self.clock(), limit, worker, lease)
+            batch = [(t.id, t.lead_id, t.token) for t in claimed]
+        for touch_id, lead_id, token in batch:
+            await self.fire_touch(touch_id, lead_id, token, channel_for)
+        return len(batch)
+
+
+def state_from_lead(lead: Lead, answers: dict[str, str]) -> LeadState:
+    state = LeadState(
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        username=lead.username,
+        language=lead.language,
+        source=lead.source,
+        segment=lead.segment,
+        readiness=lead.readiness,
+        confidence=lead.score,
+        summary=lead.summary,
+        stage=lead.stage,
+        status=lead.status,  # type: ignore[arg-type]
+        step=lead.step,
+        phone=lead.phone,
+        email=lead.email,
+        answers=answers,
+        flags=list(lead.flags or []),
+    )
+    state.load_private(lead.state)
+    return state
+
+
+def lead_from_state(lead: Lead, state: LeadState, now: datetime, version: str) -> None:
+    lead.first_name = state.first_name[:256]
+    lead.last_name = state.last_name[:256]
+    lead.username = state.username[:64]
+    lead.language = state.language[:16]
+    lead.source = state.source
+    lead.segment = state.segment
+    lead.readiness = state.readiness
+    lead.score = state.confidence
+    lead.summary = state.summary
+    lead.stage = state.stage
+    lead.status = state.status
+    lead.step = state.step
+    lead.phone = state.phone
+    lead.email = state.email
+    lead.flags = list(state.flags)
+    lead.state = state.private()
+    lead.scenario_version = version
+    lead.updated_at = now
+    lead.last_seen_at = now

@@ -1,0 +1,159 @@
+"""``leadbot chat``: the funnel in a terminal, on the real engine and the real database.
+
+Buttons become numbered choices; waits can be skipped with ``/skip``; everything is logged
+exactly as for a Telegram prospect (channel ``terminal``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bot.engine.types import Contact, Input, OutMessage, Press, Start, Stop, Text
+from bot.service import Channel, FunnelService, LeadKey
+from storage.models import Lead
+
+CHANNEL = "terminal"
+HELP = (
+    "Simulator commands: a number picks a choice; any other text is your answer.\n"
+    "  /skip   fire the next waiting touch now      /stop   unsubscribe\n"
+    "  /start  start again (re-subscribe)           /quit   leave (the lead is kept)"
+)
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass
+class Choice:
+    label: str
+    event: Input | None = None
+    url: str | None = None
+
+
+@dataclass
+class TerminalChannel:
+    """Prints messages and remembers the choices they offered."""
+
+    out: TextIO
+    phone: str
+    choices: list[Choice] = field(default_factory=list)
+    fresh: bool = True
+
+    async def send(self, message: OutMessage) -> None:
+        if self.fresh:
+            self.choices = []
+            self.fresh = False
+        text = html.unescape(_TAG.sub("", message.text.replace("<br>", "\n")))
+        self.out.write(f"\nbot> {text.strip()}\n")
+        if message.image:
+            self.out.write(f"     [image: {message.image}]\n")
+        if message.document:
+            self.out.write(f"     [file: {message.document}]\n")
+        for row in message.buttons:
+            for button in row:
+                if button.url:
+                    self.add(Choice(button.text, url=button.url))
+                else:
+                    assert button.data is not None
+                    self.add(Choice(button.text, Press(button.data)))
+        if message.contact_button:
+            self.add(Choice(f"{message.contact_button} ({self.phone})", Contact(self.phone)))
+        for option in message.reply_options:
+            self.add(Choice(option, Text(option)))
+        self.out.flush()
+
+    def add(self, choice: Choice) -> None:
+        self.choices.append(choice)
+        suffix = f" -> {choice.url}" if choice.url else ""
+        self.out.write(f"     [{len(self.choices)}] {choice.label}{suffix}\n")
+
+    @asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        self.out.write("     (typing…)\n")
+        self.out.flush()
+        yield
+
+    def pick(self, line: str) -> Input | None:
+        if line.isdigit() and 1 <= int(line) <= len(self.choices):
+            choice = self.choices[int(line) - 1]
+            if choice.url:
+                self.out.write(f"     (opens {choice.url})\n")
+                return None
+            return choice.event
+        return Text(line)
+
+
+async def run_chat(
+    service: FunnelService,
+    user_id: int,
+    source: str | None,
+    first_name: str,
+    phone: str,
+    stdin: TextIO = sys.stdin,
+    out: TextIO = sys.stdout,
+) -> None:
+    key = LeadKey(CHANNEL, user_id)
+    channel = TerminalChannel(out, phone)
+    lock = asyncio.Lock()
+
+    def channel_for(_lead: Lead) -> Channel:
+        return channel
+
+    async def feed(event: Input) -> None:
+        async with lock:
+            channel.fresh = True
+            result = await service.handle(key, event, channel)
+            if result.toast:
+                out.write(f"     ({result.toast})\n")
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(1)
+            async with lock:
+                channel.fresh = True
+                await service.fire_due(channel_for, worker="simulator")
+
+    out.write(HELP + "\n")
+    await feed(Start(source=source, first_name=first_name))
+    tick = asyncio.create_task(ticker())
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            out.write("you> ")
+            out.flush()
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line in {"/quit", "/exit"}:
+                break
+            if line == "/help":
+                out.write(HELP + "\n")
+            elif line == "/skip":
+                async with lock:
+                    skipped = await service.skip_wait(key)
+                    channel.fresh = True
+                    if skipped:
+                        await service.fire_due(channel_for, worker="simulator")
+                    else:
+                        out.write("     (nothing is waiting)\n")
+            elif line == "/stop":
+                await feed(Stop())
+            elif line.startswith("/start"):
+                payload = line.removeprefix("/start").strip() or None
+                await feed(Start(source=payload, first_name=first_name))
+            else:
+                event = channel.pick(line)
+                if event is not None:
+                    await feed(event)
+    finally:
+        tick.cancel()
+        out.write("\n(bye: the lead is saved; run `leadbot chat` again to continue)\n")
+        out.flush()

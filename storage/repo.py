@@ -1,0 +1,157 @@
+"""Repositories: every query the application makes, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Answer, Event, Lead, ScheduledTouch
+
+PENDING = "pending"
+CLAIMED = "claimed"
+
+
+class LeadRepo:
+    """Leads, their answers and their events, within one session (one transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_for_update(self, channel: str, user_id: int) -> Lead | None:
+        """Fetch a lead, locking its row on databases that can (serialises its updates)."""
+        stmt = select(Lead).where(Lead.channel == channel, Lead.user_id == user_id)
+        stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get_or_create(self, channel: str, user_id: int, now: datetime) -> Lead:
+        lead = await self.get_for_update(channel, user_id)
+        if lead is not None:
+            return lead
+        try:
+            async with self.session.begin_nested():
+                lead = Lead(
+                    channel=channel,
+                    user_id=user_id,
+                    created_at=now,
+                    updated_at=now,
+                    flags=[],
+                    state={},
+                )
+                self.session.add(lead)
+        except IntegrityError:
+            # Another process created it between our select and insert.
+            lead = await self.get_for_update(channel, user_id)
+            assert lead is not None
+        return lead
+
+    async def by_id(self, lead_id: int) -> Lead | None:
+        return await self.session.get(Lead, lead_id)
+
+    async def by_username(self, username: str) -> Lead | None:
+        stmt = select(Lead).where(func.lower(Lead.username) == username.lower().lstrip("@"))
+        return (await self.session.execute(stmt.limit(1))).scalar_one_or_none()
+
+    async def save_answer(
+        self, lead_id: int, key: str, question: str, value: str, now: datetime
+    ) -> None:
+        stmt = select(Answer).where(Answer.lead_id == lead_id, Answer.key == key)
+        existing = (await self.session.execute(stmt)).scalar_one_or_none()
+        if existing is None:
+            self.session.add(
+                Answer(lead_id=lead_id, key=key, question=question, answer=value, created_at=now)
+            )
+        else:
+            existing.question, existing.answer, existing.created_at = question, value, now
+
+    async def answers(self, lead_id: int) -> Sequence[Answer]:
+        stmt = select(Answer).where(Answer.lead_id == lead_id).order_by(Answer.id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    def add_events(
+        self, lead_id: int, events: Iterable[tuple[str, str | None, dict[str, Any]]], now: datetime
+    ) -> None:
+        self.session.add_all(
+            Event(lead_id=lead_id, type=type_, step=step, payload=payload, created_at=now)
+            for type_, step, payload in events
+        )
+
+    async def events(self, lead_id: int) -> Sequence[Event]:
+        stmt = select(Event).where(Event.lead_id == lead_id).order_by(Event.id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+
+class TouchRepo:
+    """The scheduled-touches queue."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def schedule(self, lead_id: int, due: datetime, step: str, token: int, now: datetime) -> None:
+        self.session.add(
+            ScheduledTouch(
+                lead_id=lead_id,
+                due_at=due,
+                step=step,
+                token=token,
+                state=PENDING,
+                attempts=0,
+                created_at=now,
+            )
+        )
+
+    async def cancel_pending(self, lead_id: int, now: datetime) -> int:
+        stmt = (
+            update(ScheduledTouch)
+            .where(ScheduledTouch.lead_id == lead_id, ScheduledTouch.state == PENDING)
+            .values(state="cancelled", done_at=now)
+        )
+        result = await self.session.execute(stmt)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def claim_due(
+        self, now: datetime, limit: int, worker: str, lease: timedelta
+    ) -> list[ScheduledTouch]:
+        """Claim due touches (and ones whose claimer died) so no one else sends them."""
+        stmt = (
+            select(ScheduledTouch)
+            .where(
+                ((ScheduledTouch.state == PENDING) & (ScheduledTouch.due_at <= now))
+                | ((ScheduledTouch.state == CLAIMED) & (ScheduledTouch.lease_until <= now))
+            )
+            .order_by(ScheduledTouch.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        touches = list((await self.session.execute(stmt)).scalars().all())
+        for touch in touches:
+            touch.state = CLAIMED
+            touch.claimed_by = worker
+            touch.lease_until = now + lease
+            touch.attempts += 1
+        return touches
+
+    async def next_pending(self, lead_id: int) -> ScheduledTouch | None:
+        stmt = (
+            select(ScheduledTouch)
+            .where(ScheduledTouch.lead_id == lead_id, ScheduledTouch.state == PENDING)
+            .order_by(ScheduledTouch.due_at)
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def finish(self, touch_id: int, state: str, now: datetime) -> None:
+        await self.session.execute(
+            update(ScheduledTouch)
+            .where(ScheduledTouch.id == touch_id)
+            .values(state=state, done_at=now, lease_until=None)
+        )
+
+    async def make_due(self, touch_id: int, now: datetime) -> None:
+        await self.session.execute(
+            update(ScheduledTouch).where(ScheduledTouch.id == touch_id).values(due_at=now)
+        )
