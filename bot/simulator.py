@@ -110,6 +110,13 @@ async def run_chat(
             result = await service.handle(key, event, channel)
             if result.toast:
                 out.write(f"     ({result.toast})\n")
+            if result.state.draft:
+                # The bot waits for a pause in typing before it reads an answer; so do we.
+                await asyncio.sleep(
+                    service.scenario.funnel.scenario.classifier.debounce.total_seconds()
+                )
+                channel.fresh = True
+                await service.fire_due(channel_for, worker="simulator")
 
     async def ticker() -> None:
         while True:

@@ -48,12 +48,14 @@ from bot.scenario.model import (
     LeadMagnetStep,
     MessageStep,
     OfferStep,
+    Option,
     QuestionStep,
     Stage,
     WaitStep,
 )
 
 MAX_STEPS_PER_INPUT = 100
+MAX_DRAFT = 4000
 STAGE_ORDER = [s.value for s in Stage]
 
 
@@ -299,6 +301,10 @@ class _Run:
         if placed is None:
             self.finish(None)
             return
+        if isinstance(placed.step, QuestionStep) and st.draft and st.waiting == "answer":
+            self.priority = "reply"
+            self.commit_answer(placed, st.draft, "text", None)
+            return
         if isinstance(placed.step, QuestionStep) and placed.step.on_timeout:
             self.log("no_reply", placed.id, waited=str(placed.step.timeout))
             self.run(placed.step.on_timeout)
@@ -369,38 +375,47 @@ class _Run:
 
     # --- the interview ---------------------------------------------------------------
 
-    def answer_question(self, placed: Placed, answer: object, typed: bool) -> None:
+    def answer_question(self, placed: Placed, answer: Option | str, typed: bool) -> None:
         step = placed.step
         assert isinstance(step, QuestionStep)
-        option = None
-        if typed:
-            assert isinstance(answer, str)
+        option = answer if isinstance(answer, Option) else None
+        if isinstance(answer, str):
             option = next((o for o in step.options if o.text.casefold() == answer.casefold()), None)
             if option is None and not step.accepts_text:
                 self.log("message_received", placed.id, text=answer)
                 self.say(self.texts.unknown)
                 return
-        else:
-            option = answer  # type: ignore[assignment]
-        value = option.stored if option is not None else str(answer)
+        if option is not None:
+            self.commit_answer(placed, option.stored, "text" if typed else "button", option.goto)
+            return
+        assert isinstance(answer, str)
+        debounce = self.funnel.scenario.classifier.debounce
+        if not debounce:
+            self.commit_answer(placed, answer, "text", None)
+            return
+        # A burst of short messages is one answer: collect until the prospect pauses.
+        st = self.state
+        st.draft = f"{st.draft}\n{answer}"[-MAX_DRAFT:] if st.draft else answer
+        self.cancel_timers("typing")
+        st.timer += 1
+        self.actions.append(Schedule(st.timer, self.now + debounce, placed.id))
+
+    def commit_answer(self, placed: Placed, value: str, via: str, goto: str | None) -> None:
+        step = placed.step
+        assert isinstance(step, QuestionStep)
         key = step.key or placed.id
         self.state.answers[key] = value
         self.state.waiting = None
+        self.state.draft = ""
         self.cancel_timers("answered")
         for seq, owner in list(self.state.live.items()):
             if owner == placed.id:
                 del self.state.live[seq]
         self.actions.append(SaveAnswer(key, step.question, value))
-        self.log(
-            "answer_given",
-            placed.id,
-            key=key,
-            value=value,
-            via="button" if option is not None and not typed else "text",
-        )
+        self.log("answer_given", placed.id, key=key, value=value, via=via)
         self.raise_stage("cold", placed.id)
-        if option is not None and option.goto:
-            self.run(option.goto)
+        if goto:
+            self.run(goto)
         else:
             self.advance(placed)
 

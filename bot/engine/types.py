@@ -43,6 +43,7 @@ class LeadState:
     live: dict[str, str] = field(default_factory=dict)  # message seq -> step id, unpressed
     timer: int = 0  # token of the one pending timer (0: none)
     started: bool = False
+    draft: str = ""  # typed answer being collected while the prospect may still be typing
 
     def private(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class LeadState:
             "timer": self.timer,
             "waiting": self.waiting,
             "started": self.started,
+            "draft": self.draft,
         }
 
     def load_private(self, data: dict[str, Any] | None) -> None:
@@ -60,6 +62,7 @@ class LeadState:
         self.timer = int(data.get("timer", 0))
         self.waiting = data.get("waiting")
         self.started = bool(data.get("started", False))
+        self.draft = str(data.get("draft", ""))
 
     @property
     def has_contact(self) -> bool:

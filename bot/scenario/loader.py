@@ -106,21 +106,21 @@ def _shown(file: Path) -> str:
 
 def _validate_form(
     data: dict[str, Any], at: Any
-) -> tuple[Scenario | None, list[Problem], set[str]]:
+) -> tuple[Scenario | None, list[Problem], dict[str, DataPath]]:
     """Validate with pydantic; stand in for broken steps and retry once for pass two."""
     try:
-        return Scenario.model_validate(data), [], set()
+        return Scenario.model_validate(data), [], {}
     except ValidationError as exc:
         errors = exc.errors()
     problems = [at(_data_path(data, e["loc"]), _message(e)) for e in errors]
     broken_paths = {p for e in errors if (p := _step_path(e["loc"])) is not None}
     if not broken_paths:
-        return None, problems, set()
+        return None, problems, {}
     patched, broken_ids = _with_placeholders(data, broken_paths)
     try:
         return Scenario.model_validate(patched), problems, broken_ids
     except ValidationError:
-        return None, problems, set()
+        return None, problems, {}
 
 
 def _step_path(loc: tuple[int | str, ...]) -> DataPath | None:
@@ -133,18 +133,18 @@ def _step_path(loc: tuple[int | str, ...]) -> DataPath | None:
 
 def _with_placeholders(
     data: dict[str, Any], paths: set[DataPath]
-) -> tuple[dict[str, Any], set[str]]:
+) -> tuple[dict[str, Any], dict[str, DataPath]]:
     """Replace broken steps by messages that keep their id and their outgoing jumps."""
     patched = {**data, "interview": list(data.get("interview") or [])}
     patched["funnels"] = {k: list(v) for k, v in (data.get("funnels") or {}).items()}
-    broken: set[str] = set()
+    broken: dict[str, DataPath] = {}
     for path in paths:
         chain = INTERVIEW if path[0] == INTERVIEW else str(path[1])
         index = int(path[-1])
         steps = patched[INTERVIEW] if chain == INTERVIEW else patched["funnels"][chain]
         raw = steps[index]
         step_id = raw_auto_id(raw, chain, index)
-        broken.add(step_id)
+        broken[step_id] = path
         stand_in: dict[str, Any] = {"message": "-"}
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
             stand_in["id"] = raw["id"]
@@ -155,15 +155,21 @@ def _with_placeholders(
 
 
 def _raw_targets(raw: Any) -> Iterator[str]:
+    for _, target in _raw_jumps(raw, ()):
+        yield target
+
+
+def _raw_jumps(raw: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
+    """Jumps written in a step that failed validation, with where they are written."""
     if isinstance(raw, dict):
         for key, value in raw.items():
             if key in _JUMP_FIELDS and isinstance(value, str):
-                yield value
+                yield (*path, key), value
             else:
-                yield from _raw_targets(value)
+                yield from _raw_jumps(value, (*path, key))
     elif isinstance(raw, list):
-        for item in raw:
-            yield from _raw_targets(item)
+        for index, item in enumerate(raw):
+            yield from _raw_jumps(item, (*path, index))
 
 
 _JUMP_FIELDS = {"goto", "on_timeout", "on_skip", "on_click", "on_reply", "default"}
@@ -210,6 +216,16 @@ def _message(error: ErrorDetails) -> str:
     if kind in {"literal_error", "enum"}:
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"{value!r} is not one of {expected}"
+    if kind in {"decimal_parsing", "int_parsing", "float_parsing", "decimal_type", "int_type"}:
+        return f"{value!r} is not a number"
+    if kind in {"bool_parsing", "bool_type"}:
+        return f"{value!r} is not true or false"
+    if kind in {"dict_type", "model_type"}:
+        return f"expected a mapping of fields, got {value!r}"
+    if kind == "list_type":
+        return f"expected a list, got {value!r}"
+    if kind == "string_type":
+        return f"expected text, got {value!r}"
     if kind == "string_too_long":
         limit = (error.get("ctx") or {}).get("max_length")
         return f"text is longer than {limit} characters"
@@ -236,8 +252,14 @@ def _pattern_hint(error: ErrorDetails) -> str:
 # --- pass two: the shape of the funnel ---------------------------------------------------
 
 
+def _at_path(data: Any, path: DataPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
 def _check_shape(
-    funnel: Funnel, data: dict[str, Any], broken: set[str]
+    funnel: Funnel, data: dict[str, Any], broken: dict[str, DataPath]
 ) -> Iterator[tuple[DataPath, str]]:
     scenario = funnel.scenario
     known = set(funnel.steps)
@@ -245,6 +267,10 @@ def _check_shape(
     yield from _duplicate_ids(funnel)
     answer_keys = {*funnel.answer_keys(), "phone", "email"}
 
+    for path in broken.values():
+        for sub, target in _raw_jumps(_at_path(data, path), path):
+            if target not in known:
+                yield sub, f"unknown step '{target}'"
     for placed in funnel.steps.values():
         if placed.id in broken:
             continue
@@ -281,9 +307,8 @@ def _check_shape(
     for chain in funnel.chains:
         if chain not in used_chains:
             yield ("funnels", chain), f"funnel '{chain}' is not used by any segment"
-    if not broken:
-        yield from _unreachable(funnel, used_chains)
-    yield from _loops_without_wait(funnel)
+    yield from _unreachable(funnel, used_chains)
+    yield from _loops_without_wait(funnel, set(broken))
 
 
 def _path_of(placed: Placed) -> DataPath:
@@ -357,7 +382,7 @@ def _unreachable(funnel: Funnel, used_chains: set[str]) -> Iterator[tuple[DataPa
             yield _path_of(placed), f"step '{step_id}' can never be reached"
 
 
-def _loops_without_wait(funnel: Funnel) -> Iterator[tuple[DataPath, str]]:
+def _loops_without_wait(funnel: Funnel, broken: set[str]) -> Iterator[tuple[DataPath, str]]:
     """A cycle of steps that run one after another with nothing to wait for would spin."""
 
     def immediate(placed: Placed) -> list[str]:
@@ -381,7 +406,8 @@ def _loops_without_wait(funnel: Funnel) -> Iterator[tuple[DataPath, str]]:
         for nxt in immediate(funnel.steps[node]):
             if state.get(nxt) == 1:
                 cycle = stack[stack.index(nxt) :]
-                if frozenset(cycle) not in reported:
+                # A broken step stands in as a message; it may well have been the wait.
+                if frozenset(cycle) not in reported and not broken.intersection(cycle):
                     reported.add(frozenset(cycle))
                     loop = " → ".join([*cycle, nxt])
                     yield _path_of(funnel.steps[nxt]), f"loop without a wait: {loop}"

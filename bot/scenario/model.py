@@ -9,6 +9,7 @@ bottom within a chain unless a button, an option, a branch or a ``goto`` says ot
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -44,6 +45,8 @@ def _wait(value: Any) -> Wait:
 
 
 def _span(value: Any) -> Any:
+    if value in (0, "0") or (isinstance(value, str) and value.strip() == "0s"):
+        return timedelta(0)
     if isinstance(value, str):
         return parse_span(value)
     return value
