@@ -1,0 +1,127 @@
+"""The funnel service on a real database: what a prospect does ends up in the lead log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.engine.types import Contact, OutMessage, Press, Start, Text
+from bot.qualification import OfflineQualifier
+from bot.scenario.funnel import Funnel
+from bot.service import FunnelService, LeadKey, RecipientGone, ScenarioHolder, SendRejected
+from storage.db import Database
+from storage.models import Event, Lead, ScheduledTouch
+from tests.conftest import Clock
+
+
+class Collect:
+    """A channel that keeps what it was sent, optionally failing like Telegram would."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.sent: list[OutMessage] = []
+        self.fail = fail
+        self.typing_count = 0
+
+    async def send(self, message: OutMessage) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(message)
+
+    @asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        self.typing_count += 1
+        yield
+
+    def press(self, label: str) -> Press:
+        for message in reversed(self.sent):
+            for row in message.buttons:
+                for button in row:
+                    if button.text == label and button.data:
+                        return Press(button.data)
+        raise AssertionError(label)
+
+
+KEY = LeadKey("telegram", 1001)
+
+
+async def events_of(db: Database) -> list[str]:
+    async with db.session() as session:
+        rows = await session.execute(select(Event.type).order_by(Event.id))
+        return list(rows.scalars())
+
+
+async def test_journey_through_the_service(db: Database, mini: Funnel, clock: Clock) -> None:
+    service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    chat = Collect()
+    await service.handle(KEY, Start(source="vk_ads_nov", first_name="Ann"), chat)
+    await service.handle(KEY, chat.press("Buy now"), chat)
+    await service.handle(KEY, chat.press("Big"), chat)
+    await service.handle(KEY, Text("We want to buy two machines"), chat)
+    result = await service.handle(KEY, Contact("+79991234567"), chat)
+    assert chat.typing_count == 1
+    assert result.state.segment == "hot"
+    assert [m.text for m in chat.sent][-1] == "Machine X for Ann"
+    clock.advance(hours=3)
+    assert await service.fire_due(lambda lead: chat, worker="t") == 1
+    assert chat.sent[-1].text == "Here is a discount."
+    assert chat.sent[-1].priority == "touch"
+    async with db.session() as session:
+        lead = (await session.execute(select(Lead))).scalar_one()
+        assert (lead.source, lead.segment, lead.stage, lead.phone) == (
+            "vk_ads_nov", "hot", "hot", "+79991234567"
+        )
+        touches = (await session.execute(select(ScheduledTouch.state))).scalars().all()
+        assert sorted(touches) == ["cancelled", "pending", "sent"]
+    types = await events_of(db)
+    for expected in ["started", "question_asked", "answer_given", "contact_shared",
+                     "classified", "offer_shown", "touch_scheduled", "step_sent"]:
+        assert expected in types
+
+
+async def test_blocked_recipient_is_marked_and_touches_cancelled(
+    db: Database, mini: Funnel, clock: Clock
+) -> None:
+    service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    chat = Collect()
+    await service.handle(KEY, Start(first_name="Ann"), chat)
+    await service.handle(KEY, chat.press("Buy now"), chat)
+    await service.handle(KEY, chat.press("Big"), chat)  # schedules the no-reply timeout
+    chat.fail = RecipientGone("Forbidden: bot was blocked by the user")
+    await service.handle(KEY, Text("hello"), chat)
+    async with db.session() as session:
+        lead = (await session.execute(select(Lead))).scalar_one()
+        assert lead.status == "blocked"
+        states = (await session.execute(select(ScheduledTouch.state))).scalars().all()
+        assert "pending" not in states
+    assert "blocked" in await events_of(db)
+
+
+async def test_rejected_message_is_logged_and_the_funnel_goes_on(
+    db: Database, mini: Funnel, clock: Clock
+) -> None:
+    service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    chat = Collect(fail=SendRejected("Bad Request: can't parse entities"))
+    result = await service.handle(KEY, Start(first_name="Ann"), chat)
+    assert result.state.step == "q_need"
+    types = await events_of(db)
+    assert types.count("error") == 2  # greeting and question, each logged with its step
+
+
+async def test_a_new_process_continues_the_same_lead(
+    db: Database, mini: Funnel, clock: Clock
+) -> None:
+    first = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    chat = Collect()
+    await first.handle(KEY, Start(first_name="Ann"), chat)
+    await first.handle(KEY, chat.press("Just looking"), chat)
+    second = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    result = await second.handle(KEY, chat.press("Tiny"), chat)
+    assert result.state.answers == {"need": "look", "budget": "tiny"}
+    assert chat.sent[-1].text == "Tell us about your office."
+    clock.advance(minutes=10)
+    assert await second.skip_wait(KEY)
+    await second.fire_due(lambda lead: chat, worker="t", lease=timedelta(minutes=1))
+    assert chat.sent[-1].text == "Leave a contact for the guide"  # timeout -> classify -> info
