@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.engine.engine import Engine
+from bot.engine.quiet import hold
 from bot.engine.types import (
     Blocked,
     CancelTimers,
@@ -109,9 +110,12 @@ class FunnelService:
         async with lock:
             yield
 
-    async def handle(self, key: LeadKey, event: Input, channel: Channel) -> Result:
+    async def handle(
+        self, key: LeadKey, event: Input, channel: Channel, touch_id: int | None = None
+    ) -> Result:
+        """Run one input for one lead: persist what it changes, then deliver the messages."""
         async with self._serial(key):
-            lead_id, outcome = await self._apply(key, event)
+            lead_id, outcome = await self._apply(key, event, touch_id)
             toast = outcome.toast
             delivered = await self._deliver(key, lead_id, outcome, channel)
             for _ in range(3):
@@ -128,7 +132,7 @@ class FunnelService:
     async def fire_touch(
         self, touch_id: int, lead_id: int, token: int, channel_for: Callable[[Lead], Channel]
     ) -> None:
-        """Run a due touch claimed by the dispatcher, then mark it done."""
+        """Run a touch the dispatcher claimed, then mark it sent."""
         async with self.db.session() as session:
             lead = await LeadRepo(session).by_id(lead_id)
             key = LeadKey(lead.channel, lead.user_id) if lead else None
@@ -136,17 +140,33 @@ class FunnelService:
         if key is None or channel is None:
             await self._finish_touch(touch_id, "cancelled")
             return
-        await self.handle(key, TimerFired(token), channel)
+        window = self.scenario.funnel.scenario.sending_window
+        now = self.clock()
+        if window is not None:
+            opens = hold(now, window.start, window.end, self.scenario.funnel.timezone)
+            if opens != now:
+                async with self.db.session() as session, session.begin():
+                    await TouchRepo(session).postpone(touch_id, opens)
+                    LeadRepo(session).add_events(
+                        lead_id, [("touch_held", None, {"until": opens.isoformat()})], now
+                    )
+                return
+        await self.handle(key, TimerFired(token), channel, touch_id=touch_id)
         await self._finish_touch(touch_id, "sent")
 
     async def _finish_touch(self, touch_id: int, state: str) -> None:
         async with self.db.session() as session, session.begin():
             await TouchRepo(session).finish(touch_id, state, self.clock())
 
-    async def _apply(self, key: LeadKey, event: Input) -> tuple[int, Outcome]:
+    async def _apply(
+        self, key: LeadKey, event: Input, touch_id: int | None = None
+    ) -> tuple[int, Outcome]:
         now = self.clock()
         async with self.db.session() as session, session.begin():
             repo = LeadRepo(session)
+            if touch_id is not None:
+                # Committed with the state it produces: from here a crash means "maybe sent".
+                await TouchRepo(session).mark_sending(touch_id)
             lead = await repo.get_or_create(key.channel, key.user_id, now)
             state = state_from_lead(lead, {a.key: a.answer for a in await repo.answers(lead.id)})
             outcome = self.scenario.engine.handle(state, event, now)
@@ -207,12 +227,21 @@ class FunnelService:
         channel_for: Callable[[Lead], Channel],
         worker: str,
         limit: int = 100,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(minutes=10),
     ) -> int:
-        """Claim and run every due touch; returns how many ran."""
+        """Claim and run due touches; returns how many ran."""
+        now = self.clock()
         async with self.db.session() as session, session.begin():
-            claimed = await TouchRepo(session).claim_due(self.clock(), limit, worker, lease)
+            claimed, doubtful = await TouchRepo(session).claim_due(now, limit, worker, lease)
             batch = [(t.id, t.lead_id, t.token) for t in claimed]
+            repo = LeadRepo(session)
+            for touch in doubtful:
+                log.warning(
+                    "touch %s of lead %s may or may not have been sent", touch.id, touch.lead_id
+                )
+                repo.add_events(
+                    touch.lead_id, [("delivery_unknown", touch.step, {"touch": touch.id})], now
+                )
         for touch_id, lead_id, token in batch:
             await self.fire_touch(touch_id, lead_id, token, channel_for)
         return len(batch)

@@ -14,6 +14,7 @@ from storage.models import Answer, Event, Lead, ScheduledTouch
 
 PENDING = "pending"
 CLAIMED = "claimed"
+SENDING = "sending"
 
 
 class LeadRepo:
@@ -115,25 +116,45 @@ class TouchRepo:
 
     async def claim_due(
         self, now: datetime, limit: int, worker: str, lease: timedelta
-    ) -> list[ScheduledTouch]:
-        """Claim due touches (and ones whose claimer died) so no one else sends them."""
+    ) -> tuple[list[ScheduledTouch], list[ScheduledTouch]]:
+        """Claim due touches so no one else runs them.
+
+        Returns (to run, in doubt): a touch claimed by a process that died before it ran is
+        simply run again; one that died while sending may or may not have reached the
+        prospect, so it is marked ``unknown`` instead of being sent twice.
+        """
+        expired = (ScheduledTouch.lease_until <= now) & ScheduledTouch.state.in_([CLAIMED, SENDING])
         stmt = (
             select(ScheduledTouch)
-            .where(
-                ((ScheduledTouch.state == PENDING) & (ScheduledTouch.due_at <= now))
-                | ((ScheduledTouch.state == CLAIMED) & (ScheduledTouch.lease_until <= now))
-            )
+            .where(((ScheduledTouch.state == PENDING) & (ScheduledTouch.due_at <= now)) | expired)
             .order_by(ScheduledTouch.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        touches = list((await self.session.execute(stmt)).scalars().all())
-        for touch in touches:
+        run, doubt = [], []
+        for touch in (await self.session.execute(stmt)).scalars().all():
+            if touch.state == SENDING:
+                touch.state, touch.done_at, touch.lease_until = "unknown", now, None
+                doubt.append(touch)
+                continue
             touch.state = CLAIMED
             touch.claimed_by = worker
             touch.lease_until = now + lease
             touch.attempts += 1
-        return touches
+            run.append(touch)
+        return run, doubt
+
+    async def mark_sending(self, touch_id: int) -> None:
+        await self.session.execute(
+            update(ScheduledTouch).where(ScheduledTouch.id == touch_id).values(state=SENDING)
+        )
+
+    async def postpone(self, touch_id: int, due: datetime) -> None:
+        await self.session.execute(
+            update(ScheduledTouch)
+            .where(ScheduledTouch.id == touch_id)
+            .values(state=PENDING, due_at=due, lease_until=None, claimed_by=None)
+        )
 
     async def next_pending(self, lead_id: int) -> ScheduledTouch | None:
         stmt = (

@@ -27,6 +27,7 @@ from aiogram.methods import SendMessage
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LabeledPrice,
@@ -34,17 +35,6 @@ from aiogram.types import (
 )
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from fakes.bot_api import FakeBotAPI, TelegramHTMLError, parse_telegram_html
-from fakes.openai_server import (
-    Classify,
-    Delay,
-    FakeOpenAI,
-    Garbage,
-    Refusal,
-    RejectJsonSchema,
-    Reply,
-    Status,
-)
 from openai import (
     APIStatusError,
     APITimeoutError,
@@ -54,6 +44,18 @@ from openai import (
     RateLimitError,
 )
 from pydantic import BaseModel, ValidationError
+
+from tests.fakes.bot_api import FakeBotAPI, TelegramHTMLError, parse_telegram_html
+from tests.fakes.openai_server import (
+    Classify,
+    Delay,
+    FakeOpenAI,
+    Garbage,
+    Refusal,
+    RejectJsonSchema,
+    Reply,
+    Status,
+)
 
 TOKEN = "123456:TEST-fake-token"
 USER = 4242
@@ -314,6 +316,45 @@ async def test_get_updates_long_polls(tg: FakeBotAPI, bot: Bot) -> None:
     assert updates[0].message is not None and updates[0].message.text == "hello"
 
 
+async def test_dispatcher_polling_end_to_end(tg: FakeBotAPI, bot: Bot) -> None:
+    """aiogram's own polling loop: allowed_updates, offsets and callback answers all line up."""
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def on_message(message: Message) -> None:
+        await message.answer("Interested?", reply_markup=keyboard("yes"))
+
+    @dispatcher.callback_query()
+    async def on_button(query: CallbackQuery) -> None:
+        await query.answer("Thanks!")
+        if isinstance(query.message, Message):
+            await query.message.edit_text(f"You said: <b>{query.data}</b>")
+
+    polling = asyncio.create_task(
+        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+    )
+    try:
+        tg.push_update(tg.message_update(USER, "/start"))
+        await tg.wait_for_sent(USER, contains="Interested?")
+        tg.push_update(tg.callback_update(USER, "yes"))
+        edit = await tg.wait_for(lambda c: c.method == "editMessageText" and c.ok)
+        assert edit.result["text"] == "You said: yes"
+        assert tg.calls_of("answerCallbackQuery")[0].ok
+        poll = tg.calls_of("getUpdates")[0]
+        assert set(poll.params["allowed_updates"]) == {"message", "callback_query"}
+    finally:
+        await dispatcher.stop_polling()
+        await polling
+
+
+async def test_second_poller_terminates_the_first(tg: FakeBotAPI, bot: Bot) -> None:
+    first = asyncio.create_task(bot.get_updates(timeout=10))
+    await asyncio.sleep(0.1)
+    assert await bot.get_updates() == []
+    with pytest.raises(TelegramConflictError, match="terminated by other getUpdates"):
+        await asyncio.wait_for(first, 2)
+
+
 async def test_edit_delete_and_not_modified(tg: FakeBotAPI, bot: Bot) -> None:
     message = await bot.send_message(USER, "Step 1", reply_markup=keyboard("next"))
     edited = await bot.edit_message_text(
@@ -322,7 +363,7 @@ async def test_edit_delete_and_not_modified(tg: FakeBotAPI, bot: Bot) -> None:
     assert isinstance(edited, Message) and edited.text == "Step 2"
     assert tg.messages[(USER, message.message_id)].get("reply_markup") is None
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
-        await bot.edit_message_text("Step 2", chat_id=USER, message_id=message.message_id)
+        await bot.edit_message_text("<b>Step 2</b>", chat_id=USER, message_id=message.message_id)
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
         await bot.edit_message_reply_markup(chat_id=USER, message_id=message.message_id)
     await bot.edit_message_reply_markup(
@@ -437,8 +478,11 @@ async def assess(client: AsyncOpenAI, text: str = "I want to buy", **kwargs: Any
 
 async def test_openai_structured_output(llm: FakeOpenAI, client: AsyncOpenAI) -> None:
     llm.script(
-        Reply({"intent": "buy", "budget": 5000, "summary": "hot"}, prompt_tokens=7,
-              completion_tokens=3)
+        Reply(
+            {"intent": "buy", "budget": 5000, "summary": "hot"},
+            prompt_tokens=7,
+            completion_tokens=3,
+        )
     )
     completion = await assess(client)
     message = completion.choices[0].message

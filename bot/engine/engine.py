@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 
+from bot.engine.quiet import hold
 from bot.engine.text import clean_input, fill, normalize_email, normalize_phone
 from bot.engine.types import (
     MAX_LIVE_MESSAGES,
@@ -608,6 +609,13 @@ class _Run:
         return step.goto, False
 
     def schedule(self, placed: Placed, due: datetime) -> None:
+        """A timer for a touch; it falls inside the sending window (quiet hours)."""
+        window = self.funnel.scenario.sending_window
+        if window is not None:
+            held = hold(due, window.start, window.end, self.funnel.timezone)
+            if held != due:
+                self.log("touch_held", placed.id, due=due.isoformat(), until=held.isoformat())
+                due = held
         self.state.timer += 1
         self.state.waiting = "timer" if placed.step.kind == "wait" else self.state.waiting
         self.actions.append(Schedule(self.state.timer, due, placed.id))

@@ -20,18 +20,33 @@ class Chat:
 
     @classmethod
     async def start(cls, db: Path, *args: str, scenario: Path = MINI) -> Chat:
-        env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-               "OPENAI_API_KEY": "", "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "OPENAI_API_KEY": "",
+            "PYTHONUNBUFFERED": "1",
+        }
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "chat", "--scenario", str(scenario), "--name", "Ann",
-            *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "bot",
+            "chat",
+            "--scenario",
+            str(scenario),
+            "--name",
+            "Ann",
+            *args,
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         return cls(proc)
 
-    async def expect(self, text: str, timeout: float = 20) -> None:
+    async def expect(self, text: str, seconds: float = 20) -> None:
         assert self.proc.stdout is not None
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             while text not in self.output:
                 chunk = await self.proc.stdout.read(4096)
                 if not chunk:
@@ -75,12 +90,25 @@ async def test_full_funnel_killed_midway_and_resumed(tmp_path: Path) -> None:
     leads = rows(db, "select source, segment, status, phone, stage from leads")
     assert leads == [("vk_ads_nov", "hot", "completed", "+79991234567", "hot")]
     answers = rows(db, "select key, answer from answers order by id")
-    assert answers == [("need", "buy"), ("budget", "big"),
-                       ("about", "We want to buy a machine for 40 people")]
+    assert answers == [
+        ("need", "buy"),
+        ("budget", "big"),
+        ("about", "We want to buy a machine for 40 people"),
+    ]
     types = [t for (t,) in rows(db, "select type from events order by id")]
-    for expected in ["started", "step_sent", "question_asked", "answer_given", "restarted",
-                     "contact_requested", "contact_shared", "classified", "offer_shown",
-                     "touch_scheduled", "finished"]:
+    for expected in [
+        "started",
+        "step_sent",
+        "question_asked",
+        "answer_given",
+        "restarted",
+        "contact_requested",
+        "contact_shared",
+        "classified",
+        "offer_shown",
+        "touch_scheduled",
+        "finished",
+    ]:
         assert expected in types, (expected, types)
     assert rows(db, "select count(*) from scheduled_touches where state = 'pending'") == [(0,)]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import re
 import secrets
@@ -503,6 +504,11 @@ class FakeBotAPI:
 
     Point aiogram at it with
     ``AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url))``.
+
+    ``global_rate``/``per_chat_rate`` (messages per second, token buckets of ``global_burst``
+    / ``per_chat_burst``) emulate flood limits; default is unlimited. ``token`` makes other
+    tokens get 401. ``bot_id`` is replaced by the numeric prefix of the token the bot uses, as
+    on real Telegram, so ``bot.id`` matches ``from.id`` of the messages it sends.
     """
 
     def __init__(
@@ -549,6 +555,7 @@ class FakeBotAPI:
         self._chat_buckets: dict[int | str, _TokenBucket] = {}
         self._updates_event = asyncio.Event()
         self._closing = False
+        self._poll_generation = 0
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
         self._port = 0
@@ -852,7 +859,7 @@ class FakeBotAPI:
         query = {
             "id": str(secrets.randbits(62)),
             "from": user,
-            "message": json.loads(json.dumps(message)),
+            "message": copy.deepcopy(message),
             "chat_instance": str(abs(hash(("chat_instance", user_id)))),
             "data": data,
         }
@@ -901,7 +908,7 @@ class FakeBotAPI:
     # ---------------------------------------------------------------- internals: updates
 
     def _prepare_update(self, update: Mapping[str, Any]) -> dict[str, Any]:
-        prepared = json.loads(json.dumps(dict(update)))
+        prepared = copy.deepcopy(dict(update))
         if "update_id" not in prepared:
             prepared["update_id"] = self._last_update_id + 1
         self._last_update_id = max(self._last_update_id, int(prepared["update_id"]))
@@ -1225,7 +1232,7 @@ class FakeBotAPI:
             **{k: v for k, v in content.items() if v not in (None, [])},
         }
         self.messages[(chat_id, message["message_id"])] = message
-        return json.loads(json.dumps(message))
+        return copy.deepcopy(message)
 
     def _known_message(self, call: Call) -> tuple[tuple[int | str, int], dict[str, Any] | None]:
         chat_id = self._require_chat(call)
@@ -1266,8 +1273,14 @@ class FakeBotAPI:
             self._allowed_updates = frozenset(allowed) if allowed else None
         if isinstance(offset, int) and offset > 0:
             self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
+        # Like Telegram, a newer getUpdates terminates a pending one (two pollers = a bug).
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._updates_event.set()
         deadline = time.monotonic() + timeout
         while True:
+            if generation != self._poll_generation:
+                raise _ApiError(409, _DEFAULT_ERROR_DESCRIPTIONS[409])
             batch = self._take_updates(limit)
             remaining = deadline - time.monotonic()
             if batch or self._closing or remaining <= 0:
@@ -1403,7 +1416,7 @@ class FakeBotAPI:
             updated["reply_markup"] = markup
         updated["edit_date"] = int(time.time())
         self.messages[key] = updated
-        return json.loads(json.dumps(updated))
+        return copy.deepcopy(updated)
 
     async def _delete_message(self, call: Call) -> Any:
         chat_id = self._require_chat(call)

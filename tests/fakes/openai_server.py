@@ -34,6 +34,14 @@ class Reply:
     completion_tokens: int = 20
     finish_reason: str = "stop"  # "length"/"content_filter" make ``parse`` raise
 
+    def serialized(self) -> str:
+        """The message content string as the API would send it."""
+        if isinstance(self.content, BaseModel):
+            return self.content.model_dump_json()
+        if isinstance(self.content, str):
+            return self.content
+        return json.dumps(dict(self.content), ensure_ascii=False)
+
 
 @dataclass
 class Refusal:
@@ -95,12 +103,21 @@ _STATUS_DEFAULTS: dict[int, tuple[str, str, str | None]] = {
     400: ("Invalid request.", "invalid_request_error", None),
     401: ("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
     403: ("You are not allowed to sample from this model.", "invalid_request_error", None),
-    404: ("The model does not exist or you do not have access to it.", "invalid_request_error",
-          "model_not_found"),
-    429: ("Rate limit reached for requests. Please try again later.", "requests",
-          "rate_limit_exceeded"),
-    500: ("The server had an error while processing your request. Sorry about that!",
-          "server_error", None),
+    404: (
+        "The model does not exist or you do not have access to it.",
+        "invalid_request_error",
+        "model_not_found",
+    ),
+    429: (
+        "Rate limit reached for requests. Please try again later.",
+        "requests",
+        "rate_limit_exceeded",
+    ),
+    500: (
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+        None,
+    ),
     503: ("The engine is currently overloaded, please try again later.", "server_error", None),
 }
 
@@ -244,14 +261,16 @@ class FakeOpenAI:
                 400, "We could not parse the JSON body of your request.", "invalid_request_error"
             )
         self.requests.append(body)
-        if self.api_key is not None:
-            if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-                return _error_response(
-                    401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
-                )
+        expected_auth = f"Bearer {self.api_key}"
+        if self.api_key is not None and request.headers.get("Authorization") != expected_auth:
+            return _error_response(
+                401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+            )
         if body.get("stream"):
             return _error_response(
-                400, "FakeOpenAI does not support stream=true", "invalid_request_error",
+                400,
+                "FakeOpenAI does not support stream=true",
+                "invalid_request_error",
                 param="stream",
             )
         behaviour = self._script.popleft() if self._script else self.default
@@ -264,9 +283,8 @@ class FakeOpenAI:
                 return await self._answer(then or self._fallback(behaviour), body)
             case Classify(handler=handler):
                 produced = handler(body)
-                if isinstance(produced, Mapping | str):
-                    produced = Reply(produced)
-                return await self._answer(produced, body)
+                answer = Reply(produced) if isinstance(produced, Mapping | str) else produced
+                return await self._answer(answer, body)
             case RejectJsonSchema(then=then):
                 if _uses_json_schema(body):
                     return _error_response(
@@ -281,21 +299,14 @@ class FakeOpenAI:
                 return await self._answer(then or self._fallback(behaviour), body)
             case Status():
                 return self._status(behaviour)
-            case Refusal(text=text):
-                return self._completion(body, None, refusal=text)
-            case Garbage(content=content):
-                return self._completion(body, content)
+            case Refusal(text=refusal):
+                return self._completion(body, None, refusal=refusal)
+            case Garbage(content=garbage):
+                return self._completion(body, garbage)
             case Reply():
-                content = behaviour.content
-                if isinstance(content, BaseModel):
-                    text = content.model_dump_json()
-                elif isinstance(content, str):
-                    text = content
-                else:
-                    text = json.dumps(dict(content), ensure_ascii=False)
                 return self._completion(
                     body,
-                    text,
+                    behaviour.serialized(),
                     prompt_tokens=behaviour.prompt_tokens,
                     completion_tokens=behaviour.completion_tokens,
                     finish_reason=behaviour.finish_reason,

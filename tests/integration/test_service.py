@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import timedelta
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -14,7 +16,9 @@ from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, RecipientGone, ScenarioHolder, SendRejected
 from storage.db import Database
 from storage.models import Event, Lead, ScheduledTouch
+from storage.repo import TouchRepo
 from tests.conftest import Clock
+from tests.unit.test_quiet_hours import windowed
 
 
 class Collect:
@@ -71,13 +75,24 @@ async def test_journey_through_the_service(db: Database, mini: Funnel, clock: Cl
     async with db.session() as session:
         lead = (await session.execute(select(Lead))).scalar_one()
         assert (lead.source, lead.segment, lead.stage, lead.phone) == (
-            "vk_ads_nov", "hot", "hot", "+79991234567"
+            "vk_ads_nov",
+            "hot",
+            "hot",
+            "+79991234567",
         )
         touches = (await session.execute(select(ScheduledTouch.state))).scalars().all()
         assert sorted(touches) == ["cancelled", "pending", "sent"]
     types = await events_of(db)
-    for expected in ["started", "question_asked", "answer_given", "contact_shared",
-                     "classified", "offer_shown", "touch_scheduled", "step_sent"]:
+    for expected in [
+        "started",
+        "question_asked",
+        "answer_given",
+        "contact_shared",
+        "classified",
+        "offer_shown",
+        "touch_scheduled",
+        "step_sent",
+    ]:
         assert expected in types
 
 
@@ -125,3 +140,67 @@ async def test_a_new_process_continues_the_same_lead(
     assert await second.skip_wait(KEY)
     await second.fire_due(lambda lead: chat, worker="t", lease=timedelta(minutes=1))
     assert chat.sent[-1].text == "Leave a contact for the guide"  # timeout -> classify -> info
+
+
+async def hot_lead_waiting(db: Database, mini: Funnel, clock: Clock) -> Collect:
+    service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    chat = Collect()
+    await service.handle(KEY, Start(first_name="Ann"), chat)
+    await service.handle(KEY, chat.press("Buy now"), chat)
+    await service.handle(KEY, chat.press("Big"), chat)
+    await service.handle(KEY, Text("buy"), chat)
+    await service.handle(KEY, Contact("+79991234567"), chat)
+    return chat
+
+
+async def test_claimed_by_a_dead_process_is_sent_once_after_the_lease(
+    db: Database, mini: Funnel, clock: Clock
+) -> None:
+    chat = await hot_lead_waiting(db, mini, clock)
+    clock.advance(hours=3)
+    async with db.session() as session, session.begin():  # a process claims, then dies
+        claimed, _ = await TouchRepo(session).claim_due(clock(), 10, "dead", timedelta(minutes=5))
+        assert len(claimed) == 1
+    restarted = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    assert await restarted.fire_due(lambda lead: chat, worker="new") == 0  # lease still held
+    clock.advance(minutes=6)
+    assert await restarted.fire_due(lambda lead: chat, worker="new") == 1
+    assert await restarted.fire_due(lambda lead: chat, worker="new") == 0
+    assert [m.text for m in chat.sent].count("Here is a discount.") == 1
+
+
+async def test_died_while_sending_is_logged_not_repeated(
+    db: Database, mini: Funnel, clock: Clock
+) -> None:
+    chat = await hot_lead_waiting(db, mini, clock)
+    clock.advance(hours=3)
+
+    class Dies(Collect):
+        async def send(self, message: OutMessage) -> None:
+            raise KeyboardInterrupt  # the process goes away mid-send
+
+    service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    with suppress(KeyboardInterrupt):
+        await service.fire_due(lambda lead: Dies(), worker="dying")
+    clock.advance(minutes=11)
+    assert await service.fire_due(lambda lead: chat, worker="new") == 0
+    assert "Here is a discount." not in [m.text for m in chat.sent]
+    assert "delivery_unknown" in await events_of(db)
+    async with db.session() as session:
+        states = (await session.execute(select(ScheduledTouch.state))).scalars().all()
+        assert "unknown" in states and "pending" in states  # the chain's next wait is there
+
+
+async def test_touch_due_at_night_waits_for_the_window(
+    db: Database, mini: Funnel, clock: Clock, tmp_path: Path
+) -> None:
+    chat = await hot_lead_waiting(db, mini, clock)
+    night = windowed(mini, tmp_path)
+    clock.now = datetime(2026, 3, 2, 23, 30, tzinfo=ZoneInfo("Europe/Moscow")).astimezone(UTC)
+    service = FunnelService(db, ScenarioHolder(night), OfflineQualifier(), clock)
+    assert await service.fire_due(lambda lead: chat, worker="w") == 1
+    assert "Here is a discount." not in [m.text for m in chat.sent]
+    assert "touch_held" in await events_of(db)
+    clock.now = datetime(2026, 3, 3, 9, 0, 1, tzinfo=ZoneInfo("Europe/Moscow")).astimezone(UTC)
+    assert await service.fire_due(lambda lead: chat, worker="w") == 1
+    assert chat.sent[-1].text == "Here is a discount."

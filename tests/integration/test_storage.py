@@ -29,8 +29,14 @@ async def test_lead_answers_and_events_round_trip(db: Database) -> None:
         await session.flush()
         await repo.save_answer(lead.id, "budget", "Budget?", "big", NOW)
         await repo.save_answer(lead.id, "budget", "Budget?", "small", NOW)  # re-answer
-        repo.add_events(lead.id, [("started", None, {"source": "vk_ads_nov"}),
-                                  ("answer_given", "q", {"value": "Привет <b>"})], NOW)
+        repo.add_events(
+            lead.id,
+            [
+                ("started", None, {"source": "vk_ads_nov"}),
+                ("answer_given", "q", {"value": "Привет <b>"}),
+            ],
+            NOW,
+        )
         lead_id = lead.id
     async with db.session() as session:
         repo = LeadRepo(session)
@@ -55,20 +61,23 @@ async def test_touches_claim_cancel_and_lease(db: Database) -> None:
         touches.schedule(lead.id, NOW + timedelta(hours=1), "b", 2, NOW)
         lead_id = lead.id
     async with db.session() as session, session.begin():
-        claimed = await TouchRepo(session).claim_due(NOW, 10, "w1", timedelta(minutes=5))
-        assert [t.step for t in claimed] == ["a"]
+        claimed, doubt = await TouchRepo(session).claim_due(NOW, 10, "w1", timedelta(minutes=5))
+        assert [t.step for t in claimed] == ["a"] and doubt == []
     async with db.session() as session, session.begin():
         # Claimed and not finished: nobody else gets it until the lease runs out.
-        assert await TouchRepo(session).claim_due(NOW, 10, "w2", timedelta(minutes=5)) == []
+        assert await TouchRepo(session).claim_due(NOW, 10, "w2", timedelta(minutes=5)) == ([], [])
     later = NOW + timedelta(minutes=6)
     async with db.session() as session, session.begin():
-        reclaimed = await TouchRepo(session).claim_due(later, 10, "w2", timedelta(minutes=5))
+        reclaimed, _ = await TouchRepo(session).claim_due(later, 10, "w2", timedelta(minutes=5))
         assert [(t.step, t.attempts, t.claimed_by) for t in reclaimed] == [("a", 2, "w2")]
         await TouchRepo(session).finish(reclaimed[0].id, "sent", later)
     async with db.session() as session, session.begin():
         assert await TouchRepo(session).cancel_pending(lead_id, later) == 1
-        states = (await session.execute(select(ScheduledTouch.step, ScheduledTouch.state)
-                                        .order_by(ScheduledTouch.step))).all()
+        states = (
+            await session.execute(
+                select(ScheduledTouch.step, ScheduledTouch.state).order_by(ScheduledTouch.step)
+            )
+        ).all()
         assert [tuple(row) for row in states] == [("a", "sent"), ("b", "cancelled")]
 
 
@@ -93,3 +102,17 @@ async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         assert (tmp_path / "sub" / "x.db").exists()
     finally:
         await database.close()
+
+
+async def test_a_touch_that_died_while_sending_is_not_sent_again(db: Database) -> None:
+    async with db.session() as session, session.begin():
+        lead = await LeadRepo(session).get_or_create("telegram", 8, NOW)
+        await session.flush()
+        TouchRepo(session).schedule(lead.id, NOW, "a", 1, NOW)
+    async with db.session() as session, session.begin():
+        claimed, _ = await TouchRepo(session).claim_due(NOW, 10, "w1", timedelta(minutes=5))
+        await TouchRepo(session).mark_sending(claimed[0].id)
+    later = NOW + timedelta(minutes=6)
+    async with db.session() as session, session.begin():
+        run, doubt = await TouchRepo(session).claim_due(later, 10, "w2", timedelta(minutes=5))
+        assert run == [] and [t.state for t in doubt] == ["unknown"]

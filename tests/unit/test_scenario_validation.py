@@ -45,8 +45,10 @@ def test_five_planted_mistakes_all_reported_with_lines(tmp_path: Path) -> None:
         .replace("goto: hot_later}", "goto: hot_latr}")
         .replace("      price: 1000\n", "      price: lots\n")
         .replace('    message: "Hello, {first_name}!"', '    message: "Hello, {frist_name}!"')
-        .replace("    - end: Sorry, we cannot help.\n",
-                 "    - end: Sorry, we cannot help.\n    - message: orphan\n")
+        .replace(
+            "    - end: Sorry, we cannot help.\n",
+            "    - end: Sorry, we cannot help.\n    - message: orphan\n",
+        )
     )
     found = problems(tmp_path, text)
     expected = [
@@ -85,27 +87,61 @@ def test_loop_with_a_wait_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("readiness: ready_to_buy", "readiness: eager", "segments.hot.readiness: 'eager' is not one of"),
-        ("      tier: core\n", "      tier: premium\n", "funnels.hot[0].tier: 'premium' is not one of"),
+        (
+            "readiness: ready_to_buy",
+            "readiness: eager",
+            "segments.hot.readiness: 'eager' is not one of",
+        ),
+        (
+            "      tier: core\n",
+            "      tier: premium\n",
+            "funnels.hot[0].tier: 'premium' is not one of",
+        ),
         ("    - wait: 1d\n", "    - wait: 5\n", "funnels.info[1].wait: 5 has no unit"),
         ("    - end: true\n", "    - end: true\n      colour: red\n", "unknown field 'colour'"),
-        ("    - goto: info_end\n", "    - say: hi\n", "funnels.info[4]: a step needs exactly one of"),
-        ("    fallback: true\n", "", "segments: exactly one segment must be marked 'fallback: true'"),
+        (
+            "    - goto: info_end\n",
+            "    - say: hi\n",
+            "funnels.info[4]: a step needs exactly one of",
+        ),
+        (
+            "    fallback: true\n",
+            "",
+            "segments: exactly one segment must be marked 'fallback: true'",
+        ),
         ("      cap: info\n", "      cap: infos\n", "classifier.rules[0]: unknown segment 'infos'"),
-        ("document: assets/guide.pdf", "document: assets/nope.pdf",
-         "funnels.info[0].document: file 'assets/nope.pdf' not found"),
-        ("    - id: hot_later\n", "    - id: hot_offer\n",
-         "funnels.hot[2].id: step id 'hot_offer' is already used at funnels.hot[0]"),
-        ("      branch: budget\n", "      branch: budgte\n",
-         "funnels.info[2].branch: no question stores an answer 'budgte'"),
+        (
+            "document: assets/guide.pdf",
+            "document: assets/nope.pdf",
+            "funnels.info[0].document: file 'assets/nope.pdf' not found",
+        ),
+        (
+            "    - id: hot_later\n",
+            "    - id: hot_offer\n",
+            "funnels.hot[2].id: step id 'hot_offer' is already used at funnels.hot[0]",
+        ),
+        (
+            "      branch: budget\n",
+            "      branch: budgte\n",
+            "funnels.info[2].branch: no question stores an answer 'budgte'",
+        ),
         ("scenario: 1\n", "scenario: 1\nscenario: 2\n", "key 'scenario' appears twice"),
-        ("        - {equals: big, goto: info_big}", "        - {goto: info_big}",
-         "a case needs exactly one of 'equals', 'in' or 'contains'"),
+        (
+            "        - {equals: big, goto: info_big}",
+            "        - {goto: info_big}",
+            "a case needs exactly one of 'equals', 'in' or 'contains'",
+        ),
         ("name: Mini shop\n", "", "missing required field 'name'"),
-        ("timeout: 1h\n", "timeout: 1h\n    on_timeout: classify\n", "key 'on_timeout' appears twice"),
+        (
+            "timeout: 1h\n",
+            "timeout: 1h\n    on_timeout: classify\n",
+            "key 'on_timeout' appears twice",
+        ),
     ],
 )
-def test_each_mistake_has_a_clear_message(tmp_path: Path, old: str, new: str, expected: str) -> None:
+def test_each_mistake_has_a_clear_message(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
     assert old in BASE
     found = problems(tmp_path, BASE.replace(old, new, 1))
     assert any(expected in p for p in found), found
@@ -123,12 +159,20 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_validate_command_prints_ok_or_errors(tmp_path: Path) -> None:
-    ok = subprocess.run([sys.executable, "-m", "bot", "validate", str(MINI)],
-                        capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "bot", "validate", str(MINI)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0 and ok.stdout.startswith("ok")
     bad = write(tmp_path, BASE.replace("    - wait: 2h\n", "    - wait: 2 dayz\n"))
-    result = subprocess.run([sys.executable, "-m", "bot", "validate", str(bad)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 1
     assert "funnels.hot[1].wait: '2 dayz' is not a duration" in result.stdout
     assert "1 problem found" in result.stderr
