@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -169,6 +170,8 @@ class FunnelService:
                 await TouchRepo(session).mark_sending(touch_id)
             lead = await repo.get_or_create(key.channel, key.user_id, now)
             state = state_from_lead(lead, {a.key: a.answer for a in await repo.answers(lead.id)})
+            if not state.seed:
+                state.seed = zlib.crc32(f"{key.channel}:{key.user_id}".encode()) or 1
             outcome = self.scenario.engine.handle(state, event, now)
             touches = TouchRepo(session)
             events: list[tuple[str, str | None, dict[str, object]]] = []
@@ -181,7 +184,7 @@ class FunnelService:
                     await touches.cancel_pending(lead.id, now)
                 elif isinstance(action, Schedule):
                     touches.schedule(lead.id, action.due, action.step, action.token, now)
-            repo.add_events(lead.id, events, now)
+            repo.add_events(lead.id, events, now, self.scenario.funnel.version)
             lead_from_state(lead, outcome.state, now, self.scenario.funnel.version)
             return lead.id, outcome
 
@@ -265,6 +268,9 @@ def state_from_lead(lead: Lead, answers: dict[str, str]) -> LeadState:
         email=lead.email,
         answers=answers,
         flags=list(lead.flags or []),
+        consent=lead.consent,
+        consent_version=lead.consent_version,
+        consent_at=lead.consent_at,
     )
     state.load_private(lead.state)
     return state
@@ -286,6 +292,9 @@ def lead_from_state(lead: Lead, state: LeadState, now: datetime, version: str) -
     lead.phone = state.phone
     lead.email = state.email
     lead.flags = list(state.flags)
+    lead.consent = state.consent
+    lead.consent_version = state.consent_version
+    lead.consent_at = state.consent_at
     lead.state = state.private()
     lead.scenario_version = version
     lead.updated_at = now

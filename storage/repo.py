@@ -74,10 +74,21 @@ class LeadRepo:
         return (await self.session.execute(stmt)).scalars().all()
 
     def add_events(
-        self, lead_id: int, events: Iterable[tuple[str, str | None, dict[str, Any]]], now: datetime
+        self,
+        lead_id: int,
+        events: Iterable[tuple[str, str | None, dict[str, Any]]],
+        now: datetime,
+        version: str | None = None,
     ) -> None:
         self.session.add_all(
-            Event(lead_id=lead_id, type=type_, step=step, payload=payload, created_at=now)
+            Event(
+                lead_id=lead_id,
+                type=type_,
+                step=step,
+                payload=payload,
+                created_at=now,
+                scenario_version=version,
+            )
             for type_, step, payload in events
         )
 

@@ -8,6 +8,8 @@ place, testable with plain values and a fixed clock.
 from __future__ import annotations
 
 import copy
+import hashlib
+import zlib
 from datetime import datetime
 
 from bot.engine.quiet import hold
@@ -42,6 +44,7 @@ from bot.scenario.funnel import INTERVIEW, Funnel, Placed
 from bot.scenario.model import (
     BranchStep,
     ClassifyStep,
+    ConsentStep,
     ContactStep,
     EndStep,
     GotoStep,
@@ -52,12 +55,18 @@ from bot.scenario.model import (
     Option,
     QuestionStep,
     Stage,
+    Variant,
     WaitStep,
 )
 
 MAX_STEPS_PER_INPUT = 100
 MAX_DRAFT = 4000
 STAGE_ORDER = [s.value for s in Stage]
+
+
+def text_version(text: str) -> str:
+    """A short fingerprint of a text, so a stored consent says which wording was agreed to."""
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 class Engine:
@@ -142,6 +151,14 @@ class _Run:
     # --- inputs ----------------------------------------------------------------------
 
     def dispatch(self, event: Input) -> None:
+        if self.relocate() and isinstance(event, TimerFired | Text | Press):
+            # The step this input was meant for is gone; the lead continues at the new place.
+            if isinstance(event, Text):
+                self.log("message_received", self.state.step, text=clean_input(event.text)[0])
+            if self.state.status == "active" and self.state.step:
+                self.priority = "touch" if isinstance(event, TimerFired) else "reply"
+                self.run(self.state.step)
+            return
         handler = {
             Start: self.on_start,
             Text: self.on_text,
@@ -154,6 +171,44 @@ class _Run:
             Release: self.on_release,
         }[type(event)]
         handler(event)  # type: ignore[operator]
+
+    def relocate(self) -> bool:
+        """Move a lead whose step was removed by a scenario edit; True when it moved."""
+        st = self.state
+        if st.step is None or self.funnel.get(st.step) is not None:
+            return False
+        scenario = self.funnel.scenario
+        target = scenario.moved.get(st.step)
+        if target is None and st.segment in scenario.segments:
+            chain = self.funnel.chains.get(self.funnel.chain_of(st.segment)) or []
+            target = chain[0] if chain else None
+        target = target or self.funnel.start
+        self.log("step_moved", target, old=st.step, new=target, version=self.funnel.version)
+        self.cancel_timers("step_moved")
+        st.step, st.waiting, st.draft = target, None, ""
+        for seq, owner in list(st.live.items()):
+            if self.funnel.get(owner) is None:
+                del st.live[seq]
+        return True
+
+    def variant(self, placed: Placed, variants: list[Variant]) -> Variant | None:
+        """The lead's variant of a step: picked once by weight, stable from then on."""
+        if not variants:
+            return None
+        chosen = self.state.variants.get(placed.id)
+        found = next((v for v in variants if v.id == chosen), None)
+        if found is not None:
+            return found
+        total = sum(v.weight for v in variants)
+        point = zlib.crc32(f"{self.state.seed}:{placed.id}".encode()) % total
+        for candidate in variants:
+            if point < candidate.weight:
+                found = candidate
+                break
+            point -= candidate.weight
+        assert found is not None
+        self.state.variants[placed.id] = found.id
+        return found
 
     def on_start(self, event: Start) -> None:
         st = self.state
@@ -265,6 +320,12 @@ class _Run:
             self.answer_question(placed, step.options[index], typed=False)
             return
         del st.live[seq]
+        if isinstance(step, ConsentStep):
+            if st.step != placed.id or st.waiting != "consent" or index > 1:
+                self.toast = self.texts.not_current
+                return
+            self.consent_answer(placed, step, agreed=index == 0)
+            return
         if isinstance(step, OfferStep) and index == 0:
             self.offer_clicked(placed, step)
             return
@@ -274,13 +335,23 @@ class _Run:
             self.toast = self.texts.not_current
             return
         button = buttons[index - offset]
-        self.log("button_pressed", placed.id, text=button.text, goto=button.goto)
+        self.log(
+            "button_pressed",
+            placed.id,
+            text=button.text,
+            goto=button.goto,
+            **self.variant_of(placed),
+        )
         if button.goto:
             self.cancel_timers("button")
             self.run(button.goto)
 
     def on_contact(self, event: Contact) -> None:
         st = self.state
+        if not self.may_ask_contact():
+            self.log("contact_refused", st.step, reason="no consent")
+            self.say(self.texts.unknown, remove_keyboard=True)
+            return
         phone = normalize_phone(event.phone) or event.phone.strip()[:32]
         st.phone = phone
         self.log("contact_shared", st.step, kind="phone")
@@ -480,6 +551,7 @@ class _Run:
             title=step.title,
             price=str(step.price),
             currency=step.currency,
+            **self.variant_of(placed),
         )
         self.raise_stage("hot", placed.id)
         self.actions.append(Alert("offer_clicked", placed.id))
@@ -536,12 +608,26 @@ class _Run:
         following = self.funnel.following(placed.id)
         st = self.state
         if isinstance(step, MessageStep):
+            variant = self.variant(placed, step.variants)
             buttons = self.buttons_for(placed.id, [(b.text, b.url) for b in step.buttons])
             self.say(
-                step.message, placed.id, buttons=buttons, image=step.image, document=step.document
+                variant.text if variant else step.message,
+                placed.id,
+                buttons=buttons,
+                image=(variant.image if variant and variant.image else step.image),
+                document=step.document,
             )
-            self.log("step_sent", placed.id, kind="message")
+            self.log("step_sent", placed.id, kind="message", **self.variant_of(placed))
             return following, False
+        if isinstance(step, ConsentStep):
+            if st.consent == "given":
+                return following, False
+            labels: list[tuple[str, str | None]] = [(step.agree, None), (step.decline, None)]
+            labels.append((step.policy_text or self.texts.policy_button, step.policy_url))
+            self.say(step.consent, placed.id, buttons=self.buttons_for(placed.id, labels))
+            self.log("consent_requested", placed.id, version=text_version(step.consent))
+            st.waiting = "consent"
+            return None, True
         if isinstance(step, QuestionStep):
             buttons = self.buttons_for(placed.id, [(o.text, None) for o in step.options])
             self.say(step.question, placed.id, buttons=buttons)
@@ -554,12 +640,18 @@ class _Run:
             if self.contact_known(step.ask):
                 self.log("contact_known", placed.id)
                 return following, False
+            if not self.may_ask_contact():
+                self.log("contact_skipped", placed.id, reason="no consent")
+                return step.on_skip or following, False
             self.ask_contact(placed, step.contact, step.ask, step.optional, step.button)
             return None, True
         if isinstance(step, ClassifyStep):
             self.classify(placed)
             return None, True
         if isinstance(step, LeadMagnetStep):
+            if step.requires_contact and not st.has_contact and not self.may_ask_contact():
+                self.log("lead_magnet_declined", placed.id, title=step.title, reason="no consent")
+                return following, False
             if step.requires_contact and not st.has_contact:
                 prompt = step.contact_prompt or step.lead_magnet
                 self.ask_contact(placed, prompt, "phone_or_email", True, None)
@@ -568,10 +660,16 @@ class _Run:
             self.deliver_magnet(placed, step)
             return following, False
         if isinstance(step, OfferStep):
-            labels: list[tuple[str, str | None]] = [(step.button or self.texts.offer_button, None)]
-            labels += [(b.text, b.url) for b in step.buttons]
+            variant = self.variant(placed, step.variants)
+            offer_labels: list[tuple[str, str | None]] = [
+                (step.button or self.texts.offer_button, None)
+            ]
+            offer_labels += [(b.text, b.url) for b in step.buttons]
             self.say(
-                step.offer, placed.id, buttons=self.buttons_for(placed.id, labels), image=step.image
+                variant.text if variant else step.offer,
+                placed.id,
+                buttons=self.buttons_for(placed.id, offer_labels),
+                image=(variant.image if variant and variant.image else step.image),
             )
             self.log(
                 "offer_shown",
@@ -580,6 +678,7 @@ class _Run:
                 title=step.title,
                 price=str(step.price),
                 currency=step.currency,
+                **self.variant_of(placed),
             )
             return following, False
         if isinstance(step, WaitStep):
@@ -621,6 +720,25 @@ class _Run:
         self.actions.append(Schedule(self.state.timer, due, placed.id))
         self.log("touch_scheduled", placed.id, due=due.isoformat())
 
+    def variant_of(self, placed: Placed) -> dict[str, str]:
+        chosen = self.state.variants.get(placed.id)
+        return {"variant": chosen} if chosen else {}
+
+    def may_ask_contact(self) -> bool:
+        return not self.funnel.scenario.require_consent or self.state.consent == "given"
+
+    def consent_answer(self, placed: Placed, step: ConsentStep, agreed: bool) -> None:
+        st = self.state
+        version = text_version(step.consent)
+        st.consent = "given" if agreed else "declined"
+        st.consent_version, st.consent_at = version, self.now
+        st.waiting = None
+        self.log("consent_given" if agreed else "consent_declined", placed.id, version=version)
+        if not agreed and step.on_decline:
+            self.run(step.on_decline)
+        else:
+            self.advance(placed)
+
     def contact_known(self, ask: str) -> bool:
         st = self.state
         return bool({"phone": st.phone, "email": st.email}.get(ask, st.has_contact))
@@ -653,7 +771,7 @@ class _Run:
         if name == "source":
             return st.source
         if name == "has_contact":
-            return "yes" if st.has_contact else "no"
+            return "true" if st.has_contact else "false"
         return st.answers.get(name)
 
     def classify(self, placed: Placed | None) -> None:

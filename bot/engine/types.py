@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Waiting = Literal["answer", "contact", "magnet_contact", "timer", "classify", "manager"]
+Waiting = Literal["answer", "contact", "magnet_contact", "consent", "timer", "classify", "manager"]
 Status = Literal["active", "completed", "unsubscribed", "blocked", "handed_off"]
 Priority = Literal["reply", "touch"]
 
@@ -38,12 +38,17 @@ class LeadState:
     email: str | None = None
     answers: dict[str, str] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    consent: str | None = None  # "given" or "declined"
+    consent_version: str | None = None
+    consent_at: datetime | None = None
     # Private bookkeeping, kept in one JSON column.
     seq: int = 0
     live: dict[str, str] = field(default_factory=dict)  # message seq -> step id, unpressed
     timer: int = 0  # token of the one pending timer (0: none)
     started: bool = False
     draft: str = ""  # typed answer being collected while the prospect may still be typing
+    seed: int = 0  # stable per lead: picks A/B variants
+    variants: dict[str, str] = field(default_factory=dict)  # step id -> variant id, for good
 
     def private(self) -> dict[str, Any]:
         return {
@@ -53,6 +58,8 @@ class LeadState:
             "waiting": self.waiting,
             "started": self.started,
             "draft": self.draft,
+            "seed": self.seed,
+            "variants": self.variants,
         }
 
     def load_private(self, data: dict[str, Any] | None) -> None:
@@ -63,6 +70,8 @@ class LeadState:
         self.waiting = data.get("waiting")
         self.started = bool(data.get("started", False))
         self.draft = str(data.get("draft", ""))
+        self.seed = int(data.get("seed", 0))
+        self.variants = {str(k): str(v) for k, v in (data.get("variants") or {}).items()}
 
     @property
     def has_contact(self) -> bool:

@@ -8,6 +8,7 @@ runs and the operator sees all mistakes in one go.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,7 +173,7 @@ def _raw_jumps(raw: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
             yield from _raw_jumps(item, (*path, index))
 
 
-_JUMP_FIELDS = {"goto", "on_timeout", "on_skip", "on_click", "on_reply", "default"}
+_JUMP_FIELDS = {"goto", "on_timeout", "on_skip", "on_click", "on_reply", "on_decline", "default"}
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...]) -> DataPath:
@@ -266,6 +267,10 @@ def _check_shape(
     segments = scenario.segments
     yield from _duplicate_ids(funnel)
     answer_keys = {*funnel.answer_keys(), "phone", "email"}
+    interview_keys = {
+        _key_of(placed) for placed in funnel.steps.values() if placed.chain == INTERVIEW
+    } - {None}
+    choices = _closed_choices(funnel)
 
     for path in broken.values():
         for sub, target in _raw_jumps(_at_path(data, path), path):
@@ -301,9 +306,22 @@ def _check_shape(
         for name in (rule.segment, rule.cap, *rule.score):
             if name is not None and name not in segments:
                 yield path, f"unknown segment '{name}'"
-        for key in rule.when:
-            if key not in answer_keys:
-                yield (*path, "when", key), f"no question stores an answer '{key}'"
+        for key, wanted in rule.when.items():
+            if key not in interview_keys:
+                yield (
+                    (*path, "when", key),
+                    (
+                        f"no question of the interview stores an answer '{key}'"
+                        " (rules run at classification)"
+                    ),
+                )
+            else:
+                values = wanted if isinstance(wanted, list) else [wanted]
+                yield from _check_values(choices, key, values, (*path, "when", key))
+    yield from _check_texts(scenario.texts.model_dump(), answer_keys)
+    for old, new in scenario.moved.items():
+        if new not in known:
+            yield ("moved", old), f"unknown step '{new}'"
     for chain in funnel.chains:
         if chain not in used_chains:
             yield ("funnels", chain), f"funnel '{chain}' is not used by any segment"
@@ -330,7 +348,7 @@ def _duplicate_ids(funnel: Funnel) -> Iterator[tuple[DataPath, str]]:
 def _jumps(placed: Placed) -> Iterator[tuple[DataPath, str]]:
     """Every explicit jump of a step, with the sub-path where it is written."""
     step = placed.step
-    for name in ("goto", "on_timeout", "on_skip", "on_click", "on_reply", "default"):
+    for name in sorted(_JUMP_FIELDS):
         value = getattr(step, name, None)
         if isinstance(value, str):
             yield (name,), value
@@ -342,7 +360,7 @@ def _jumps(placed: Placed) -> Iterator[tuple[DataPath, str]]:
 
 def _falls_through(placed: Placed) -> bool:
     step = placed.step
-    if step.kind in {"end", "goto"}:
+    if step.kind in {"end", "goto", "classify"}:
         return False
     return not (isinstance(step, BranchStep) and step.default is not None)
 
@@ -421,11 +439,54 @@ def _loops_without_wait(funnel: Funnel, broken: set[str]) -> Iterator[tuple[Data
             yield from visit(step_id, [])
 
 
+def _key_of(placed: Placed) -> str | None:
+    step = placed.step
+    return (step.key or placed.id) if isinstance(step, QuestionStep) else None
+
+
+def _closed_choices(funnel: Funnel) -> dict[str, set[str]]:
+    """Answer key -> the only values it can take (questions answered by buttons only)."""
+    table: dict[str, set[str]] = {}
+    for placed in funnel.steps.values():
+        step = placed.step
+        if isinstance(step, QuestionStep) and step.options and not step.accepts_text:
+            table[step.key or placed.id] = {o.stored.casefold() for o in step.options}
+    return table
+
+
+def _check_values(
+    choices: dict[str, set[str]], key: str, values: list[str], path: DataPath
+) -> Iterator[tuple[DataPath, str]]:
+    allowed = choices.get(key)
+    if allowed is None:
+        return
+    for value in values:
+        if str(value).casefold() not in allowed:
+            options = ", ".join(sorted(allowed))
+            yield path, f"'{value}' is never an answer to '{key}' (its answers: {options})"
+
+
+def _check_texts(texts: dict[str, str], answer_keys: set[str]) -> Iterator[tuple[DataPath, str]]:
+    fields = BUILTIN_FIELDS | answer_keys | {"offer"}
+    for name, text in texts.items():
+        for field_name in placeholders(text):
+            if field_name not in fields:
+                yield ("texts", name), f"unknown field '{{{field_name}}}' in the text"
+
+
 def _check_step(
     funnel: Funnel, placed: Placed, base: DataPath, answer_keys: set[str]
 ) -> Iterator[tuple[DataPath, str]]:
     step = placed.step
     fields = BUILTIN_FIELDS | answer_keys
+    for list_name in ("buttons", "options", "variants"):
+        for index, item in enumerate(getattr(step, list_name, None) or []):
+            for field_name in placeholders(item.text):
+                if field_name not in fields:
+                    yield (
+                        (*base, list_name, index, "text"),
+                        (f"unknown field '{{{field_name}}}' in the text"),
+                    )
     for name in (
         "message",
         "question",
@@ -452,7 +513,23 @@ def _check_step(
         special = {"segment", "source", "has_contact"}
         if step.branch not in answer_keys | special:
             yield (*base, "branch"), f"no question stores an answer '{step.branch}'"
+        choices = _closed_choices(funnel)
+        if step.branch == "segment":
+            choices = {"segment": {s.casefold() for s in funnel.scenario.segments}}
+        elif step.branch == "has_contact":
+            choices = {"has_contact": {"true", "false"}}
+        for index, case in enumerate(step.cases):
+            values = [case.equals] if case.equals is not None else case.in_ or []
+            yield from _check_values(choices, step.branch, values, (*base, "cases", index))
     if isinstance(step, QuestionStep):
+        if step.key is None and not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", placed.id):
+            yield (
+                (*base,),
+                (
+                    f"the answer needs a name: add 'key:' (lower-case letters, digits, _), "
+                    f"'{placed.id}' cannot be used in rules and texts"
+                ),
+            )
         if not step.options and step.free_text is False:
             yield (*base,), "a question without options must accept free text"
         for index, option in enumerate(step.options):

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -47,6 +48,8 @@ def _wait(value: Any) -> Wait:
 def _span(value: Any) -> Any:
     if value in (0, "0") or (isinstance(value, str) and value.strip() == "0s"):
         return timedelta(0)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"{value!r} has no unit (write {value}s, {value}m, {value}h or {value}d)")
     if isinstance(value, str):
         return parse_span(value)
     return value
@@ -136,6 +139,27 @@ class Option(Strict):
         return self.value or self.text
 
 
+class Variant(Strict):
+    """An A/B variant of a step's text; a lead sees one variant of a step for good."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")]
+    weight: Annotated[int, Field(ge=0, le=1000)] = 1
+    text: Text
+    image: str | None = None
+
+
+def _check_variants(variants: list[Variant]) -> list[Variant]:
+    ids = [v.id for v in variants]
+    if len(set(ids)) != len(ids):
+        raise ValueError("variant ids must be different")
+    if variants and sum(v.weight for v in variants) == 0:
+        raise ValueError("at least one variant needs a weight above 0")
+    return variants
+
+
+Variants = Annotated[list[Variant], AfterValidator(_check_variants), Field(max_length=10)]
+
+
 class StepBase(Strict):
     kind: ClassVar[str] = ""
     id: StepId | None = Field(
@@ -153,6 +177,7 @@ class MessageStep(StepBase):
     image: str | None = None
     document: str | None = None
     buttons: list[Button] = Field(default_factory=list, max_length=10)
+    variants: Variants = Field(default_factory=list)
 
 
 class QuestionStep(StepBase):
@@ -191,6 +216,19 @@ class ContactStep(StepBase):
     optional: bool = True
     on_skip: StepId | None = None
     thanks: Text | None = None
+
+
+class ConsentStep(StepBase):
+    """Ask for consent to process personal data, with a link to the privacy policy."""
+
+    kind: ClassVar[str] = "consent"
+
+    consent: Text
+    policy_url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    policy_text: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    agree: Annotated[str, Field(min_length=1, max_length=64)]
+    decline: Annotated[str, Field(min_length=1, max_length=64)]
+    on_decline: StepId | None = None
 
 
 class ClassifyStep(StepBase):
@@ -238,6 +276,7 @@ class OfferStep(StepBase):
     on_click: StepId | None = Field(
         default=None, description="Where the chain goes after the buy button is pressed."
     )
+    variants: Variants = Field(default_factory=list)
 
 
 class WaitStep(StepBase):
@@ -249,12 +288,23 @@ class WaitStep(StepBase):
     on_reply: StepId | None = None
 
 
+def _as_text(value: Any) -> Any:
+    """YAML reads ``true`` and ``10`` as bool and int; compare them as the text they were."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return [_as_text(v) for v in value]
+    return value
+
+
 class Case(Strict):
     """One arm of a branch."""
 
-    equals: str | None = None
-    in_: list[str] | None = Field(default=None, alias="in")
-    contains: str | None = None
+    equals: Annotated[str | None, BeforeValidator(_as_text)] = None
+    in_: Annotated[list[str] | None, BeforeValidator(_as_text)] = Field(default=None, alias="in")
+    contains: Annotated[str | None, BeforeValidator(_as_text)] = None
     goto: StepId
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -318,6 +368,7 @@ KINDS: tuple[str, ...] = (
     "message",
     "question",
     "contact",
+    "consent",
     "classify",
     "lead_magnet",
     "offer",
@@ -346,6 +397,7 @@ Step = Annotated[
     Annotated[MessageStep, Tag("message")]
     | Annotated[QuestionStep, Tag("question")]
     | Annotated[ContactStep, Tag("contact")]
+    | Annotated[ConsentStep, Tag("consent")]
     | Annotated[ClassifyStep, Tag("classify")]
     | Annotated[LeadMagnetStep, Tag("lead_magnet")]
     | Annotated[OfferStep, Tag("offer")]
@@ -365,6 +417,7 @@ AnyStep = (
     MessageStep
     | QuestionStep
     | ContactStep
+    | ConsentStep
     | ClassifyStep
     | LeadMagnetStep
     | OfferStep
@@ -376,7 +429,7 @@ AnyStep = (
 )
 
 # Steps after which the engine stops and waits for the prospect, a timer or the classifier.
-BLOCKING_KINDS = frozenset({"question", "contact", "classify", "wait", "handoff", "end"})
+BLOCKING_KINDS = frozenset({"question", "contact", "consent", "classify", "wait", "handoff", "end"})
 
 
 class Segment(Strict):
@@ -396,7 +449,9 @@ class Segment(Strict):
 class Rule(Strict):
     """An operator's decision the model may not override, e.g. a low budget caps the segment."""
 
-    when: dict[AnswerKey, str | list[str]] = Field(min_length=1)
+    when: dict[AnswerKey, Annotated[str | list[str], BeforeValidator(_as_text)]] = Field(
+        min_length=1
+    )
     segment: SegmentId | None = None
     cap: SegmentId | None = Field(
         default=None, description="The lead is placed no higher than this segment."
@@ -449,6 +504,7 @@ class Texts(Strict):
     offer_link_button: Annotated[str, Field(max_length=64)] = "Order"
     offer_button: Annotated[str, Field(max_length=64)] = "I want it"
     magnet_link_button: Annotated[str, Field(max_length=64)] = "Open"
+    policy_button: Annotated[str, Field(max_length=64)] = "Privacy policy"
     too_long: Text = "That is a long message; I kept the beginning of it."
     handed_off: Text = "A manager will write to you shortly."
     finished: Text = "Thank you! If you have questions, just write here."
@@ -468,3 +524,10 @@ class Scenario(Strict):
     segments: dict[SegmentId, Segment] = Field(min_length=1)
     funnels: dict[Annotated[str, Field(pattern=ID_PATTERN)], list[Step]] = Field(min_length=1)
     after_purchase: str | None = Field(default=None, description="Chain started after an order.")
+    require_consent: bool = Field(
+        default=False, description="Ask for contacts only after a consent step was agreed to."
+    )
+    moved: dict[StepId, StepId] = Field(
+        default_factory=dict,
+        description="Where leads standing at a removed step continue (old id: new id).",
+    )

@@ -59,6 +59,8 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int], list[tuple[Path, i
                 items.append(build(item, (*path, index)))
             return items
         assert isinstance(node, ScalarNode)
+        if node.tag.endswith((":int", ":float")) and ":" in node.value:
+            return node.value  # YAML 1.1 reads 21:00 as the number 1260; operators mean a time
         return constructor.construct_object(node, deep=True)
 
     return build(root, ()), lines, duplicates

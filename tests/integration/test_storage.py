@@ -116,3 +116,23 @@ async def test_a_touch_that_died_while_sending_is_not_sent_again(db: Database) -
     async with db.session() as session, session.begin():
         run, doubt = await TouchRepo(session).claim_due(later, 10, "w2", timedelta(minutes=5))
         assert run == [] and [t.state for t in doubt] == ["unknown"]
+
+
+async def test_upgrading_an_old_schema_keeps_its_leads(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await database.upgrade("0001")
+        async with database.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO leads (channel, user_id, first_name, last_name, username, language,"
+                    " stage, status, flags, state, created_at, updated_at) VALUES ('telegram', 5,"
+                    " 'Ann', '', '', '', 'warm', 'active', '[]', '{}', '2026-01-01', '2026-01-01')"
+                )
+            )
+        await database.upgrade()
+        async with database.session() as session:
+            lead = (await session.execute(select(Lead))).scalar_one()
+            assert (lead.first_name, lead.stage, lead.consent) == ("Ann", "warm", None)
+    finally:
+        await database.close()

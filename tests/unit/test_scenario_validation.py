@@ -133,6 +133,37 @@ def test_loop_with_a_wait_is_fine(tmp_path: Path) -> None:
         ),
         ("name: Mini shop\n", "", "missing required field 'name'"),
         (
+            "    - when: {budget: tiny}",
+            "    - when: {budget: tiyn}",
+            "classifier.rules[0].when.budget: 'tiyn' is never an answer to 'budget'",
+        ),
+        (
+            "    - when: {budget: tiny}",
+            "    - when: {x: y}\n      cap: info\n    - when: {budget: tiny}",
+            "classifier.rules[0].when.x: no question of the interview stores an answer 'x'",
+        ),
+        ("  debounce: 0s\n", "  debounce: 3\n", "classifier.debounce: 3 has no unit"),
+        (
+            "texts:\n",
+            "sending_window: {start: 9, end: 21:00}\ntexts:\n",
+            "sending_window.start: 9 is not a time of day",
+        ),
+        (
+            "  unknown: Please use the buttons.",
+            "  unknown: Please {frist_name}",
+            "texts.unknown: unknown field '{frist_name}'",
+        ),
+        (
+            "  - id: q_budget\n    question: Your budget?\n    key: budget\n",
+            "  - id: Q-Budget\n    question: Your budget?\n",
+            "interview[2]: the answer needs a name: add 'key:'",
+        ),
+        (
+            "        - {equals: big, goto: info_big}",
+            "        - {equals: bgi, goto: info_big}",
+            "funnels.info[2].cases[0]: 'bgi' is never an answer to 'budget'",
+        ),
+        (
             "timeout: 1h\n",
             "timeout: 1h\n    on_timeout: classify\n",
             "key 'on_timeout' appears twice",
@@ -177,3 +208,10 @@ def test_validate_command_prints_ok_or_errors(tmp_path: Path) -> None:
     assert "funnels.hot[1].wait: '2 dayz' is not a duration" in result.stdout
     assert "1 problem found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unquoted_clock_times_are_times(tmp_path: Path) -> None:
+    text = BASE.replace("texts:\n", "sending_window: {start: 09:00, end: 21:00}\ntexts:\n")
+    funnel = load_funnel(write(tmp_path, text))
+    assert funnel.scenario.sending_window is not None
+    assert str(funnel.scenario.sending_window.end) == "21:00:00"

@@ -1,0 +1,308 @@
+"""Read-only queries for managers' reports: lead lists, exports and funnel counts.
+
+Everything here only reads. Counts are grouped in SQL (by source, segment, step...) so a
+report costs a handful of queries whatever the number of leads; exports stream rows.
+Each lead has one source and one segment, so grouped counts of *distinct leads* can be
+summed over sources or segments by the caller without double counting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Answer, Event, Lead
+
+NONE_LABEL = "(none)"  # a filter value meaning "no source" / "not classified yet"
+STREAM_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LeadFilter:
+    """Which leads a manager asks about. ``since``/``until`` bound ``leads.created_at``
+    (or ``events.created_at`` for an event export); ``None`` means no bound."""
+
+    segment: str | None = None
+    stage: str | None = None
+    status: str | None = None
+    source: str | None = None
+    channel: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = None
+
+
+def _equals(column: Any, value: str) -> ColumnElement[bool]:
+    return column.is_(None) if value == NONE_LABEL else column == value  # type: ignore[no-any-return]
+
+
+def _lead_conditions(f: LeadFilter, dated: bool = True) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if f.segment is not None:
+        conds.append(_equals(Lead.segment, f.segment))
+    if f.source is not None:
+        conds.append(_equals(Lead.source, f.source))
+    if f.stage is not None:
+        conds.append(Lead.stage == f.stage)
+    if f.status is not None:
+        conds.append(Lead.status == f.status)
+    if f.channel is not None:
+        conds.append(Lead.channel == f.channel)
+    if dated and f.since is not None:
+        conds.append(Lead.created_at >= f.since)
+    if dated and f.until is not None:
+        conds.append(Lead.created_at < f.until)
+    return conds
+
+
+def _event_dates(f: LeadFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if f.since is not None:
+        conds.append(Event.created_at >= f.since)
+    if f.until is not None:
+        conds.append(Event.created_at < f.until)
+    return conds
+
+
+NEWEST_FIRST = (Lead.created_at.desc(), Lead.id.desc())
+
+# --- lead lists and exports --------------------------------------------------------------
+
+
+async def leads_page(session: AsyncSession, f: LeadFilter) -> Sequence[Lead]:
+    """Leads matching ``f``, newest first, at most ``f.limit``."""
+    stmt = select(Lead).where(*_lead_conditions(f)).order_by(*NEWEST_FIRST)
+    if f.limit is not None:
+        stmt = stmt.limit(f.limit)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def count_leads(session: AsyncSession, f: LeadFilter) -> int:
+    stmt = select(func.count()).select_from(Lead).where(*_lead_conditions(f))
+    total = int((await session.execute(stmt)).scalar_one())
+    return min(total, f.limit) if f.limit is not None else total
+
+
+LEAD_COLUMNS = (
+    Lead.id,
+    Lead.created_at,
+    Lead.channel,
+    Lead.user_id,
+    Lead.first_name,
+    Lead.last_name,
+    Lead.username,
+    Lead.language,
+    Lead.source,
+    Lead.segment,
+    Lead.readiness,
+    Lead.score,
+    Lead.stage,
+    Lead.status,
+    Lead.step,
+    Lead.phone,
+    Lead.email,
+    Lead.flags,
+    Lead.summary,
+    Lead.last_seen_at,
+)
+
+
+async def stream_leads(
+    session: AsyncSession, f: LeadFilter
+) -> AsyncIterator[tuple[dict[str, Any], dict[str, str]]]:
+    """Yield (lead columns, {answer key: answer}) newest first, holding one batch at a time.
+
+    One joined query ordered by lead, grouped here, so answers cost no extra round trips.
+    """
+    conds = _lead_conditions(f)
+    if f.limit is not None:
+        chosen = select(Lead.id).where(*conds).order_by(*NEWEST_FIRST).limit(f.limit)
+        conds = [Lead.id.in_(chosen.scalar_subquery())]
+    stmt = (
+        select(*LEAD_COLUMNS, Answer.key.label("answer_key"), Answer.answer.label("answer_value"))
+        .outerjoin(Answer, Answer.lead_id == Lead.id)
+        .where(*conds)
+        .order_by(*NEWEST_FIRST, Answer.id)
+        .execution_options(yield_per=STREAM_BATCH)
+    )
+    current: dict[str, Any] | None = None
+    answers: dict[str, str] = {}
+    result = await session.stream(stmt)
+    async for row in result:
+        data = row._mapping
+        if current is None or current["id"] != data["id"]:
+            if current is not None:
+                yield current, answers
+            current = {c.key: data[c.key] for c in LEAD_COLUMNS}
+            answers = {}
+        if data["answer_key"] is not None:
+            answers[data["answer_key"]] = data["answer_value"]
+    if current is not None:
+        yield current, answers
+
+
+def _events_stmt(f: LeadFilter) -> Select[Any]:
+    return (
+        select(
+            Event.id,
+            Event.created_at,
+            Event.lead_id,
+            Lead.first_name,
+            Lead.username,
+            Lead.source,
+            Lead.segment,
+            Event.type,
+            Event.step,
+            Event.payload,
+        )
+        .join(Lead, Lead.id == Event.lead_id)
+        .where(*_lead_conditions(f, dated=False), *_event_dates(f))
+    )
+
+
+async def count_events(session: AsyncSession, f: LeadFilter) -> int:
+    stmt = select(func.count()).select_from(_events_stmt(f).subquery())
+    total = int((await session.execute(stmt)).scalar_one())
+    return min(total, f.limit) if f.limit is not None else total
+
+
+async def stream_events(session: AsyncSession, f: LeadFilter) -> AsyncIterator[dict[str, Any]]:
+    """Events of the matching leads (dated by the event), oldest first, streamed."""
+    stmt = _events_stmt(f).order_by(Event.id).execution_options(yield_per=STREAM_BATCH)
+    if f.limit is not None:
+        stmt = stmt.limit(f.limit)
+    result = await session.stream(stmt)
+    async for row in result:
+        yield dict(row._mapping)
+
+
+# --- grouped counts for the funnel report -------------------------------------------------
+
+
+class LeadGroup(NamedTuple):
+    source: str | None
+    segment: str | None
+    stage: str
+    status: str
+    step: str | None
+    leads: int
+
+
+class EventGroup(NamedTuple):
+    source: str | None
+    segment: str | None
+    type: str
+    tier: str | None
+    leads: int
+
+
+class StepGroup(NamedTuple):
+    source: str | None
+    segment: str | None
+    step: str
+    leads: int
+
+
+class OrderRow(NamedTuple):
+    lead_id: int
+    source: str | None
+    segment: str | None
+    payload: dict[str, Any]
+
+
+async def lead_groups(session: AsyncSession, f: LeadFilter) -> list[LeadGroup]:
+    """How many leads of the cohort stand at each (source, segment, stage, status, step)."""
+    keys = (Lead.source, Lead.segment, Lead.stage, Lead.status, Lead.step)
+    stmt = select(*keys, func.count()).where(*_lead_conditions(f)).group_by(*keys)
+    return [LeadGroup(*row) for row in await session.execute(stmt)]
+
+
+async def event_groups(
+    session: AsyncSession, f: LeadFilter, types: Collection[str], by_tier: bool = False
+) -> list[EventGroup]:
+    """Distinct leads of the cohort with each event type (and offer tier), at any time."""
+    tier = Event.payload["tier"].as_string() if by_tier else None
+    keys: list[Any] = [Lead.source, Lead.segment, Event.type]
+    if tier is not None:
+        keys.append(tier)
+    stmt = (
+        select(*keys, func.count(func.distinct(Event.lead_id)))
+        .join(Lead, Lead.id == Event.lead_id)
+        .where(Event.type.in_(list(types)), *_lead_conditions(f))
+        .group_by(*keys)
+    )
+    rows = await session.execute(stmt)
+    if by_tier:
+        return [EventGroup(*row) for row in rows]
+    return [EventGroup(src, seg, type_, None, n) for src, seg, type_, n in rows]
+
+
+async def step_groups(session: AsyncSession, f: LeadFilter) -> list[StepGroup]:
+    """Distinct leads of the cohort with any event at each step: who reached it."""
+    keys = (Lead.source, Lead.segment, Event.step)
+    stmt = (
+        select(*keys, func.count(func.distinct(Event.lead_id)))
+        .join(Lead, Lead.id == Event.lead_id)
+        .where(Event.step.is_not(None), *_lead_conditions(f))
+        .group_by(*keys)
+    )
+    return [StepGroup(*row) for row in await session.execute(stmt)]
+
+
+async def order_rows(session: AsyncSession, f: LeadFilter, order_type: str) -> list[OrderRow]:
+    """Every order event of the cohort (few per lead), for summing money exactly in Python."""
+    stmt = (
+        select(Event.lead_id, Lead.source, Lead.segment, Event.payload)
+        .join(Lead, Lead.id == Event.lead_id)
+        .where(Event.type == order_type, *_lead_conditions(f))
+        .order_by(Event.id)
+    )
+    return [OrderRow(*row) for row in await session.execute(stmt)]
+
+
+async def stopped_at(
+    session: AsyncSession, f: LeadFilter, step: str, statuses: Collection[str]
+) -> list[tuple[Lead, datetime | None]]:
+    """Leads whose current step is ``step`` with one of ``statuses``, with their last event's
+    time, longest idle first."""
+    last = (
+        select(Event.created_at)
+        .where(Event.lead_id == Lead.id)
+        .order_by(Event.id.desc())
+        .limit(1)
+        .correlate(Lead)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Lead, last.label("last_event_at"))
+        .where(Lead.step == step, Lead.status.in_(list(statuses)), *_lead_conditions(f))
+        .order_by(last.asc().nulls_first(), Lead.id)
+    )
+    if f.limit is not None:
+        stmt = stmt.limit(f.limit)
+    return [(lead, at) for lead, at in await session.execute(stmt)]
+
+
+__all__ = [
+    "NONE_LABEL",
+    "EventGroup",
+    "LeadFilter",
+    "LeadGroup",
+    "OrderRow",
+    "StepGroup",
+    "count_events",
+    "count_leads",
+    "event_groups",
+    "lead_groups",
+    "leads_page",
+    "order_rows",
+    "step_groups",
+    "stopped_at",
+    "stream_events",
+    "stream_leads",
+]
