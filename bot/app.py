@@ -28,6 +28,11 @@ def load_scenario(settings: Settings) -> Funnel:
 
 
 def make_qualifier(settings: Settings) -> Qualifier:
+    """The LLM qualifier when OPENAI_API_KEY is set, else the offline scorer (no network)."""
+    if settings.llm_enabled:
+        from bot.qualification.llm import LLMQualifier  # imports openai only when it is used
+
+        return LLMQualifier.from_settings(settings)
     return OfflineQualifier()
 
 

@@ -74,6 +74,44 @@ def chat(
     _run(main())
 
 
+@app.command()
+def run() -> None:
+    """Run the Telegram bot: long polling, or a webhook server when WEBHOOK_URL is set."""
+    from bot.app import setup_logging
+    from bot.telegram.runner import StartupError, check_settings, run_bot
+
+    settings = settings_or_exit()
+    try:
+        check_settings(settings)
+    except StartupError as exc:
+        fail(str(exc), exc.code)
+    setup_logging(settings.log_level)
+    try:
+        _run(run_bot(settings))
+    except StartupError as exc:
+        fail(str(exc), exc.code)
+
+
+@app.command("eval")
+def eval_(
+    data: Annotated[Path, typer.Argument(help="Labelled examples: one JSON object a line.")],
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use the offline classifier even with a key.")
+    ] = False,
+    scenario: Annotated[Path | None, typer.Option(help="Scenario file.")] = None,
+    jobs: Annotated[int, typer.Option(min=1, max=32, help="Examples classified at once.")] = 4,
+) -> None:
+    """Score the classifier on labelled examples: accuracy, F1, confusion, fallbacks, cost."""
+    from bot.qualification.evaluate import EvalDataError
+    from bot.qualification.report import run_eval
+
+    settings = settings_or_exit(scenario=scenario)
+    try:
+        _run(run_eval(settings, data, offline=offline, jobs=jobs))
+    except EvalDataError as exc:
+        fail(f"error: {exc}")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema to the latest version (keeps all lead data)."""

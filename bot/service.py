@@ -131,9 +131,17 @@ class FunnelService:
             return Result(lead_id, outcome.state, toast, delivered)
 
     async def fire_touch(
-        self, touch_id: int, lead_id: int, token: int, channel_for: Callable[[Lead], Channel]
+        self,
+        touch_id: int,
+        lead_id: int,
+        token: int,
+        channel_for: Callable[[Lead], Channel],
+        held: bool = True,
     ) -> None:
-        """Run a touch the dispatcher claimed, then mark it sent."""
+        """Run a touch the dispatcher claimed, then mark it sent.
+
+        ``held``: keep to the sending window (replies the prospect waits for are not held).
+        """
         async with self.db.session() as session:
             lead = await LeadRepo(session).by_id(lead_id)
             key = LeadKey(lead.channel, lead.user_id) if lead else None
@@ -143,7 +151,7 @@ class FunnelService:
             return
         window = self.scenario.funnel.scenario.sending_window
         now = self.clock()
-        if window is not None:
+        if window is not None and held:
             opens = hold(now, window.start, window.end, self.scenario.funnel.timezone)
             if opens != now:
                 async with self.db.session() as session, session.begin():
@@ -183,7 +191,9 @@ class FunnelService:
                 elif isinstance(action, CancelTimers):
                     await touches.cancel_pending(lead.id, now)
                 elif isinstance(action, Schedule):
-                    touches.schedule(lead.id, action.due, action.step, action.token, now)
+                    touches.schedule(
+                        lead.id, action.due, action.step, action.token, now, action.kind
+                    )
             repo.add_events(lead.id, events, now, self.scenario.funnel.version)
             lead_from_state(lead, outcome.state, now, self.scenario.funnel.version)
             return lead.id, outcome
@@ -236,7 +246,7 @@ class FunnelService:
         now = self.clock()
         async with self.db.session() as session, session.begin():
             claimed, doubtful = await TouchRepo(session).claim_due(now, limit, worker, lease)
-            batch = [(t.id, t.lead_id, t.token) for t in claimed]
+            batch = [(t.id, t.lead_id, t.token, t.kind) for t in claimed]
             repo = LeadRepo(session)
             for touch in doubtful:
                 log.warning(
@@ -245,8 +255,8 @@ class FunnelService:
                 repo.add_events(
                     touch.lead_id, [("delivery_unknown", touch.step, {"touch": touch.id})], now
                 )
-        for touch_id, lead_id, token in batch:
-            await self.fire_touch(touch_id, lead_id, token, channel_for)
+        for touch_id, lead_id, token, kind in batch:
+            await self.fire_touch(touch_id, lead_id, token, channel_for, held=kind == "touch")
         return len(batch)
 
 

@@ -45,7 +45,9 @@ class TerminalChannel:
     fresh: bool = True
 
     async def send(self, message: OutMessage) -> None:
-        if self.fresh:
+        offers_choices = bool(message.buttons or message.contact_button or message.reply_options)
+        if self.fresh and offers_choices:
+            # Numbers refer to the latest batch of choices; a plain reply keeps the old ones.
             self.choices = []
             self.fresh = False
         text = html.unescape(_TAG.sub("", message.text.replace("<br>", "\n")))

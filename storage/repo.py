@@ -103,13 +103,22 @@ class TouchRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def schedule(self, lead_id: int, due: datetime, step: str, token: int, now: datetime) -> None:
+    def schedule(
+        self,
+        lead_id: int,
+        due: datetime,
+        step: str,
+        token: int,
+        now: datetime,
+        kind: str = "touch",
+    ) -> None:
         self.session.add(
             ScheduledTouch(
                 lead_id=lead_id,
                 due_at=due,
                 step=step,
                 token=token,
+                kind=kind,
                 state=PENDING,
                 attempts=0,
                 created_at=now,

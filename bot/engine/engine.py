@@ -470,7 +470,7 @@ class _Run:
         st.draft = f"{st.draft}\n{answer}"[-MAX_DRAFT:] if st.draft else answer
         self.cancel_timers("typing")
         st.timer += 1
-        self.actions.append(Schedule(st.timer, self.now + debounce, placed.id))
+        self.actions.append(Schedule(st.timer, self.now + debounce, placed.id, kind="reply"))
 
     def commit_answer(self, placed: Placed, value: str, via: str, goto: str | None) -> None:
         step = placed.step

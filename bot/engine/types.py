@@ -181,9 +181,12 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
+    """A timer. ``reply`` timers (waiting for a pause in typing) ignore quiet hours."""
+
     token: int
     due: datetime
     step: str
+    kind: Priority = "touch"
 
 
 @dataclass(frozen=True, slots=True)

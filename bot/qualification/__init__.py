@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.engine.types import Classified
+from bot.qualification.injection import INJECTION_SUSPECTED, detect_injection
 from bot.qualification.offline import classify_offline
 from bot.qualification.routing import route
 from bot.scenario.funnel import Funnel
@@ -15,10 +16,16 @@ class Qualifier(Protocol):
 
 
 class OfflineQualifier:
-    """Scores answers against the scenario; no key, no network, same answer every time."""
+    """Scores answers against the scenario; no key, no network, same answer every time.
+
+    Injection attempts cannot sway a keyword scorer, but they are flagged all the same so a
+    manager sees them whichever classifier is configured.
+    """
 
     async def qualify(self, funnel: Funnel, answers: dict[str, str]) -> Classified:
-        return route(funnel, classify_offline(funnel, answers), answers, apply_threshold=False)
+        flags = (INJECTION_SUSPECTED,) if detect_injection(answers) else ()
+        decision = classify_offline(funnel, answers)
+        return route(funnel, decision, answers, apply_threshold=False, flags=flags)
 
 
 __all__ = ["OfflineQualifier", "Qualifier"]

@@ -36,8 +36,8 @@ def classify_offline(funnel: Funnel, answers: dict[str, str]) -> Decision:
     free_text = " ".join(
         value for key, value in answers.items() if (key, value.casefold()) not in option_scores
     ).casefold()
-    for seg_id, segment in funnel.scenario.segments.items():
-        found = [kw for kw in segment.keywords if kw.casefold() in free_text]
+    for seg_id, seg in funnel.scenario.segments.items():
+        found = [kw for kw in seg.keywords if kw.casefold() in free_text]
         if found:
             scores[seg_id] += len(found)
             hits[seg_id] = found
@@ -55,7 +55,7 @@ def classify_offline(funnel: Funnel, answers: dict[str, str]) -> Decision:
         segment_id = fallback if fallback in tied else tied[0]
         # Smoothed share of the evidence: one lucky keyword is not certainty.
         confidence = round(100 * best / (sum(positive.values()) + 2))
-    segment = funnel.scenario.segments[segment_id]
+    chosen = funnel.scenario.segments[segment_id]
     ranked = ", ".join(f"{k}={v}" for k, v in scores.most_common())
     reason = f"scores: {ranked}" if ranked else "no signals in the answers"
     if hits.get(segment_id):
@@ -63,7 +63,7 @@ def classify_offline(funnel: Funnel, answers: dict[str, str]) -> Decision:
     return Decision(
         segment=segment_id,
         confidence=confidence,
-        readiness=segment.readiness.value,
+        readiness=chosen.readiness.value,
         reason=reason,
         summary=summarize(funnel, answers),
         details={"scores": dict(scores)},

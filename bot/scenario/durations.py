@@ -96,7 +96,7 @@ def parse_span(text: str) -> timedelta:
 def parse_clock(text: object) -> time:
     """``HH:MM`` for sending windows."""
     if not isinstance(text, str):
-        raise ValueError(f"{text!r} is not a time of day (use HH:MM in quotes, e.g. \"09:00\")")
+        raise ValueError(f'{text!r} is not a time of day (use HH:MM in quotes, e.g. "09:00")')
     match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValueError(f"{text!r} is not a time of day (use HH:MM)")

@@ -27,8 +27,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("consent_version", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("consent_at", sa.DateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table("scheduled_touches", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("kind", sa.String(length=8), nullable=False, server_default="touch")
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("scheduled_touches", schema=None) as batch_op:
+        batch_op.drop_column("kind")
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.drop_column("consent_at")
         batch_op.drop_column("consent_version")

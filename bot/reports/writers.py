@@ -1,0 +1,87 @@
+"""Row writers for exports: CSV that Excel opens as UTF-8, and streamed XLSX.
+
+Cells written by prospects (names, answers, messages) must never become spreadsheet
+formulas, so CSV cells that start like one get a leading apostrophe and XLSX strings are
+typed as text.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().-]+$")  # a phone or a signed number, not a formula
+
+
+class RowWriter(Protocol):
+    def write(self, row: Sequence[Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def defuse(text: str) -> str:
+    """Keep a spreadsheet from evaluating ``text`` as a formula (CSV injection)."""
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+class CsvRows:
+    """UTF-8 with a BOM (so Excel detects the encoding), comma separated, header first."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("w", encoding="utf-8-sig", newline="")
+        self._csv = csv.writer(self._file)
+
+    def write(self, row: Sequence[Any]) -> None:
+        self._csv.writerow([self._cell(v) for v in row])
+
+    @staticmethod
+    def _cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        return defuse(value) if isinstance(value, str) else value
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class XlsxRows:
+    """openpyxl's write-only workbook: rows go straight to a temporary file, not memory."""
+
+    def __init__(self, path: Path, sheet: str) -> None:
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        self._path = path
+        self._book = Workbook(write_only=True)
+        self._sheet = self._book.create_sheet(sheet)
+        self._cell_type = WriteOnlyCell
+        self._illegal = ILLEGAL_CHARACTERS_RE
+
+    def write(self, row: Sequence[Any]) -> None:
+        self._sheet.append([self._cell(v) for v in row])
+
+    def _cell(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        cell = self._cell_type(self._sheet, value=self._illegal.sub("", value))
+        cell.data_type = "s"  # text, even when it starts with "="
+        return cell
+
+    def close(self) -> None:
+        self._book.save(self._path)
+        self._book.close()
+
+
+def open_writer(path: Path, fmt: str, sheet: str) -> RowWriter:
+    return XlsxRows(path, sheet) if fmt == "xlsx" else CsvRows(path)
+

@@ -1,0 +1,214 @@
+"""The service's ``Channel`` for one Telegram chat, and the factory all chats share.
+
+Telegram's answers are translated here into what the service understands: 403 means the
+prospect is gone (``RecipientGone``), 400 means this one message was refused
+(``SendRejected``, the funnel goes on), 429 and server hiccups are waited out a bounded
+number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import SendChatAction, SendDocument, SendMessage, SendPhoto, TelegramMethod
+from aiogram.types import FSInputFile, Message
+
+from bot.engine.types import OutMessage, Priority
+from bot.service import Channel, RecipientGone, ScenarioHolder, SendRejected
+from bot.telegram.files import FileIds
+from bot.telegram.render import Piece, plan
+from bot.telegram.throttle import Throttle
+from storage.models import Lead
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+_STALE_FILE_HINTS = ("wrong file identifier", "file reference", "wrong remote file")
+
+T = TypeVar("T")
+
+
+class Channels:
+    """Builds a ``TelegramChannel`` per chat; holds what chats share (file ids, budget)."""
+
+    def __init__(
+        self,
+        scenario: ScenarioHolder,
+        *,
+        files: FileIds | None = None,
+        throttle: Throttle | None = None,
+        typing_every: float = 4.0,
+        max_attempts: int = 4,
+        max_retry_after: float = 30.0,
+    ) -> None:
+        self.scenario = scenario
+        self.files = files or FileIds()
+        self.throttle = throttle or Throttle()
+        self.typing_every = typing_every
+        self.max_attempts = max_attempts
+        self.max_retry_after = max_retry_after
+
+    def asset(self, relative: str) -> Path:
+        return self.scenario.funnel.asset(relative)
+
+    def chat(self, bot: Bot, chat_id: int) -> TelegramChannel:
+        return TelegramChannel(bot, chat_id, self)
+
+    def for_leads(self, bot: Bot) -> Callable[[Lead], Channel]:
+        """``channel_for`` for ``FunnelService.fire_due``: a private chat's id is the user's."""
+
+        def channel_for(lead: Lead) -> Channel:
+            if lead.channel != CHANNEL:
+                return Unreachable(lead.channel)
+            return self.chat(bot, lead.user_id)
+
+        return channel_for
+
+
+class TelegramChannel:
+    def __init__(self, bot: Bot, chat_id: int, shared: Channels) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.shared = shared
+
+    async def send(self, message: OutMessage) -> None:
+        for piece in plan(message):
+            if piece.kind == "text":
+                assert piece.text is not None
+                method = SendMessage(
+                    chat_id=self.chat_id, text=piece.text, reply_markup=piece.markup
+                )
+                await self.call(method, message.priority)
+            else:
+                await self._send_file(piece, message.priority)
+
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        return self._typing()
+
+    @asynccontextmanager
+    async def _typing(self) -> AsyncIterator[None]:
+        """Show "typing…" until the block ends (Telegram shows one action for ~5 s)."""
+        task = asyncio.create_task(self._keep_typing())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def _keep_typing(self) -> None:
+        action = SendChatAction(chat_id=self.chat_id, action="typing")
+        while True:
+            try:
+                await self.bot(action)
+            except TelegramForbiddenError:
+                return
+            except TelegramAPIError as exc:
+                log.debug("chat %s: typing not shown: %s", self.chat_id, exc)
+            await asyncio.sleep(self.shared.typing_every)
+
+    async def _send_file(self, piece: Piece, priority: Priority) -> None:
+        assert piece.file is not None
+        path = self.shared.asset(piece.file)
+        files = self.shared.files
+        try:
+            key = files.key(path)
+        except OSError as exc:
+            raise SendRejected(f"{piece.kind} {piece.file}: {exc.strerror or exc}") from exc
+        cached = files.get(key)
+        if cached is not None:
+            try:
+                await self.call(self._file_method(piece, cached), priority)
+                return
+            except SendRejected as exc:
+                if not any(hint in str(exc).lower() for hint in _STALE_FILE_HINTS):
+                    raise
+                log.info("file id for %s is no longer valid; uploading again", path)
+                files.forget(key)
+        async with files.lock(key):
+            cached = files.get(key)
+            media: str | FSInputFile = cached or FSInputFile(path)
+            sent = await self.call(self._file_method(piece, media), priority)
+            if cached is None and (file_id := _file_id(sent)):
+                files.put(key, file_id)
+
+    def _file_method(self, piece: Piece, media: str | FSInputFile) -> TelegramMethod[Message]:
+        if piece.kind == "photo":
+            return SendPhoto(
+                chat_id=self.chat_id, photo=media, caption=piece.text, reply_markup=piece.markup
+            )
+        return SendDocument(
+            chat_id=self.chat_id, document=media, caption=piece.text, reply_markup=piece.markup
+        )
+
+    async def call(self, method: TelegramMethod[T], priority: Priority = "reply") -> T:
+        """Run one Bot API call, waiting out flood control and server hiccups (bounded)."""
+        shared = self.shared
+        attempt = 0
+        while True:
+            attempt += 1
+            await shared.throttle.acquire(priority)
+            try:
+                return await self.bot(method)
+            except TelegramRetryAfter as exc:
+                if attempt >= shared.max_attempts or exc.retry_after > shared.max_retry_after:
+                    raise SendRejected(f"flood control: {exc.message}") from exc
+                log.warning(
+                    "chat %s: flood control, retrying in %ss", self.chat_id, exc.retry_after
+                )
+                await asyncio.sleep(exc.retry_after)
+            except TelegramForbiddenError as exc:
+                raise RecipientGone(exc.message) from exc
+            except (
+                TelegramBadRequest,
+                TelegramNotFound,
+                TelegramMigrateToChat,
+                TelegramEntityTooLarge,
+            ) as exc:
+                raise SendRejected(exc.message) from exc
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                if attempt >= shared.max_attempts:
+                    raise SendRejected(f"Telegram unavailable: {exc.message}") from exc
+                delay = min(2.0 ** (attempt - 1), 10.0)
+                log.warning("chat %s: %s; retrying in %.0fs", self.chat_id, exc, delay)
+                await asyncio.sleep(delay)
+
+
+class Unreachable:
+    """A lead of another face (e.g. the terminal simulator) met by the Telegram touch loop."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    async def send(self, message: OutMessage) -> None:
+        raise SendRejected(f"the lead talks through {self.channel!r}, not Telegram")
+
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        return nullcontext()
+
+
+def _file_id(message: Any) -> str | None:
+    if not isinstance(message, Message):
+        return None
+    if message.photo:
+        return message.photo[-1].file_id
+    if message.document:
+        return message.document.file_id
+    return None

@@ -1,0 +1,193 @@
+"""``leadbot run``: long polling, or a webhook server when ``WEBHOOK_URL`` is set.
+
+Both stop gracefully on SIGINT/SIGTERM (or when ``stop`` is set, for tests): no new updates
+are taken, updates being handled finish, the touch loop ends its round, and only then are
+the bot's HTTP session and the database closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import signal
+from contextlib import suppress
+from urllib.parse import urlsplit
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.utils.token import TokenValidationError, validate_token
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.app import open_app
+from bot.settings import Settings
+from bot.telegram.dispatcher import LeadDispatcher
+from bot.telegram.factory import make_bot, make_dispatcher
+
+log = logging.getLogger(__name__)
+
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one line for the operator."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_settings(settings: Settings) -> str:
+    """The token, once the settings the bot needs are known to be usable."""
+    token = settings.bot_token.get_secret_value().strip() if settings.bot_token else ""
+    if not token:
+        raise StartupError("Setting BOT_TOKEN: required to run the bot", 2)
+    try:
+        validate_token(token)
+    except TokenValidationError:
+        raise StartupError(
+            "Setting BOT_TOKEN: not a bot token (like 123456:ABC-DEF...)", 2
+        ) from None
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    if secret is not None and not SECRET_TOKEN.fullmatch(secret):
+        raise StartupError(
+            "Setting WEBHOOK_SECRET: use 1-256 characters of A-Z, a-z, 0-9, _ and -", 2
+        )
+    return token
+
+
+async def run_bot(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    touch_interval: float = 1.0,
+    polling_timeout: int = 10,
+) -> None:
+    """Run until a signal (or ``stop``); raises ``StartupError`` when it cannot start."""
+    token = check_settings(settings)
+    bot = make_bot(token, settings.telegram_api_url)
+    try:
+        async with open_app(settings) as app:
+            me = await _whoami(bot, settings)
+            dp = make_dispatcher(bot, app.service, touch_interval=touch_interval)
+            if settings.webhook_url:
+                log.info("@%s: serving the webhook %s", me, settings.webhook_url)
+                await serve_webhook(bot, dp, settings, stop)
+            else:
+                log.info("@%s: long polling", me)
+                await serve_polling(bot, dp, stop, polling_timeout)
+    finally:
+        await bot.session.close()
+    log.info("stopped")
+
+
+async def _whoami(bot: Bot, settings: Settings) -> str:
+    try:
+        me = await bot.get_me()
+    except TelegramUnauthorizedError:
+        raise StartupError("Setting BOT_TOKEN: Telegram does not accept this token", 2) from None
+    except TelegramAPIError as exc:
+        raise StartupError(
+            f"cannot reach the Bot API at {settings.telegram_api_url}: {exc}"
+        ) from None
+    return me.username or str(me.id)
+
+
+async def serve_polling(
+    bot: Bot, dp: LeadDispatcher, stop: asyncio.Event | None = None, polling_timeout: int = 10
+) -> None:
+    """Long polling; a webhook left from a previous run is removed first (updates kept)."""
+    await bot.delete_webhook(drop_pending_updates=False)
+    watcher = asyncio.create_task(_stop_polling_when(stop, dp)) if stop is not None else None
+    try:
+        await dp.start_polling(
+            bot,
+            polling_timeout=polling_timeout,
+            handle_signals=stop is None,
+            close_bot_session=False,
+            allowed_updates=dp.resolve_used_update_types(),
+        )
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await watcher
+    await _confirm_handled(bot, dp)
+
+
+async def _stop_polling_when(stop: asyncio.Event, dp: LeadDispatcher) -> None:
+    await stop.wait()
+    while True:
+        try:
+            await dp.stop_polling()
+            return
+        except RuntimeError:  # polling has not started yet
+            await asyncio.sleep(0.05)
+
+
+async def _confirm_handled(bot: Bot, dp: LeadDispatcher) -> None:
+    """Tell Telegram the last handled update is done, so a restart does not replay it.
+
+    aiogram confirms an update only with its next getUpdates; stopping in between would
+    hand the same updates to the next run.
+    """
+    if not dp.last_update_id:
+        return
+    with suppress(TelegramAPIError):
+        await bot.get_updates(offset=dp.last_update_id + 1, limit=1, timeout=0)
+
+
+async def serve_webhook(
+    bot: Bot, dp: LeadDispatcher, settings: Settings, stop: asyncio.Event | None = None
+) -> None:
+    """An aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT at the path of WEBHOOK_URL.
+
+    Requests without the right ``X-Telegram-Bot-Api-Secret-Token`` get 401. Updates are
+    handled before the answer, so Telegram retries one that a stopping bot did not finish.
+    The webhook stays registered on exit: Telegram keeps updates until the bot is back.
+    """
+    assert settings.webhook_url is not None
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    if secret is None:
+        secret = secrets.token_urlsafe(32)
+        log.warning("WEBHOOK_SECRET is not set; using a random one for this run")
+    path = urlsplit(settings.webhook_url).path or "/"
+    app = web.Application()
+    setup_application(app, dp, bot=bot)  # first: its shutdown drains updates
+    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=secret).register(
+        app, path=path
+    )
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+        await site.start()
+        try:
+            await bot.set_webhook(
+                settings.webhook_url,
+                secret_token=secret,
+                allowed_updates=dp.resolve_used_update_types(),
+            )
+        except TelegramAPIError as exc:
+            raise StartupError(f"Setting WEBHOOK_URL: Telegram refused it: {exc.message}") from None
+        await _until_stopped(stop)
+    finally:
+        await runner.cleanup()
+
+
+async def _until_stopped(stop: asyncio.Event | None) -> None:
+    if stop is not None:
+        await stop.wait()
+        return
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, event.set)
+    try:
+        await event.wait()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,72 @@
+"""The background loop that sends due scheduled touches while the bot runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable
+
+from bot.service import Channel, FunnelService
+from storage.models import Lead
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    """Who claimed a touch, for the operator reading the queue (host and process)."""
+    return f"bot:{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+class TouchLoop:
+    """Every ``interval`` seconds, fire what is due; a failing round is logged, not fatal."""
+
+    def __init__(
+        self,
+        service: FunnelService,
+        channel_for: Callable[[Lead], Channel],
+        *,
+        worker: str | None = None,
+        interval: float = 1.0,
+    ) -> None:
+        self.service = service
+        self.channel_for = channel_for
+        self.worker = worker or worker_name()
+        self.interval = interval
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name="touch-loop")
+
+    async def stop(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a bounded shutdown
+        """Let the round in progress finish (up to ``timeout``), then end the loop.
+
+        A touch cut off by the timeout stays claimed and is retried once its lease expires.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            log.warning("touch loop did not finish in %ss; cancelling it", timeout)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                fired = await self.service.fire_due(self.channel_for, worker=self.worker)
+                if fired:
+                    log.info("fired %d scheduled touch(es)", fired)
+            except Exception:
+                log.exception("firing scheduled touches failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
