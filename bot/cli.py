@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from bot.reports.cli import register as register_reports
 from bot.scenario.loader import ScenarioError, load_funnel
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+register_reports(app)  # leads, lead, export, report: the lead log for managers
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -141,6 +143,15 @@ def _run(coro: object) -> None:
         sys.exit(130)
     except OSError as exc:
         fail(f"error: {exc}")
+
+
+def _register_commands() -> None:
+    from bot.operator.cli import register
+
+    register(app)
+
+
+_register_commands()
 
 
 def main() -> None:

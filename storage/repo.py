@@ -196,3 +196,13 @@ class TouchRepo:
         await self.session.execute(
             update(ScheduledTouch).where(ScheduledTouch.id == touch_id).values(due_at=now)
         )
+
+
+async def step_reach(session: AsyncSession) -> dict[str, int]:
+    """Step id -> how many distinct leads have any event at that step."""
+    stmt = (
+        select(Event.step, func.count(func.distinct(Event.lead_id)))
+        .where(Event.step.is_not(None))
+        .group_by(Event.step)
+    )
+    return {str(step): int(count) for step, count in (await session.execute(stmt)).all()}
