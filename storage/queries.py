@@ -236,10 +236,10 @@ async def event_groups(
         .where(Event.type.in_(list(types)), *_lead_conditions(f))
         .group_by(*keys)
     )
-    rows = await session.execute(stmt)
+    rows = (tuple(row) for row in await session.execute(stmt))
     if by_tier:
-        return [EventGroup(*row) for row in rows]
-    return [EventGroup(src, seg, type_, None, n) for src, seg, type_, n in rows]
+        return [EventGroup(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [EventGroup(r[0], r[1], r[2], None, r[3]) for r in rows]
 
 
 async def step_groups(session: AsyncSession, f: LeadFilter) -> list[StepGroup]:
@@ -251,7 +251,7 @@ async def step_groups(session: AsyncSession, f: LeadFilter) -> list[StepGroup]:
         .where(Event.step.is_not(None), *_lead_conditions(f))
         .group_by(*keys)
     )
-    return [StepGroup(*row) for row in await session.execute(stmt)]
+    return [StepGroup(src, seg, str(step), n) for src, seg, step, n in await session.execute(stmt)]
 
 
 async def order_rows(session: AsyncSession, f: LeadFilter, order_type: str) -> list[OrderRow]:

@@ -84,7 +84,7 @@ def system_prompt(funnel: Funnel, schema: dict[str, object] | None = None) -> st
 
 
 def answers_block(funnel: Funnel, answers: dict[str, str]) -> str:
-    """The delimited data block: each question (first line) with the prospect's answer."""
+    """The delimited data block: each question (plain text) with the prospect's answer."""
     questions = funnel.answer_keys()
     labels = _option_labels(funnel)
     items = []

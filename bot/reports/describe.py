@@ -7,6 +7,7 @@ The payload keys come from the engine's ``Log`` actions; unknown types or keys f
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 MAX_TEXT = 80
@@ -86,9 +87,16 @@ _DESCRIBE: dict[str, Callable[[Payload], str]] = {
 }
 
 
-def describe(type_: str, payload: Payload | None) -> str:
-    """A short description of one event's payload (may be empty)."""
+def describe(type_: str, payload: Payload | None, tz: tzinfo = UTC) -> str:
+    """A short description of one event's payload (may be empty); times shown in ``tz``."""
     p = payload or {}
+    if type_ == "touch_scheduled" and isinstance(p.get("due"), str):
+        try:
+            due = datetime.fromisoformat(p["due"]).astimezone(tz)
+        except ValueError:
+            pass
+        else:
+            return f"due {due:%Y-%m-%d %H:%M}"
     describer = _DESCRIBE.get(type_)
     if describer is not None:
         try:

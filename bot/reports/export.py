@@ -90,7 +90,7 @@ async def _event_rows(db: Database, f: LeadFilter, tz: tzinfo) -> Any:
     async with db.session() as session:
         async for event in stream_events(session, f):
             payload = event["payload"] or {}
-            event["description"] = describe(event["type"], payload)
+            event["description"] = describe(event["type"], payload, tz)
             event["payload"] = payload
             yield [_value(name, event[name], tz) for name in EVENT_FIELDS]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from bot.reports.describe import describe
@@ -122,7 +122,7 @@ def parse_ref(ref: str) -> int | str:
     return int(text) if text.isdigit() else text.lstrip("@")
 
 
-async def lead_card(db: Database, ref: str) -> LeadCard | None:
+async def lead_card(db: Database, ref: str, tz: tzinfo = UTC) -> LeadCard | None:
     """Everything known about one lead, or ``None`` when there is no such lead."""
     key = parse_ref(ref)
     async with db.session() as session:
@@ -142,13 +142,13 @@ async def lead_card(db: Database, ref: str) -> LeadCard | None:
             last_seen_at=lead.last_seen_at,
             answers=[AnswerLine(a.key, a.question, a.answer, a.created_at) for a in answers],
             classification=latest_classification(events),
-            timeline=[timeline_entry(e) for e in events],
+            timeline=[timeline_entry(e, tz) for e in events],
         )
 
 
-def timeline_entry(event: Event) -> TimelineEntry:
+def timeline_entry(event: Event, tz: tzinfo = UTC) -> TimelineEntry:
     payload = dict(event.payload or {})
-    text = describe(event.type, payload)
+    text = describe(event.type, payload, tz)
     return TimelineEntry(event.id, event.created_at, event.type, event.step, text, payload)
 
 

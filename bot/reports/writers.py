@@ -84,4 +84,3 @@ class XlsxRows:
 
 def open_writer(path: Path, fmt: str, sheet: str) -> RowWriter:
     return XlsxRows(path, sheet) if fmt == "xlsx" else CsvRows(path)
-

@@ -15,7 +15,6 @@ from bot.operator.cli import scenario_schema
 from bot.operator.graph import to_dot, to_mermaid
 from bot.operator.scenario_tests import run_tests
 from bot.scenario.funnel import Funnel
-from bot.scenario.loader import load_funnel
 from tests.conftest import DATA, MINI, ROOT
 
 
