@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot.privacy import RedactingFilter
 from bot.qualification import OfflineQualifier, Qualifier
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
@@ -52,4 +53,6 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
 
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)

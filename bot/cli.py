@@ -132,6 +132,61 @@ def db_upgrade() -> None:
     _run(main())
 
 
+@db_app.command("prune")
+def db_prune(
+    days: Annotated[
+        int | None, typer.Option(help="Keep this many days (default: RETENTION_DAYS).")
+    ] = None,
+) -> None:
+    """Erase personal data of leads quiet for longer than the retention period."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.app import open_app
+    from bot.privacy import prune
+
+    settings = settings_or_exit()
+    keep = days if days is not None else settings.retention_days
+    if keep <= 0:
+        fail("no retention period: set RETENTION_DAYS or pass --days N")
+
+    async def main() -> None:
+        async with open_app(settings) as application:
+            count = await prune(
+                application.db, application.scenario.funnel, datetime.now(UTC), timedelta(days=keep)
+            )
+        typer.echo(f"erased the personal data of {count} lead(s) quiet for over {keep} days")
+
+    _run(main())
+
+
+@app.command()
+def forget(
+    lead_id: Annotated[int, typer.Argument(help="The lead's id (see `leadbot leads`).")],
+) -> None:
+    """Erase one lead's personal data; an anonymous record stays for the statistics."""
+    from datetime import UTC, datetime
+
+    from bot.app import open_app
+    from bot.privacy import forget_lead
+
+    settings = settings_or_exit()
+
+    async def main() -> None:
+        async with open_app(settings) as application:
+            found = await forget_lead(
+                application.db,
+                application.scenario.funnel,
+                lead_id,
+                datetime.now(UTC),
+                "asked by an operator",
+            )
+        if not found:
+            fail(f"no lead with id {lead_id}", 1)
+        typer.echo(f"lead {lead_id}: personal data erased")
+
+    _run(main())
+
+
 def _run(coro: object) -> None:
     try:
         asyncio.run(coro)  # type: ignore[arg-type]

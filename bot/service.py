@@ -222,6 +222,15 @@ class FunnelService:
         async with self.db.session() as session, session.begin():
             LeadRepo(session).add_events(lead_id, [(type_, step, payload)], self.clock())
 
+    async def forget(self, key: LeadKey) -> bool:
+        """Erase a prospect's personal data at their request (after anything in flight)."""
+        from bot.privacy import forget_user
+
+        async with self._serial(key):
+            return await forget_user(
+                self.db, self.scenario.funnel, key.channel, key.user_id, self.clock()
+            )
+
     async def skip_wait(self, key: LeadKey) -> bool:
         """Make the lead's next pending touch due now (for testers in the simulator)."""
         async with self.db.session() as session, session.begin():

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"
     webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8080
     log_level: str = "INFO"
+    retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
 
     @field_validator("admin_ids", mode="before")
     @classmethod

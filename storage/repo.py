@@ -206,3 +206,68 @@ async def step_reach(session: AsyncSession) -> dict[str, int]:
         .group_by(Event.step)
     )
     return {str(step): int(count) for step, count in (await session.execute(stmt)).all()}
+
+
+ERASED = "[erased]"
+# Event payload fields that can hold what a person typed or the model said about them.
+PERSONAL_PAYLOAD = (
+    "text",
+    "value",
+    "summary",
+    "reason",
+    "pains",
+    "bant",
+    "username",
+    "phone",
+    "email",
+    "name",
+)
+
+
+class PrivacyRepo:
+    """Erasing a person from the lead log while keeping its anonymous shape for statistics."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def erase(self, lead: Lead, keep_answers: set[tuple[str, str]], now: datetime) -> None:
+        """Blank personal fields, free-text answers and payloads; cancel touches.
+
+        ``keep_answers``: (key, value) pairs that are button choices, not personal text.
+        The Telegram id is replaced by a negative number no real account has, so the
+        record can never be joined back to the person.
+        """
+        lead.user_id = -lead.id
+        lead.first_name = lead.last_name = lead.username = ""
+        lead.phone = lead.email = lead.summary = None
+        lead.state = {**(lead.state or {}), "draft": ""}
+        for answer in await LeadRepo(self.session).answers(lead.id):
+            if (answer.key, answer.answer.casefold()) not in keep_answers:
+                answer.answer = ERASED
+        events = (
+            (await self.session.execute(select(Event).where(Event.lead_id == lead.id)))
+            .scalars()
+            .all()
+        )
+        for event in events:
+            payload = dict(event.payload or {})
+            if (
+                event.type == "answer_given"
+                and (str(payload.get("key")), str(payload.get("value", "")).casefold())
+                in keep_answers
+            ):
+                continue
+            scrubbed = {k: (ERASED if k in PERSONAL_PAYLOAD else v) for k, v in payload.items()}
+            if scrubbed != payload:
+                event.payload = scrubbed
+        await TouchRepo(self.session).cancel_pending(lead.id, now)
+
+    async def quiet_since(self, cutoff: datetime, limit: int = 500) -> Sequence[Lead]:
+        """Leads not heard from since ``cutoff`` whose personal data is still there."""
+        stmt = (
+            select(Lead)
+            .where(Lead.user_id > 0, func.coalesce(Lead.last_seen_at, Lead.created_at) < cutoff)
+            .order_by(Lead.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()

@@ -508,6 +508,9 @@ class Texts(Strict):
     too_long: Text = "That is a long message; I kept the beginning of it."
     handed_off: Text = "A manager will write to you shortly."
     finished: Text = "Thank you! If you have questions, just write here."
+    forgotten: Text = (
+        "Done: your name, contacts and answers are erased, and we will not write again."
+    )
 
 
 class Scenario(Strict):

@@ -125,8 +125,8 @@ async def test_upgrading_an_old_schema_keeps_its_leads(tmp_path: Path) -> None:
         async with database.engine.begin() as conn:
             await conn.execute(
                 text(
-                    "INSERT INTO leads (channel, user_id, first_name, last_name, username, language,"
-                    " stage, status, flags, state, created_at, updated_at) VALUES ('telegram', 5,"
+                    "INSERT INTO leads (channel, user_id, first_name, last_name, username,"
+                    " language, stage, status, flags, state, created_at, updated_at) VALUES ('telegram', 5,"
                     " 'Ann', '', '', '', 'warm', 'active', '[]', '{}', '2026-01-01', '2026-01-01')"
                 )
             )

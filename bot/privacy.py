@@ -1,0 +1,98 @@
+"""Personal data: erasure on request (/forget, ``leadbot forget``), retention, safe logs.
+
+What stays after erasure is an anonymous record (segment, stage, source, steps and their
+times), so the funnel's statistics do not change when someone asks to be forgotten.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.scenario.funnel import Funnel
+from bot.scenario.model import QuestionStep
+from storage.db import Database
+from storage.models import Lead
+from storage.repo import LeadRepo, PrivacyRepo
+
+log = logging.getLogger(__name__)
+
+
+def button_answers(funnel: Funnel) -> set[tuple[str, str]]:
+    """(answer key, value) pairs chosen by buttons: these say nothing personal."""
+    pairs: set[tuple[str, str]] = set()
+    for placed in funnel.steps.values():
+        step = placed.step
+        if isinstance(step, QuestionStep):
+            key = step.key or placed.id
+            pairs |= {(key, option.stored.casefold()) for option in step.options}
+    return pairs
+
+
+async def forget_lead(
+    db: Database, funnel: Funnel, lead_id: int, now: datetime, reason: str
+) -> bool:
+    """Erase one lead's personal data; False when there is no such lead."""
+    async with db.session() as session, session.begin():
+        lead = await LeadRepo(session).by_id(lead_id)
+        if lead is None:
+            return False
+        await _erase(session, funnel, lead, now, reason)
+    log.info("lead %s: personal data erased (%s)", lead_id, reason)
+    return True
+
+
+async def forget_user(
+    db: Database, funnel: Funnel, channel: str, user_id: int, now: datetime
+) -> bool:
+    async with db.session() as session, session.begin():
+        lead = await LeadRepo(session).get_for_update(channel, user_id)
+        if lead is None:
+            return False
+        lead_id = lead.id
+        await _erase(session, funnel, lead, now, "asked by the prospect")
+    log.info("lead %s: personal data erased at the prospect's request", lead_id)
+    return True
+
+
+async def _erase(
+    session: AsyncSession, funnel: Funnel, lead: Lead, now: datetime, reason: str
+) -> None:
+    await PrivacyRepo(session).erase(lead, button_answers(funnel), now)
+    lead.status = "unsubscribed"
+    lead.state = {**(lead.state or {}), "timer": 0, "waiting": None}
+    LeadRepo(session).add_events(
+        lead.id, [("forgotten", None, {"reason": reason})], now, funnel.version
+    )
+
+
+async def prune(db: Database, funnel: Funnel, now: datetime, keep: timedelta) -> int:
+    """Erase the personal data of leads quiet for longer than ``keep``; returns how many."""
+    total = 0
+    while True:
+        async with db.session() as session, session.begin():
+            leads = await PrivacyRepo(session).quiet_since(now - keep)
+            for lead in leads:
+                await _erase(session, funnel, lead, now, f"retention: quiet for {keep.days} days")
+            total += len(leads)
+        if not leads:
+            return total
+
+
+_PHONE = re.compile(r"\+?\d[\d\s()\-]{8,}\d")
+_EMAIL = re.compile(r"[\w.%+\-]+@[\w\-]+(\.[\w\-]+)+")
+
+
+class RedactingFilter(logging.Filter):
+    """Defence in depth: mask phone numbers and e-mails in any log line at INFO and above."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.INFO:
+            message = record.getMessage()
+            masked = _EMAIL.sub("[email]", _PHONE.sub("[phone]", message))
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
