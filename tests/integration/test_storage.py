@@ -126,8 +126,9 @@ async def test_upgrading_an_old_schema_keeps_its_leads(tmp_path: Path) -> None:
             await conn.execute(
                 text(
                     "INSERT INTO leads (channel, user_id, first_name, last_name, username,"
-                    " language, stage, status, flags, state, created_at, updated_at) VALUES ('telegram', 5,"
-                    " 'Ann', '', '', '', 'warm', 'active', '[]', '{}', '2026-01-01', '2026-01-01')"
+                    " language, stage, status, flags, state, created_at, updated_at)"
+                    " VALUES ('telegram', 5, 'Ann', '', '', '', 'warm', 'active', '[]', '{}',"
+                    " '2026-01-01', '2026-01-01')"
                 )
             )
         await database.upgrade()
