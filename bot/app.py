@@ -42,12 +42,16 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
     """Load the scenario, open and migrate the database, wire the service; close on exit."""
     funnel = load_scenario(settings)
     db = Database(settings.database_url)
+    qualifier = make_qualifier(settings)
     try:
         await db.upgrade()
         holder = ScenarioHolder(funnel)
-        service = FunnelService(db, holder, make_qualifier(settings))
+        service = FunnelService(db, holder, qualifier)
         yield App(settings, db, holder, service)
     finally:
+        close = getattr(qualifier, "aclose", None)
+        if close is not None:
+            await close()
         await db.close()
 
 

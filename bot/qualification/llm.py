@@ -146,7 +146,8 @@ def _last_resort(funnel: Funnel, answers: dict[str, str]) -> Classified:
     try:
         decision = _with(classify_offline(funnel, answers), error="internal")
         decision = dataclasses.replace(decision, path="offline_fallback")
-        return route(funnel, decision, answers, apply_threshold=False)
+        flags = (INJECTION_SUSPECTED,) if detect_injection(answers) else ()
+        return route(funnel, decision, answers, apply_threshold=False, flags=flags)
     except Exception:
         log.exception("the offline classifier failed too; the fallback segment it is")
         segment = funnel.fallback_segment
