@@ -151,10 +151,14 @@ class _Run:
     # --- inputs ----------------------------------------------------------------------
 
     def dispatch(self, event: Input) -> None:
-        if self.relocate() and isinstance(event, TimerFired | Text | Press):
+        if self.relocate() and not isinstance(event, Stop | Blocked | Release):
             # The step this input was meant for is gone; the lead continues at the new place.
             if isinstance(event, Text):
                 self.log("message_received", self.state.step, text=clean_input(event.text)[0])
+            elif isinstance(event, Start):
+                self.say(self.texts.restart)
+            elif isinstance(event, Contact):
+                self.on_contact(event)
             if self.state.status == "active" and self.state.step:
                 self.priority = "touch" if isinstance(event, TimerFired) else "reply"
                 self.run(self.state.step)
@@ -237,7 +241,7 @@ class _Run:
             self.say(self.texts.handed_off)
             return
         self.say(self.texts.restart)
-        if st.waiting in {"answer", "contact", "magnet_contact"} and st.step:
+        if st.waiting in {"answer", "contact", "magnet_contact", "consent"} and st.step:
             self.run(st.step)
 
     def resume(self) -> None:
@@ -521,11 +525,11 @@ class _Run:
         step = placed.step
         if isinstance(step, LeadMagnetStep):
             self.log("lead_magnet_declined", placed.id, title=step.title)
-            self.say(self.texts.contact_thanks, placed.id, remove_keyboard=True)
+            self.say(self.texts.contact_skipped, placed.id, remove_keyboard=True)
             self.advance(placed)
             return
         assert isinstance(step, ContactStep)
-        self.say(self.texts.contact_thanks, placed.id, remove_keyboard=True)
+        self.say(self.texts.contact_skipped, placed.id, remove_keyboard=True)
         if step.on_skip:
             self.run(step.on_skip)
         else:

@@ -64,6 +64,9 @@ class Action(_Strict):
     silent: Literal[True] | None = Field(default=None, description="The bot said nothing more.")
 
 
+ACTIONS = tuple(Action.model_fields)
+
+
 class Expect(_Strict):
     segment: str | None = None
     stage: str | None = None
@@ -78,6 +81,9 @@ class Case(_Strict):
     first_name: str = "Тест"
     conversation: list[Action] = Field(min_length=1)
     expect: Expect = Field(default_factory=Expect)
+    variants: dict[str, str] = Field(
+        default_factory=dict, description="A/B variant to show at a step: {step id: variant id}"
+    )
 
 
 class TestFile(_Strict):
@@ -120,8 +126,14 @@ def load_tests(path: Path) -> tuple[TestFile, list[list[int]]]:
         return TestFile.model_validate(yaml.safe_load(text)), lines
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValueError(f"{path}: {where}: {first['msg']}") from None
+        loc = first["loc"]
+        where = ".".join(str(p) for p in loc)
+        line = ""
+        if len(loc) >= 4 and loc[0] == "tests" and loc[2] == "conversation":
+            case, index = int(loc[1]), int(loc[3])
+            if case < len(lines) and index < len(lines[case]):
+                line = f":{lines[case][index]}"
+        raise ValueError(f"{path}{line}: {where}: {first['msg']}") from None
 
 
 class _Player:
@@ -176,9 +188,11 @@ class _Player:
                 "given by the test",
                 path="test",
             )
+        from_model = self.given is not None
         self.pending_classify = False
         self.given = None
-        self.feed(route(self.funnel, decision, answers, apply_threshold=True))
+        # The threshold is for a model's answers, as in the bot; the offline scorer has none.
+        self.feed(route(self.funnel, decision, answers, apply_threshold=from_model))
 
     def button(self, label: str) -> Press | None:
         for message in reversed(self.seen + self.inbox):
@@ -189,6 +203,7 @@ class _Player:
         return None
 
     def play(self) -> Failure | None:
+        self.state.variants.update(self.case.variants)
         self.feed(Start(source=self.case.source, first_name=self.case.first_name))
         for index, action in enumerate(self.case.conversation):
             line = self.lines[index] if index < len(self.lines) else 0
@@ -198,6 +213,9 @@ class _Player:
         return self.check_end()
 
     def act(self, action: Action) -> str | None:
+        given = [name for name, value in action.model_dump().items() if value is not None]
+        if len(given) != 1:
+            return f"a conversation line needs exactly one of {', '.join(ACTIONS)}; got {given}"
         waiting_for_bot = action.bot is not None or action.silent
         if self.pending_classify and waiting_for_bot and not self.inbox:
             self.classify()  # nothing given in the file: the offline classifier decides

@@ -6,6 +6,8 @@ decides whenever the model cannot.
 
 from __future__ import annotations
 
+import html
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -92,5 +94,6 @@ def summarize(funnel: Funnel, answers: dict[str, str]) -> str:
 
 
 def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else text
+    plain = html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+    line = plain.splitlines()[0] if plain else plain
     return line[:120]

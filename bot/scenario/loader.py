@@ -498,17 +498,25 @@ def _check_step(
         "classify",
         "thanks",
         "contact_prompt",
+        "consent",
+        "agree",
+        "decline",
+        "policy_text",
     ):
         text = getattr(step, name, None)
         if isinstance(text, str):
             for field_name in placeholders(text):
                 if field_name not in fields:
                     yield (*base, name), f"unknown field '{{{field_name}}}' in the text"
-    for name in ("image", "document"):
-        asset = getattr(step, name, None)
+    assets: list[tuple[DataPath, object]] = [
+        ((name,), getattr(step, name, None)) for name in ("image", "document")
+    ]
+    for index, variant in enumerate(getattr(step, "variants", None) or []):
+        assets.append((("variants", index, "image"), variant.image))
+    for sub, asset in assets:
         remote = isinstance(asset, str) and asset.startswith(("http://", "https://"))
         if isinstance(asset, str) and not remote and not funnel.asset(asset).is_file():
-            yield (*base, name), f"file '{asset}' not found next to the scenario"
+            yield (*base, *sub), f"file '{asset}' not found next to the scenario"
     if isinstance(step, BranchStep):
         special = {"segment", "source", "has_contact"}
         if step.branch not in answer_keys | special:

@@ -500,6 +500,7 @@ class Texts(Strict):
     phone_button: Annotated[str, Field(max_length=64)] = "Share my phone number"
     skip_button: Annotated[str, Field(max_length=64)] = "Not now"
     contact_thanks: Text = "Thank you!"
+    contact_skipped: Text = "No problem, let's go on without it."
     offer_link: Text = "Here is the link to order «{offer}»:"
     offer_link_button: Annotated[str, Field(max_length=64)] = "Order"
     offer_button: Annotated[str, Field(max_length=64)] = "I want it"

@@ -110,3 +110,36 @@ def test_lead_at_a_removed_step_moves_where_the_operator_says(mini: Funnel, tmp_
     assert walk.types()[0] == "step_moved"
     assert out.logs[0].payload["old"] == "q_about" and out.logs[0].payload["new"] == "phone"
     assert walk.texts() == ["Leave your phone?"]
+
+
+def test_start_after_a_removed_step_runs_the_new_place(mini: Funnel, tmp_path: Path) -> None:
+    walk = Walk(mini)
+    walk(Start(first_name="Ann"))
+    walk(walk.button("Buy now"))  # now at q_budget
+    text = mini.path.read_text()
+    for old, new in [
+        (
+            "  - id: q_budget\n    question: Your budget?\n    key: budget\n    options:\n"
+            "      - {text: Big, value: big, score: {hot: 2}}\n      - {text: Tiny, value: tiny}\n",
+            "",
+        ),
+        ("    - when: {budget: tiny}\n", "    - when: {need: look}\n"),
+        ("        - {equals: big, goto: info_big}", "        - {equals: buy, goto: info_big}"),
+        ("      branch: budget", "      branch: need"),
+    ]:
+        assert old in text
+        text = text.replace(old, new)
+    (tmp_path / "mini.yaml").write_text(text)
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "guide.pdf").write_bytes(b"%PDF-1.4\n")
+    walk.engine = type(walk.engine)(parse_funnel(text, tmp_path / "mini.yaml", "Europe/Moscow"))
+    out = walk(Start(first_name="Ann"))
+    assert walk.types()[0] == "step_moved" and out.logs[0].payload["new"] == "hello"
+    assert walk.texts()[-1] == "What do you need?"  # the lead is not left hanging
+
+
+def test_start_while_consent_is_open_asks_again(mini: Funnel, tmp_path: Path) -> None:
+    walk = Walk(with_consent(mini, tmp_path))
+    to_consent(walk)
+    walk(Start(first_name="Ann"))
+    assert walk.texts()[-1] == "We keep your phone to call you back."
