@@ -57,7 +57,7 @@ def load_funnel(path: str | Path, default_timezone: str = "Europe/Moscow") -> Fu
     file = Path(path)
     shown = _shown(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_bytes().decode("utf-8")  # as stored: the version is its hash
     except FileNotFoundError:
         raise ScenarioError([Problem(shown, 1, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
