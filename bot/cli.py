@@ -9,7 +9,6 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from bot.reports.cli import register as register_reports
 from bot.scenario.loader import ScenarioError, load_funnel
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -21,7 +20,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-register_reports(app)  # leads, lead, export, report: the lead log for managers
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -80,7 +78,7 @@ def chat(
 def run() -> None:
     """Run the Telegram bot: long polling, or a webhook server when WEBHOOK_URL is set."""
     from bot.app import setup_logging
-    from bot.telegram.runner import StartupError, check_settings, run_bot
+    from bot.telegram.preflight import StartupError, check_settings
 
     settings = settings_or_exit()
     try:
@@ -88,6 +86,8 @@ def run() -> None:
     except StartupError as exc:
         fail(str(exc), exc.code)
     setup_logging(settings.log_level)
+    from bot.telegram.runner import run_bot  # aiogram takes a while to import
+
     try:
         _run(run_bot(settings))
     except StartupError as exc:
@@ -202,8 +202,10 @@ def _run(coro: object) -> None:
 
 def _register_commands() -> None:
     from bot.operator.cli import register
+    from bot.reports.cli import register as register_reports
 
     register(app)
+    register_reports(app)  # leads, lead, export, report: the lead log for managers
 
 
 _register_commands()

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.models import Answer, Event, Lead
 
@@ -37,8 +38,8 @@ class LeadFilter:
     limit: int | None = None
 
 
-def _equals(column: Any, value: str) -> ColumnElement[bool]:
-    return column.is_(None) if value == NONE_LABEL else column == value  # type: ignore[no-any-return]
+def _equals(column: InstrumentedAttribute[str | None], value: str) -> ColumnElement[bool]:
+    return column.is_(None) if value == NONE_LABEL else column == value
 
 
 def _lead_conditions(f: LeadFilter, dated: bool = True) -> list[ColumnElement[bool]]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing, closing
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +33,7 @@ EVENT_FIELDS = (
     "type", "step", "description", "payload",
 )  # fmt: skip
 TIMES = {"created_at", "last_seen_at"}
+PROGRESS_STEP = 200  # rows per progress-bar update: a million updates would cost seconds
 
 
 def lead_header(answer_keys: Sequence[str]) -> list[str]:
@@ -65,18 +66,23 @@ async def export(
                 writer.write(EVENT_FIELDS)
                 rows = _event_rows(db, f, tz)
             written = 0
-            async for row in rows:
-                writer.write(row)
-                written += 1
-                if progress is not None:
-                    progress(1)
+            async with aclosing(rows):  # ends the query even if writing fails halfway
+                async for row in rows:
+                    writer.write(row)
+                    written += 1
+                    if progress is not None and written % PROGRESS_STEP == 0:
+                        progress(PROGRESS_STEP)
+            if progress is not None:
+                progress(written % PROGRESS_STEP)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return written
 
 
-async def _lead_rows(db: Database, f: LeadFilter, tz: tzinfo, keys: Sequence[str]) -> Any:
+async def _lead_rows(
+    db: Database, f: LeadFilter, tz: tzinfo, keys: Sequence[str]
+) -> AsyncGenerator[list[Any]]:
     known = set(keys)
     async with db.session() as session:
         async for lead, answers in stream_leads(session, f):
@@ -86,7 +92,7 @@ async def _lead_rows(db: Database, f: LeadFilter, tz: tzinfo, keys: Sequence[str
             yield row
 
 
-async def _event_rows(db: Database, f: LeadFilter, tz: tzinfo) -> Any:
+async def _event_rows(db: Database, f: LeadFilter, tz: tzinfo) -> AsyncGenerator[list[Any]]:
     async with db.session() as session:
         async for event in stream_events(session, f):
             payload = event["payload"] or {}

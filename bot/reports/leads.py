@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from bot.reports.describe import describe
 from storage.db import Database
 from storage.models import Event, Lead
-from storage.queries import LeadFilter, leads_page
+from storage.queries import LeadFilter, count_leads, leads_page
 from storage.repo import LeadRepo
 
 
@@ -65,10 +65,20 @@ def full_name(first: str | None, last: str | None) -> str:
     return " ".join(x for x in (first, last) if x)
 
 
-async def list_leads(db: Database, f: LeadFilter) -> list[LeadRow]:
-    """Leads matching the filter, newest first (``f.limit`` of them)."""
+@dataclass(frozen=True, slots=True)
+class LeadPage:
+    rows: list[LeadRow]
+    total: int  # all leads matching the filter, however many are shown
+
+
+async def list_leads(db: Database, f: LeadFilter) -> LeadPage:
+    """Leads matching the filter, newest first (``f.limit`` of them), and how many match."""
     async with db.session() as session:
-        return [lead_row(lead) for lead in await leads_page(session, f)]
+        rows = [lead_row(lead) for lead in await leads_page(session, f)]
+        total = len(rows)
+        if f.limit is not None and total == f.limit:
+            total = await count_leads(session, replace(f, limit=None))
+        return LeadPage(rows, total)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ Plain dataclasses so the Telegram ``/report`` command can show the same numbers;
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -52,7 +52,6 @@ class Report:
     total: Metrics
     by_source: dict[str, Metrics]
     funnel: list[FunnelSection]
-    spend: dict[str, Spend] = field(default_factory=dict)
 
 
 async def build_report(
@@ -86,7 +85,6 @@ async def build_report(
         total=total,
         by_source=by_source,
         funnel=funnel_sections(cohort, funnel, sources, f.segment),
-        spend=spend,
     )
 
 

@@ -1,0 +1,244 @@
+"""Rich tables for people at a terminal: the lead list, a lead's card, the funnel report.
+
+Every value from the database goes in as ``Text`` so a prospect's ``[bold]`` stays literal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import tzinfo
+from decimal import Decimal
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from bot.reports.leads import LeadCard, LeadPage
+from bot.reports.metrics import TIERS, Metrics
+from bot.reports.periods import idle, local
+from bot.reports.report import Report
+from bot.reports.steps import DroppedLead, FunnelSection, StepCount
+from storage.queries import NONE_LABEL
+
+DASH = "—"
+_TAG = re.compile(r"<[^>]+>")
+
+
+def console(stderr: bool = False) -> Console:
+    """A console that does not squeeze tables to 80 columns when output is piped."""
+    out = Console(stderr=stderr)
+    return out if out.is_terminal else Console(stderr=stderr, width=200, no_color=True)
+
+
+def _t(value: object) -> Text:
+    return Text("" if value is None else str(value))
+
+
+def many(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def pct(value: float | None) -> str:
+    return DASH if value is None else f"{value * 100:.1f}%"
+
+
+def money(amount: Decimal | None, currency: str | None) -> str:
+    return DASH if amount is None else f"{amount:,.2f} {currency or ''}".strip()
+
+
+def plain(html: str) -> str:
+    """Scenario texts are Telegram HTML; a terminal wants them without tags."""
+    return " ".join(_TAG.sub("", html).split())
+
+
+# --- leads --------------------------------------------------------------------------------
+
+
+def leads_table(page: LeadPage, tz: tzinfo) -> RenderableType:
+    rows = page.rows
+    if not rows:
+        return Text("no leads match")
+    shown = many(len(rows), "lead")
+    if page.total > len(rows):
+        shown = f"{len(rows)} of {page.total} leads"
+    table = Table(title=f"{shown}, newest first", title_justify="left")
+    for name in ("id", "created", "name", "source", "segment", "stage", "status", "step",
+                 "contact", "flags"):  # fmt: skip
+        table.add_column(name, justify="right" if name == "id" else "left", overflow="fold")
+    for r in rows:
+        table.add_row(
+            _t(r.id),
+            _t(local(r.created_at, tz)),
+            _t(r.who),
+            _t(r.source or NONE_LABEL),
+            _t(r.segment or NONE_LABEL),
+            _t(r.stage),
+            _t(r.status),
+            _t(r.step or DASH),
+            _t("yes" if r.has_contact else "no"),
+            _t(", ".join(r.flags)),
+        )
+    return table
+
+
+def _who(card: LeadCard) -> str:
+    if card.user_id < 0:  # `leadbot forget` replaces the account id with -lead id
+        return f"{card.lead.who} · {card.lead.channel} · personal data erased"
+    language = f" · {card.language}" if card.language else ""
+    return f"{card.lead.who} · {card.lead.channel} user {card.user_id}{language}"
+
+
+def lead_card_view(card: LeadCard, tz: tzinfo) -> RenderableType:
+    r = card.lead
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    contact = ", ".join(x for x in (r.phone, r.email) if x) or "no"
+    lines: list[tuple[str, object]] = [
+        ("who", _who(card)),
+        ("source", r.source or DASH),
+        ("arrived", local(r.created_at, tz)),
+        ("last seen", local(card.last_seen_at, tz) or DASH),
+        ("segment", r.segment or "not classified yet"),
+        ("readiness", card.readiness or DASH),
+        ("contact", contact),
+        ("stage", r.stage),
+        ("status", r.status),
+        ("step", r.step or DASH),
+        ("flags", ", ".join(r.flags) or DASH),
+    ]  # fmt: skip
+    if card.summary:
+        lines.append(("summary", card.summary))
+    c = card.classification
+    if c is not None:
+        conf = f"confidence {c.confidence}" if c.confidence is not None else "confidence ?"
+        how = f" by {c.path}" if c.path else ""
+        lines.append(("classified", f"{c.segment} ({conf}{how}) at {local(c.at, tz)}"))
+        lines.append(("reason", c.reason or DASH))
+    for name, value in lines:
+        facts.add_row(_t(name), _t(value))
+    parts: list[RenderableType] = [Text(f"Lead #{r.id}", style="bold"), facts]
+    if card.answers:
+        answers = Table(title="Answers", title_justify="left")
+        for name in ("key", "question", "answer"):
+            answers.add_column(name, overflow="fold")
+        for a in card.answers:
+            answers.add_row(_t(a.key), _t(plain(a.question)), _t(a.answer))
+        parts.append(answers)
+    timeline = Table(title=f"Timeline ({len(card.timeline)} events)", title_justify="left")
+    for name in ("time", "event", "step", "details"):
+        timeline.add_column(name, overflow="fold")
+    for e in card.timeline:
+        timeline.add_row(_t(local(e.at, tz, seconds=True)), _t(e.type), _t(e.step or ""),
+                         _t(e.text))  # fmt: skip
+    parts.append(timeline)
+    return Group(*parts)
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def _tiers(m: Metrics, attr: str) -> str:
+    by_tier: dict[str, int] = getattr(m, attr)
+    return " / ".join(str(by_tier.get(t, 0)) for t in TIERS)
+
+
+def _revenue(m: Metrics) -> str:
+    return ", ".join(money(v, k) for k, v in sorted(m.revenue.items())) or "0"
+
+
+METRIC_ROWS: list[tuple[str, Callable[[Metrics], object]]] = [
+    ("Leads (started)", lambda m: m.leads),
+    ("Qualified", lambda m: m.qualified),
+    ("CR lead → qualified", lambda m: pct(m.cr_qualified)),
+    ("Not our client", lambda m: m.not_client),
+    ("Contacts", lambda m: m.contacts),
+    ("CR lead → contact", lambda m: pct(m.cr_contact)),
+    ("Lead magnets", lambda m: m.lead_magnets),
+    ("CR lead → lead magnet", lambda m: pct(m.cr_lead_magnet)),
+    ("Offers shown", lambda m: m.offers_shown),
+    ("  tripwire / core / upsell", lambda m: _tiers(m, "shown_by_tier")),
+    ("Offers clicked", lambda m: m.offers_clicked),
+    ("  tripwire / core / upsell", lambda m: _tiers(m, "clicked_by_tier")),
+    ("Offer CTR", lambda m: pct(m.offer_ctr)),
+    ("Handed to a manager", lambda m: m.handoffs),
+    ("Buyers", lambda m: m.buyers),
+    ("Orders", lambda m: m.orders),
+    ("CR1 lead → buyer", lambda m: pct(m.cr1)),
+    ("Revenue", _revenue),
+    ("Spend", lambda m: money(m.spend.amount, m.spend.currency) if m.spend else DASH),
+    ("CPL", lambda m: money(m.cpl, m.spend.currency if m.spend else None)),
+    ("CPO", lambda m: money(m.cpo, m.spend.currency if m.spend else None)),
+]
+
+
+def metrics_table(report: Report) -> Table:
+    table = Table(title="Metrics", title_justify="left")
+    table.add_column("metric")
+    columns = [("all", report.total), *report.by_source.items()]
+    for name, _ in columns:
+        table.add_column(name, justify="right")
+    for title, get in METRIC_ROWS:
+        cells = [_t(get(m)) for _, m in columns]
+        table.add_row(_t(title), *cells)
+    return table
+
+
+def _count(c: StepCount) -> str:
+    return f"{c.reached} ({pct(c.from_start)})" if c.reached else "0"
+
+
+def section_table(section: FunnelSection) -> Table:
+    if section.segment is None:
+        title = f"Interview: {many(section.entered, 'lead')} started"
+    else:
+        title = f"Segment {section.segment} «{section.title}»: {many(section.entered, 'lead')}"
+    table = Table(title=title, title_justify="left")
+    for name in ("step", "kind", "reached", "of previous", "of start", "dropped"):
+        table.add_column(name, justify="left" if name in {"step", "kind"} else "right")
+    sources = list(section.steps[0].by_source) if section.steps else []
+    for src in sources:
+        table.add_column(src, justify="right")
+    for st in section.steps:
+        c = st.total
+        per_source = [_t(_count(st.by_source[s])) for s in sources]
+        table.add_row(_t(st.step), _t(st.kind), _t(c.reached), _t(pct(c.from_previous)),
+                      _t(pct(c.from_start)), _t(c.dropped or ""), *per_source)  # fmt: skip
+    return table
+
+
+def _period(report: Report, tz: tzinfo) -> str:
+    since = local(report.since, tz) if report.since else "the beginning"
+    until = local(report.until, tz) if report.until else "now"
+    extra = "".join(f", {k} {v}" for k, v in report.filters.items())
+    return f"Leads who arrived from {since} to {until} ({tz}){extra}"
+
+
+def report_view(report: Report, tz: tzinfo) -> RenderableType:
+    parts: list[RenderableType] = [Text(_period(report, tz), style="bold"), metrics_table(report)]
+    parts += [section_table(s) for s in report.funnel]
+    parts.append(Text(
+        "reached: leads with any event at the step; (x%): of those who entered the chain; "
+        "dropped: leads whose current step it is and who have not completed",
+        style="dim",
+    ))  # fmt: skip
+    return Group(*parts)
+
+
+def dropped_table(step: str, rows: Iterable[DroppedLead], tz: tzinfo) -> RenderableType:
+    rows = list(rows)
+    if not rows:
+        return Text(f"no leads stopped at {step}")
+    table = Table(title=f"{many(len(rows), 'lead')} stopped at {step}, longest silent first",
+                  title_justify="left")  # fmt: skip
+    for name in ("id", "name", "source", "segment", "status", "contact", "last event", "idle"):
+        table.add_column(name, justify="right" if name in {"id", "idle"} else "left")
+    for d in rows:
+        r = d.lead
+        table.add_row(
+            _t(r.id), _t(r.who), _t(r.source or NONE_LABEL), _t(r.segment or NONE_LABEL),
+            _t(r.status), _t(", ".join(x for x in (r.phone, r.email) if x) or "no"),
+            _t(local(d.last_event_at, tz) or DASH), _t(idle(d.idle) if d.idle else DASH),
+        )  # fmt: skip
+    return table

@@ -1,0 +1,134 @@
+"""Exports read back as a spreadsheet user would: CSV via utf-8-sig, XLSX via openpyxl."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+import storage.queries
+from bot.reports.export import EVENT_FIELDS, export, lead_header
+from bot.scenario.funnel import Funnel
+from storage.db import Database
+from storage.models import Event
+from storage.queries import LeadFilter
+from storage.repo import LeadRepo
+from tests.reports.conftest import Journeys, at
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def read_xlsx(path: Path) -> list[tuple[object, ...]]:
+    sheet = load_workbook(path, read_only=True).active
+    return [tuple(row) for row in sheet.iter_rows(values_only=True)]
+
+
+async def test_leads_csv_opens_in_excel_with_answers_as_columns(
+    db: Database, mini: Funnel, journeys: Journeys, tmp_path: Path
+) -> None:
+    out = tmp_path / "leads.csv"
+    keys = list(mini.answer_keys())
+    written = await export(db, "leads", LeadFilter(), out, "csv", MSK, keys)
+    assert written == 6
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfid,created_at,")  # BOM + header
+    rows = read_csv(out)
+    assert list(rows[0]) == lead_header(keys)
+    assert [r["first_name"] for r in rows] == ["Fay", "Eve", "Dan", "Cleo", "Boris", "Ann"]
+    ann = rows[-1]
+    assert (ann["username"], ann["source"], ann["segment"], ann["phone"]) == (
+        "ann_shop", "vk_ads", "hot", "+79991234567",
+    )  # fmt: skip
+    assert ann["created_at"] == "2026-03-02 12:00:00"  # Moscow wall-clock time
+    assert (ann["answer:need"], ann["answer:budget"]) == ("buy", "big")
+    assert ann["answer:about"] == "We want to buy two machines"
+    assert rows[2]["answer:budget"] == "" and rows[2]["segment"] == ""  # Dan, mid-interview
+
+
+async def test_filters_apply_to_exports(db: Database, journeys: Journeys, tmp_path: Path) -> None:
+    out = tmp_path / "vk.csv"
+    assert await export(db, "leads", LeadFilter(source="vk_ads"), out, "csv", MSK) == 3
+    assert {r["source"] for r in read_csv(out)} == {"vk_ads"}
+    cleo = read_csv(out)[0]  # no scenario keys given: the answers are kept in one column
+    assert cleo["other_answers"] == "need: look; budget: tiny; about: Just comparing prices"
+    newest = tmp_path / "newest.csv"
+    assert await export(db, "leads", LeadFilter(limit=2), newest, "csv", MSK) == 2
+    assert [r["first_name"] for r in read_csv(newest)] == ["Fay", "Eve"]
+
+
+async def test_events_xlsx_with_an_event_time_filter(
+    db: Database, journeys: Journeys, tmp_path: Path
+) -> None:
+    since = at(journeys, days=1)
+    async with db.session() as session:
+        expected = (
+            await session.execute(select(func.count()).where(Event.created_at >= since))
+        ).scalar_one()
+    out = tmp_path / "events.xlsx"
+    written = await export(db, "events", LeadFilter(since=since), out, "xlsx", MSK)
+    rows = read_xlsx(out)
+    assert rows[0] == EVENT_FIELDS
+    assert written == expected == len(rows) - 1
+    assert {r[3] for r in rows[1:]} == {"Fay", "Ann", "Eve"}  # Fay's journey, two orders
+    orders = [r for r in rows[1:] if r[7] == "order_paid"]
+    assert [(r[3], r[9]) for r in orders] == [
+        ("Ann", "1000 RUB «Machine X» core"),
+        ("Eve", "9.90 RUB «Trial pack» tripwire"),
+    ]
+    assert '"amount": "1000"' in str(orders[0][10])
+
+    vk = tmp_path / "vk.xlsx"
+    await export(db, "events", LeadFilter(source="vk_ads", limit=5), vk, "xlsx", MSK)
+    vk_rows = read_xlsx(vk)
+    assert len(vk_rows) == 6 and {r[5] for r in vk_rows[1:]} == {"vk_ads"}
+    assert vk_rows[1][7] == "started"
+
+
+async def test_prospect_text_never_becomes_a_formula(
+    db: Database, journeys: Journeys, tmp_path: Path
+) -> None:
+    attack = '=HYPERLINK("http://evil.test","click")'
+    async with db.session() as session, session.begin():
+        await LeadRepo(session).save_answer(
+            journeys.ids["D"], "budget", "Your budget?", attack, journeys.end
+        )
+    f = LeadFilter(source="tg_post")
+    await export(db, "leads", f, tmp_path / "d.csv", "csv", MSK, ["need", "budget"])
+    dan = next(r for r in read_csv(tmp_path / "d.csv") if r["first_name"] == "Dan")
+    assert dan["answer:budget"] == "'" + attack
+    eve = next(r for r in read_csv(tmp_path / "d.csv") if r["first_name"] == "Eve")
+    assert eve["phone"] == "+79990000005"  # a phone is not a formula: left as it is
+    await export(db, "leads", f, tmp_path / "d.xlsx", "xlsx", MSK, ["need", "budget"])
+    sheet = load_workbook(tmp_path / "d.xlsx").active
+    cells = [c for row in sheet.iter_rows() for c in row if c.value == attack]
+    assert len(cells) == 1 and cells[0].data_type == "s"
+
+
+async def test_streams_in_batches_without_mixing_leads(
+    db: Database, journeys: Journeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.queries, "STREAM_BATCH", 2)  # batch edges inside leads' rows
+    out = tmp_path / "leads.csv"
+    await export(db, "leads", LeadFilter(), out, "csv", MSK, ["need", "budget", "about"])
+    answers = {r["first_name"]: (r["answer:need"], r["answer:budget"]) for r in read_csv(out)}
+    assert answers == {
+        "Ann": ("buy", "big"), "Boris": ("buy", "big"), "Cleo": ("look", "tiny"),
+        "Dan": ("buy", ""), "Eve": ("look", "big"), "Fay": ("look", "big"),
+    }  # fmt: skip
+
+
+async def test_a_failed_export_leaves_no_half_file(
+    db: Database, journeys: Journeys, tmp_path: Path
+) -> None:
+    out = tmp_path / "missing" / "leads.csv"
+    with pytest.raises(OSError):
+        await export(db, "leads", LeadFilter(), out, "csv", MSK)
+    assert not out.parent.exists()
