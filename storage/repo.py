@@ -198,16 +198,6 @@ class TouchRepo:
         )
 
 
-async def step_reach(session: AsyncSession) -> dict[str, int]:
-    """Step id -> how many distinct leads have any event at that step."""
-    stmt = (
-        select(Event.step, func.count(func.distinct(Event.lead_id)))
-        .where(Event.step.is_not(None))
-        .group_by(Event.step)
-    )
-    return {str(step): int(count) for step, count in (await session.execute(stmt)).all()}
-
-
 ERASED = "[erased]"
 # Event payload fields that can hold what a person typed or the model said about them.
 PERSONAL_PAYLOAD = (
