@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
 from bot.engine.engine import Engine
@@ -27,12 +28,14 @@ from bot.engine.types import (
     Log,
     Outcome,
     OutMessage,
+    RecordOrder,
     SaveAnswer,
     Schedule,
     TimerFired,
 )
 from bot.qualification import Qualifier
 from bot.scenario.funnel import Funnel
+from bot.scenario.model import ZERO_DECIMAL, OfferStep
 from storage.db import Database
 from storage.models import Lead
 from storage.repo import LeadRepo, TouchRepo
@@ -190,6 +193,18 @@ class FunnelService:
                     await repo.save_answer(lead.id, action.key, action.question, action.value, now)
                 elif isinstance(action, CancelTimers):
                     await touches.cancel_pending(lead.id, now)
+                elif isinstance(action, RecordOrder):
+                    factor = 1 if action.currency in ZERO_DECIMAL else 100
+                    repo.add_order(
+                        lead.id,
+                        action.step,
+                        action.tier,
+                        action.title,
+                        Decimal(action.amount) / factor,
+                        action.currency,
+                        action.charge_id,
+                        now,
+                    )
                 elif isinstance(action, Schedule):
                     touches.schedule(
                         lead.id, action.due, action.step, action.token, now, action.kind
@@ -221,6 +236,18 @@ class FunnelService:
     ) -> None:
         async with self.db.session() as session, session.begin():
             LeadRepo(session).add_events(lead_id, [(type_, step, payload)], self.clock())
+
+    def check_invoice(self, payload: str, currency: str, amount: int) -> str | None:
+        """Before Telegram charges: None if the invoice is still on sale as issued, else why."""
+        from bot.engine.engine import offer_of_payload
+
+        placed = self.scenario.funnel.get(offer_of_payload(payload))
+        step = placed.step if placed is not None else None
+        if not isinstance(step, OfferStep) or not step.invoice:
+            return "this offer is no longer available"
+        if step.currency != currency or step.minor_units != amount:
+            return "the price has changed; please open the offer again"
+        return None
 
     async def forget(self, key: LeadKey) -> bool:
         """Erase a prospect's personal data at their request (after anything in flight)."""

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bot.engine.types import Contact, Input, OutMessage, Press, Start, Stop, Text
+from bot.engine.types import Contact, Input, OutMessage, Paid, Press, Start, Stop, Text
 from bot.service import Channel, FunnelService, LeadKey
 from storage.models import Lead
 
@@ -43,9 +43,12 @@ class TerminalChannel:
     phone: str
     choices: list[Choice] = field(default_factory=list)
     fresh: bool = True
+    simulated_charges: int = 0
 
     async def send(self, message: OutMessage) -> None:
-        offers_choices = bool(message.buttons or message.contact_button or message.reply_options)
+        offers_choices = bool(
+            message.buttons or message.contact_button or message.reply_options or message.invoice
+        )
         if self.fresh and offers_choices:
             # Numbers refer to the latest batch of choices; a plain reply keeps the old ones.
             self.choices = []
@@ -56,6 +59,14 @@ class TerminalChannel:
             self.out.write(f"     [image: {message.image}]\n")
         if message.document:
             self.out.write(f"     [file: {message.document}]\n")
+        if message.invoice:
+            bill = message.invoice
+            self.out.write(f"     [invoice: {bill.title} — {bill.amount} {bill.currency} "
+                           "in minor units]\n")
+            self.simulated_charges += 1
+            charge = f"simulated-{self.simulated_charges}"
+            self.add(Choice("Pay (simulated)",
+                            Paid(bill.payload, bill.amount, bill.currency, charge)))
         for row in message.buttons:
             for button in row:
                 if button.url:

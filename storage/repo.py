@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Answer, Event, Lead, ScheduledTouch
+from storage.models import Answer, Event, Lead, Order, ScheduledTouch
 
 PENDING = "pending"
 CLAIMED = "claimed"
@@ -88,8 +89,33 @@ class LeadRepo:
                 payload=payload,
                 created_at=now,
                 scenario_version=version,
+                variant=str(payload["variant"])[:16] if payload.get("variant") else None,
             )
             for type_, step, payload in events
+        )
+
+    def add_order(
+        self,
+        lead_id: int,
+        step: str,
+        tier: str,
+        title: str,
+        amount: Decimal,
+        currency: str,
+        charge_id: str,
+        now: datetime,
+    ) -> None:
+        self.session.add(
+            Order(
+                lead_id=lead_id,
+                offer_step=step,
+                tier=tier,
+                title=title[:200],
+                amount=amount,
+                currency=currency,
+                charge_id=charge_id[:128],
+                paid_at=now,
+            )
         )
 
     async def events(self, lead_id: int) -> Sequence[Event]:

@@ -11,6 +11,7 @@ import copy
 import hashlib
 import zlib
 from datetime import datetime
+from decimal import Decimal
 
 from bot.engine.quiet import hold
 from bot.engine.text import clean_input, fill, normalize_email, normalize_phone
@@ -24,13 +25,16 @@ from bot.engine.types import (
     ClassifyRequest,
     Contact,
     Input,
+    Invoice,
     LeadState,
     Log,
     OutButton,
     Outcome,
     OutMessage,
+    Paid,
     Press,
     Priority,
+    RecordOrder,
     Release,
     SaveAnswer,
     Schedule,
@@ -42,6 +46,7 @@ from bot.engine.types import (
 )
 from bot.scenario.funnel import INTERVIEW, Funnel, Placed
 from bot.scenario.model import (
+    ZERO_DECIMAL,
     BranchStep,
     ClassifyStep,
     ConsentStep,
@@ -62,6 +67,14 @@ from bot.scenario.model import (
 MAX_STEPS_PER_INPUT = 100
 MAX_DRAFT = 4000
 STAGE_ORDER = [s.value for s in Stage]
+
+
+def invoice_payload(step_id: str) -> str:
+    return f"offer:{step_id}"
+
+
+def offer_of_payload(payload: str) -> str | None:
+    return payload.removeprefix("offer:") if payload.startswith("offer:") else None
 
 
 def text_version(text: str) -> str:
@@ -173,6 +186,7 @@ class _Run:
             Stop: self.on_stop,
             Blocked: self.on_blocked,
             Release: self.on_release,
+            Paid: self.on_paid,
         }[type(event)]
         handler(event)  # type: ignore[operator]
 
@@ -440,6 +454,45 @@ class _Run:
         self.cancel_timers("blocked")
         self.log("blocked", st.step, reason=event.reason)
 
+    def on_paid(self, event: Paid) -> None:
+        st = self.state
+        if event.charge_id in st.orders:
+            self.log("payment_duplicate", st.step, charge_id=event.charge_id)
+            return
+        st.orders = [*st.orders[-19:], event.charge_id]
+        offer_id = offer_of_payload(event.payload)
+        placed = self.funnel.get(offer_id)
+        step = placed.step if placed is not None else None
+        tier = step.tier if isinstance(step, OfferStep) else "unknown"
+        title = step.title if isinstance(step, OfferStep) else (offer_id or "order")
+        factor = 1 if event.currency in ZERO_DECIMAL else 100
+        self.log(
+            "order_paid",
+            offer_id,
+            amount=str(Decimal(event.amount) / factor),
+            currency=event.currency,
+            title=title,
+            tier=tier,
+            offer_step=offer_id,
+            charge_id=event.charge_id,
+        )
+        self.actions.append(
+            RecordOrder(offer_id or "", tier, title, event.amount, event.currency, event.charge_id)
+        )
+        self.set_stage("customer", offer_id)
+        self.cancel_timers("paid")
+        if st.status in {"unsubscribed", "blocked"}:
+            return
+        st.status = "active"
+        self.say(self.texts.paid.replace("{offer}", title), offer_id, remove_keyboard=True)
+        after = self.funnel.scenario.after_purchase
+        chain = self.funnel.chains.get(after) if after else None
+        if chain:
+            self.log("after_purchase", chain[0], chain=after)
+            self.run(chain[0])
+        else:
+            self.finish(offer_id)
+
     def on_release(self, event: Release) -> None:
         st = self.state
         if st.status != "handed_off":
@@ -559,12 +612,24 @@ class _Run:
         )
         self.raise_stage("hot", placed.id)
         self.actions.append(Alert("offer_clicked", placed.id))
-        link_text = self.texts.offer_link.replace("{offer}", step.title)
-        self.say(
-            link_text,
-            placed.id,
-            buttons=((OutButton(text=self.texts.offer_link_button, url=step.link),),),
-        )
+        if step.invoice:
+            invoice = Invoice(
+                title=step.title[:32],
+                description=(step.description or step.title)[:255],
+                payload=invoice_payload(placed.id),
+                currency=step.currency,
+                amount=step.minor_units,
+            )
+            self.say(step.title, placed.id, invoice=invoice)
+            self.log("invoice_sent", placed.id, amount=str(step.price), currency=step.currency)
+        else:
+            assert step.link is not None
+            link_text = self.texts.offer_link.replace("{offer}", step.title)
+            self.say(
+                link_text,
+                placed.id,
+                buttons=((OutButton(text=self.texts.offer_link_button, url=step.link),),),
+            )
         if step.on_click:
             self.cancel_timers("offer_clicked")
             self.run(step.on_click)

@@ -49,6 +49,7 @@ class LeadState:
     draft: str = ""  # typed answer being collected while the prospect may still be typing
     seed: int = 0  # stable per lead: picks A/B variants
     variants: dict[str, str] = field(default_factory=dict)  # step id -> variant id, for good
+    orders: list[str] = field(default_factory=list)  # recent payment charge ids (no repeats)
 
     def private(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class LeadState:
             "draft": self.draft,
             "seed": self.seed,
             "variants": self.variants,
+            "orders": self.orders,
         }
 
     def load_private(self, data: dict[str, Any] | None) -> None:
@@ -72,6 +74,7 @@ class LeadState:
         self.draft = str(data.get("draft", ""))
         self.seed = int(data.get("seed", 0))
         self.variants = {str(k): str(v) for k, v in (data.get("variants") or {}).items()}
+        self.orders = [str(x) for x in data.get("orders") or []]
 
     @property
     def has_contact(self) -> bool:
@@ -140,13 +143,23 @@ class Blocked:
 
 
 @dataclass(frozen=True, slots=True)
+class Paid:
+    """Telegram confirmed a payment for an invoice the engine issued (``payload``)."""
+
+    payload: str
+    amount: int  # in minor units, as Telegram reports it
+    currency: str
+    charge_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Release:
     """A manager hands the lead back to the bot."""
 
     by: str = ""
 
 
-Input = Start | Text | Press | Contact | TimerFired | Classified | Stop | Blocked | Release
+Input = Start | Text | Press | Contact | TimerFired | Classified | Stop | Blocked | Release | Paid
 
 
 # --- outputs ------------------------------------------------------------------------------
@@ -157,6 +170,17 @@ class OutButton:
     text: str
     data: str | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """A bill to pay inside Telegram; ``payload`` comes back with the payment."""
+
+    title: str
+    description: str
+    payload: str
+    currency: str
+    amount: int  # minor units
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +196,7 @@ class OutMessage:
     reply_options: tuple[str, ...] = ()  # reply keyboard: plain text choices
     remove_keyboard: bool = False
     priority: Priority = "reply"
+    invoice: Invoice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +249,19 @@ class Alert:
     step: str | None = None
 
 
-Action = Send | Schedule | CancelTimers | Log | SaveAnswer | ClassifyRequest | Alert
+@dataclass(frozen=True, slots=True)
+class RecordOrder:
+    """A paid order, for the orders table (the event log has it too)."""
+
+    step: str
+    tier: str
+    title: str
+    amount: int
+    currency: str
+    charge_id: str
+
+
+Action = Send | Schedule | CancelTimers | Log | SaveAnswer | ClassifyRequest | Alert | RecordOrder
 
 
 @dataclass(slots=True)

@@ -83,6 +83,10 @@ def placeholders(text: str) -> list[str]:
 Text = Annotated[str, Field(min_length=1, max_length=20000)]
 
 
+# Currencies Telegram counts without a fractional part.
+ZERO_DECIMAL = frozenset({"XTR", "JPY", "KRW", "VND", "CLP", "ISK", "UGX"})
+
+
 class Readiness(StrEnum):
     """Purchase readiness, as the method names it."""
 
@@ -269,7 +273,15 @@ class OfferStep(StepBase):
     title: Annotated[str, Field(min_length=1, max_length=200)]
     price: Annotated[Decimal, Field(ge=0)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "RUB"
-    link: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    link: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    invoice: bool = Field(
+        default=False,
+        description="Sell inside Telegram: the buy button sends an invoice (XTR = Telegram "
+        "Stars, no provider needed; other currencies need PAYMENT_PROVIDER_TOKEN).",
+    )
+    description: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
+        default=None, description="The invoice's description (default: the title)."
+    )
     button: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     image: str | None = None
     buttons: list[Button] = Field(default_factory=list, max_length=9)
@@ -277,6 +289,22 @@ class OfferStep(StepBase):
         default=None, description="Where the chain goes after the buy button is pressed."
     )
     variants: Variants = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _how_to_pay(self) -> OfferStep:
+        if not self.invoice and self.link is None:
+            raise ValueError("an offer needs a 'link' to order, or 'invoice: true'")
+        if self.invoice and self.currency == "XTR" and self.price != self.price.to_integral():
+            raise ValueError("prices in Telegram Stars (XTR) are whole numbers")
+        if self.invoice and self.price <= 0:
+            raise ValueError("an invoice needs a price above 0")
+        return self
+
+    @property
+    def minor_units(self) -> int:
+        """The price as Telegram counts it: stars, or kopecks/cents."""
+        factor = 1 if self.currency in ZERO_DECIMAL else 100
+        return int(self.price * factor)
 
 
 class WaitStep(StepBase):
@@ -506,6 +534,8 @@ class Texts(Strict):
     offer_button: Annotated[str, Field(max_length=64)] = "I want it"
     magnet_link_button: Annotated[str, Field(max_length=64)] = "Open"
     policy_button: Annotated[str, Field(max_length=64)] = "Privacy policy"
+    pay_button: Annotated[str, Field(max_length=64)] = "Pay"
+    paid: Text = "Payment received — thank you! «{offer}» is yours."
     too_long: Text = "That is a long message; I kept the beginning of it."
     handed_off: Text = "A manager will write to you shortly."
     finished: Text = "Thank you! If you have questions, just write here."
@@ -527,7 +557,9 @@ class Scenario(Strict):
     interview: list[Step] = Field(min_length=1)
     segments: dict[SegmentId, Segment] = Field(min_length=1)
     funnels: dict[Annotated[str, Field(pattern=ID_PATTERN)], list[Step]] = Field(min_length=1)
-    after_purchase: str | None = Field(default=None, description="Chain started after an order.")
+    after_purchase: str | None = Field(
+        default=None, description="Chain started after a paid order (upsell, repeat sale)."
+    )
     require_consent: bool = Field(
         default=False, description="Ask for contacts only after a consent step was agreed to."
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import signal
 from contextlib import suppress
@@ -17,7 +16,6 @@ from urllib.parse import urlsplit
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
-from aiogram.utils.token import TokenValidationError, validate_token
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
@@ -25,37 +23,9 @@ from bot.app import open_app
 from bot.settings import Settings
 from bot.telegram.dispatcher import LeadDispatcher
 from bot.telegram.factory import make_bot, make_dispatcher
+from bot.telegram.preflight import StartupError, check_settings
 
 log = logging.getLogger(__name__)
-
-SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-class StartupError(Exception):
-    """The bot cannot start; the message is one line for the operator."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def check_settings(settings: Settings) -> str:
-    """The token, once the settings the bot needs are known to be usable."""
-    token = settings.bot_token.get_secret_value().strip() if settings.bot_token else ""
-    if not token:
-        raise StartupError("Setting BOT_TOKEN: required to run the bot", 2)
-    try:
-        validate_token(token)
-    except TokenValidationError:
-        raise StartupError(
-            "Setting BOT_TOKEN: not a bot token (like 123456:ABC-DEF...)", 2
-        ) from None
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    if secret is not None and not SECRET_TOKEN.fullmatch(secret):
-        raise StartupError(
-            "Setting WEBHOOK_SECRET: use 1-256 characters of A-Z, a-z, 0-9, _ and -", 2
-        )
-    return token
 
 
 async def run_bot(

@@ -204,3 +204,38 @@ async def test_touch_due_at_night_waits_for_the_window(
     clock.now = datetime(2026, 3, 3, 9, 0, 1, tzinfo=ZoneInfo("Europe/Moscow")).astimezone(UTC)
     assert await service.fire_due(lambda lead: chat, worker="w") == 1
     assert chat.sent[-1].text == "Here is a discount."
+
+
+async def test_payment_is_recorded_as_an_order(db: Database, mini: Funnel, clock: Clock) -> None:
+    from decimal import Decimal
+
+    from bot.engine.types import Paid
+    from storage.models import Order
+
+    service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    chat = Collect()
+    await service.handle(KEY, Start(first_name="Ann"), chat)
+    await service.handle(KEY, chat.press("Just looking"), chat)
+    await service.handle(KEY, chat.press("Big"), chat)
+    await service.handle(KEY, Text("office"), chat)
+    await service.handle(KEY, Contact("+79990001122"), chat)
+    clock.advance(days=2)
+    await service.fire_due(lambda lead: chat, worker="t")
+    await service.handle(KEY, chat.press("I want it"), chat)
+    invoice = chat.sent[-1].invoice
+    assert invoice is not None
+    assert service.check_invoice(invoice.payload, "RUB", 990) is None
+    assert service.check_invoice(invoice.payload, "RUB", 1) == (
+        "the price has changed; please open the offer again"
+    )
+    assert service.check_invoice("offer:nope", "RUB", 990) == "this offer is no longer available"
+    result = await service.handle(KEY, Paid(invoice.payload, 990, "RUB", "tg-charge-1"), chat)
+    assert result.state.stage == "customer"
+    async with db.session() as session:
+        order = (await session.execute(select(Order))).scalar_one()
+    assert (order.amount, order.currency, order.tier, order.offer_step) == (
+        Decimal("9.90"),
+        "RUB",
+        "tripwire",
+        "info_big",
+    )

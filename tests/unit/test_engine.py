@@ -19,7 +19,9 @@ from bot.engine.types import (
     Input,
     LeadState,
     Outcome,
+    Paid,
     Press,
+    RecordOrder,
     Release,
     SaveAnswer,
     Schedule,
@@ -406,3 +408,29 @@ def test_contact_raises_stage_to_warm(mini: Funnel, stage: str) -> None:
     walk.state = replace(walk.state, stage=stage)
     out = walk(Contact("+79990001122"))
     assert out.state.stage == "warm" and out.state.phone == "+79990001122"
+
+
+def test_invoice_and_payment_make_a_customer(mini: Funnel) -> None:
+    walk = Walk(mini)
+    walk(Start(first_name="Ann"))
+    walk(walk.button("Just looking"))
+    walk(walk.button("Big"))
+    walk(Text("office"))
+    walk(Contact("+79990001122"))
+    walk.classify("info")
+    walk.fire()  # the wait after the lead magnet; the branch shows the trial pack
+    out = walk(walk.button("I want it"))
+    invoice = out.messages[0].invoice
+    assert invoice is not None and (invoice.amount, invoice.currency) == (990, "RUB")
+    assert invoice.payload == "offer:info_big" and "invoice_sent" in walk.types()
+    paid = walk(Paid(invoice.payload, 990, "RUB", "charge-1"))
+    assert paid.state.stage == "customer"
+    order = next(log for log in paid.logs if log.type == "order_paid")
+    assert order.payload["amount"] == "9.9" and order.payload["tier"] == "tripwire"
+    assert RecordOrder("info_big", "tripwire", "Trial pack", 990, "RUB", "charge-1") in paid.actions
+    assert walk.texts() == [
+        "Payment received — thank you! «Trial pack» is yours.",
+        "Here is a bonus for customers.",
+    ]
+    again = walk(Paid(invoice.payload, 990, "RUB", "charge-1"))
+    assert [log.type for log in again.logs] == ["payment_duplicate"] and again.messages == []
