@@ -15,12 +15,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from bot.engine.engine import Engine
 from bot.engine.quiet import hold
 from bot.engine.types import (
     Blocked,
+    Broadcast,
     CancelTimers,
     ClassifyRequest,
     Input,
@@ -35,7 +36,8 @@ from bot.engine.types import (
 )
 from bot.qualification import Qualifier
 from bot.scenario.funnel import Funnel
-from bot.scenario.model import ZERO_DECIMAL, OfferStep
+from bot.scenario.model import ZERO_DECIMAL, MessageStep, OfferStep
+from storage import broadcasts
 from storage.db import Database
 from storage.models import Lead
 from storage.repo import LeadRepo, TouchRepo
@@ -63,6 +65,16 @@ class Channel(Protocol):
     async def send(self, message: OutMessage) -> None: ...
 
     def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+
+class Due(NamedTuple):
+    """A claimed row of the touch queue."""
+
+    touch_id: int
+    lead_id: int
+    token: int
+    kind: str
+    broadcast_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,38 +145,37 @@ class FunnelService:
                 delivered += await self._deliver(key, lead_id, outcome, channel)
             return Result(lead_id, outcome.state, toast, delivered)
 
-    async def fire_touch(
-        self,
-        touch_id: int,
-        lead_id: int,
-        token: int,
-        channel_for: Callable[[Lead], Channel],
-        held: bool = True,
-    ) -> None:
+    async def fire_touch(self, due: Due, channel_for: Callable[[Lead], Channel]) -> None:
         """Run a touch the dispatcher claimed, then mark it sent.
 
-        ``held``: keep to the sending window (replies the prospect waits for are not held).
+        Chain touches and mailings keep to the sending window; a reply the prospect is
+        waiting for (the pause after typing) does not.
         """
         async with self.db.session() as session:
-            lead = await LeadRepo(session).by_id(lead_id)
+            lead = await LeadRepo(session).by_id(due.lead_id)
             key = LeadKey(lead.channel, lead.user_id) if lead else None
             channel = channel_for(lead) if lead else None
+            mailing = await broadcasts.get(session, due.broadcast_id) if due.broadcast_id else None
         if key is None or channel is None:
-            await self._finish_touch(touch_id, "cancelled")
+            await self._finish_touch(due.touch_id, "cancelled")
             return
         window = self.scenario.funnel.scenario.sending_window
         now = self.clock()
-        if window is not None and held:
+        if window is not None and due.kind != "reply":
             opens = hold(now, window.start, window.end, self.scenario.funnel.timezone)
             if opens != now:
                 async with self.db.session() as session, session.begin():
-                    await TouchRepo(session).postpone(touch_id, opens)
+                    await TouchRepo(session).postpone(due.touch_id, opens)
                     LeadRepo(session).add_events(
-                        lead_id, [("touch_held", None, {"until": opens.isoformat()})], now
+                        due.lead_id, [("touch_held", None, {"until": opens.isoformat()})], now
                     )
                 return
-        await self.handle(key, TimerFired(token), channel, touch_id=touch_id)
-        await self._finish_touch(touch_id, "sent")
+        event: Input = TimerFired(due.token)
+        if mailing is not None:
+            message = MessageStep.model_validate(mailing.message) if mailing.message else None
+            event = Broadcast(mailing.id, message=message, chain=mailing.chain)
+        await self.handle(key, event, channel, touch_id=due.touch_id)
+        await self._finish_touch(due.touch_id, "sent")
 
     async def _finish_touch(self, touch_id: int, state: str) -> None:
         async with self.db.session() as session, session.begin():
@@ -282,7 +293,7 @@ class FunnelService:
         now = self.clock()
         async with self.db.session() as session, session.begin():
             claimed, doubtful = await TouchRepo(session).claim_due(now, limit, worker, lease)
-            batch = [(t.id, t.lead_id, t.token, t.kind) for t in claimed]
+            batch = [Due(t.id, t.lead_id, t.token, t.kind, t.broadcast_id) for t in claimed]
             repo = LeadRepo(session)
             for touch in doubtful:
                 log.warning(
@@ -291,8 +302,8 @@ class FunnelService:
                 repo.add_events(
                     touch.lead_id, [("delivery_unknown", touch.step, {"touch": touch.id})], now
                 )
-        for touch_id, lead_id, token, kind in batch:
-            await self.fire_touch(touch_id, lead_id, token, channel_for, held=kind == "touch")
+        for due in batch:
+            await self.fire_touch(due, channel_for)
         return len(batch)
 
 

@@ -145,18 +145,41 @@ class Order(Base):
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class Broadcast(Base):
+    """A mailing to an audience (or a scenario's win-back rule): its content and state."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16), default="message")  # message|chain|winback
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    chain: Mapped[str | None] = mapped_column(String(64))
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active|paused|cancelled
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ScheduledTouch(Base):
-    """A wait in a chain: due time, and where its delivery stands."""
+    """A wait in a chain or a mailing's message: due time, and where its delivery stands."""
 
     __tablename__ = "scheduled_touches"
-    __table_args__ = (Index("ix_scheduled_touches_state_due_at", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_scheduled_touches_state_due_at", "state", "due_at"),
+        UniqueConstraint("broadcast_id", "lead_id", name="uq_scheduled_touches_broadcast_lead"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     step: Mapped[str] = mapped_column(String(64))
     token: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(8), default="touch")
+    kind: Mapped[str] = mapped_column(String(16), default="touch")
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
+    )
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))

@@ -152,9 +152,14 @@ class TouchRepo:
         )
 
     async def cancel_pending(self, lead_id: int, now: datetime) -> int:
+        """Cancel the lead's chain timers (a queued broadcast stays: it checks at send time)."""
         stmt = (
             update(ScheduledTouch)
-            .where(ScheduledTouch.lead_id == lead_id, ScheduledTouch.state == PENDING)
+            .where(
+                ScheduledTouch.lead_id == lead_id,
+                ScheduledTouch.state == PENDING,
+                ScheduledTouch.broadcast_id.is_(None),
+            )
             .values(state="cancelled", done_at=now)
         )
         result = await self.session.execute(stmt)
@@ -170,9 +175,12 @@ class TouchRepo:
         prospect, so it is marked ``unknown`` instead of being sent twice.
         """
         expired = (ScheduledTouch.lease_until <= now) & ScheduledTouch.state.in_([CLAIMED, SENDING])
+        from storage.broadcasts import runnable
+
         stmt = (
             select(ScheduledTouch)
             .where(((ScheduledTouch.state == PENDING) & (ScheduledTouch.due_at <= now)) | expired)
+            .where(runnable())
             .order_by(ScheduledTouch.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -20,6 +20,7 @@ from bot.engine.types import (
     Action,
     Alert,
     Blocked,
+    Broadcast,
     CancelTimers,
     Classified,
     ClassifyRequest,
@@ -65,6 +66,7 @@ from bot.scenario.model import (
 )
 
 MAX_STEPS_PER_INPUT = 100
+BROADCAST_PREFIX = "@b"
 MAX_DRAFT = 4000
 STAGE_ORDER = [s.value for s in Stage]
 
@@ -157,14 +159,17 @@ class _Run:
                 seq = self.state.seq
                 self.state.live[str(seq)] = step_id
                 while len(self.state.live) > MAX_LIVE_MESSAGES:
-                    self.state.live.pop(next(iter(self.state.live)))
+                    oldest = next(iter(self.state.live))
+                    self.state.live.pop(oldest)
+                    self.state.broadcast_buttons.pop(oldest, None)
             rows.append((OutButton(text=self.fill(text), data=f"b:{seq}:{index}"),))
         return tuple(rows)
 
     # --- inputs ----------------------------------------------------------------------
 
     def dispatch(self, event: Input) -> None:
-        if self.relocate() and not isinstance(event, Stop | Blocked | Release):
+        moved = self.relocate()
+        if moved and isinstance(event, TimerFired | Text | Press | Start | Contact):
             # The step this input was meant for is gone; the lead continues at the new place.
             if isinstance(event, Text):
                 self.log("message_received", self.state.step, text=clean_input(event.text)[0])
@@ -187,6 +192,7 @@ class _Run:
             Blocked: self.on_blocked,
             Release: self.on_release,
             Paid: self.on_paid,
+            Broadcast: self.on_broadcast,
         }[type(event)]
         handler(event)  # type: ignore[operator]
 
@@ -321,6 +327,9 @@ class _Run:
             return
         seq, index = parts[1], int(parts[2])
         step_id = st.live.get(seq)
+        if step_id is not None and step_id.startswith(BROADCAST_PREFIX):
+            self.broadcast_press(seq, step_id, index)
+            return
         placed = self.funnel.get(step_id)
         if placed is None or st.status in {"unsubscribed", "handed_off"}:
             self.toast = self.texts.not_current
@@ -492,6 +501,52 @@ class _Run:
             self.run(chain[0])
         else:
             self.finish(offer_id)
+
+    def on_broadcast(self, event: Broadcast) -> None:
+        st = self.state
+        if st.status not in {"active", "completed"}:
+            self.log("broadcast_skipped", st.step, broadcast=event.broadcast_id, status=st.status)
+            return
+        self.priority = "touch"
+        self.log("broadcast_sent", st.step, broadcast=event.broadcast_id, chain=event.chain)
+        if event.chain is not None:
+            chain = self.funnel.chains.get(event.chain) or []
+            if not chain:
+                self.log("error", st.step, reason=f"no chain {event.chain}")
+                return
+            self.cancel_timers("broadcast")
+            st.status = "active"
+            self.run(chain[0])
+            return
+        message = event.message
+        assert message is not None
+        step_id = f"{BROADCAST_PREFIX}{event.broadcast_id}"
+        buttons = self.buttons_for(step_id, [(b.text, b.url) for b in message.buttons])
+        if any(b.data for row in buttons for b in row):
+            st.broadcast_buttons[str(st.seq)] = [b.goto for b in message.buttons]
+        self.say(
+            message.message,
+            step_id,
+            buttons=buttons,
+            image=message.image,
+            document=message.document,
+        )
+
+    def broadcast_press(self, seq: str, step_id: str, index: int) -> None:
+        st = self.state
+        targets = st.broadcast_buttons.get(seq) or []
+        broadcast = int(step_id.removeprefix(BROADCAST_PREFIX))
+        if st.status in {"unsubscribed", "handed_off"} or not 0 <= index < len(targets):
+            self.toast = self.texts.not_current
+            return
+        del st.live[seq]
+        st.broadcast_buttons.pop(seq, None)
+        goto = targets[index]
+        self.log("button_pressed", st.step, broadcast=broadcast, goto=goto)
+        if goto and self.funnel.get(goto) is not None:
+            self.cancel_timers("button")
+            st.status = "active"
+            self.run(goto)
 
     def on_release(self, event: Release) -> None:
         st = self.state

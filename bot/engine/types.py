@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from bot.scenario.model import MessageStep
 
 Waiting = Literal["answer", "contact", "magnet_contact", "consent", "timer", "classify", "manager"]
 Status = Literal["active", "completed", "unsubscribed", "blocked", "handed_off"]
@@ -50,6 +53,7 @@ class LeadState:
     seed: int = 0  # stable per lead: picks A/B variants
     variants: dict[str, str] = field(default_factory=dict)  # step id -> variant id, for good
     orders: list[str] = field(default_factory=list)  # recent payment charge ids (no repeats)
+    broadcast_buttons: dict[str, list[str | None]] = field(default_factory=dict)  # seq -> gotos
 
     def private(self) -> dict[str, Any]:
         return {
@@ -62,6 +66,7 @@ class LeadState:
             "seed": self.seed,
             "variants": self.variants,
             "orders": self.orders,
+            "broadcast_buttons": self.broadcast_buttons,
         }
 
     def load_private(self, data: dict[str, Any] | None) -> None:
@@ -75,6 +80,10 @@ class LeadState:
         self.seed = int(data.get("seed", 0))
         self.variants = {str(k): str(v) for k, v in (data.get("variants") or {}).items()}
         self.orders = [str(x) for x in data.get("orders") or []]
+        self.broadcast_buttons = {
+            str(k): [str(t) if t else None for t in v]
+            for k, v in (data.get("broadcast_buttons") or {}).items()
+        }
 
     @property
     def has_contact(self) -> bool:
@@ -150,6 +159,15 @@ class Paid:
     amount: int  # in minor units, as Telegram reports it
     currency: str
     charge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """A mailing reaches this lead: a one-off message, or the start of a scenario chain."""
+
+    broadcast_id: int
+    message: MessageStep | None = None
+    chain: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -297,6 +297,18 @@ def _check_shape(
         if chain not in funnel.chains:
             where = ("segments", seg_id, "funnel") if segment.funnel else ("segments", seg_id)
             yield where, f"no funnel '{chain}' for segment '{seg_id}'"
+    for index, rule in enumerate(scenario.winback):
+        path = ("winback", index)
+        used_chains.add(rule.chain)
+        if rule.chain not in funnel.chains:
+            yield (*path, "chain"), f"no funnel '{rule.chain}'"
+        for step in rule.stopped_at:
+            if step not in known:
+                yield (*path, "stopped_at"), f"unknown step '{step}'"
+        if rule.segment is not None and rule.segment not in segments:
+            yield (*path, "segment"), f"unknown segment '{rule.segment}'"
+    if len({rule.id for rule in scenario.winback}) != len(scenario.winback):
+        yield ("winback",), "win-back rule ids must be different"
     if scenario.after_purchase:
         used_chains.add(scenario.after_purchase)
         if scenario.after_purchase not in funnel.chains:
@@ -386,9 +398,10 @@ def _is_last(funnel: Funnel, placed: Placed) -> bool:
 def _unreachable(funnel: Funnel, used_chains: set[str]) -> Iterator[tuple[DataPath, str]]:
     seen: set[str] = set()
     todo = [funnel.start]
-    after = funnel.scenario.after_purchase
-    if after and funnel.chains.get(after):
-        todo.append(funnel.chains[after][0])
+    entries = [funnel.scenario.after_purchase, *(r.chain for r in funnel.scenario.winback)]
+    for chain in entries:
+        if chain and funnel.chains.get(chain):
+            todo.append(funnel.chains[chain][0])
     while todo:
         current = todo.pop()
         if current in seen or current not in funnel.steps:

@@ -544,6 +544,16 @@ class Texts(Strict):
     )
 
 
+class WinbackRule(Strict):
+    """Catch up with leads who went quiet at a step: they get a chain, once."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    stopped_at: list[StepId] = Field(min_length=1, description="Steps where the lead stopped.")
+    idle: SpanExpr = Field(description="No reaction for this long, e.g. 3d.")
+    chain: str = Field(description="The funnel (chain) to start.")
+    segment: SegmentId | None = None
+
+
 class Scenario(Strict):
     """The whole funnel of one bot."""
 
@@ -562,6 +572,9 @@ class Scenario(Strict):
     )
     require_consent: bool = Field(
         default=False, description="Ask for contacts only after a consent step was agreed to."
+    )
+    winback: list[WinbackRule] = Field(
+        default_factory=list, description="Automatic win-back rules; each reaches a lead once."
     )
     moved: dict[StepId, StepId] = Field(
         default_factory=dict,

@@ -31,8 +31,8 @@ class Shared(Collect):
         self.log.append((self.user_id, message.text))
 
 
-async def seed(service: FunnelService) -> None:
-    for user_id in range(1, LEADS + 1):
+async def seed(service: FunnelService, count: int = LEADS) -> None:
+    for user_id in range(1, count + 1):
         key = LeadKey("telegram", user_id)
         chat = Collect()
         await service.handle(key, Start(first_name="Ann"), chat)

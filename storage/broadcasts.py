@@ -1,0 +1,241 @@
+"""Audiences and broadcasts: who a mailing reaches, and its queue in ``scheduled_touches``.
+
+A broadcast's messages are ordinary touches (``kind = 'broadcast'``), so they share the
+dispatcher, Telegram's limits, quiet hours and crash safety with the chains; a unique key on
+(broadcast, lead) means nobody gets the same broadcast twice, whatever restarts happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Broadcast, Event, Lead, ScheduledTouch
+from storage.queries import NONE_LABEL
+
+# Whatever the filter says, a mailing never reaches these.
+NEVER = ("unsubscribed", "blocked", "handed_off")
+BROADCAST_STEP = "@broadcast"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A filter over the lead log. Dates bound when the lead arrived."""
+
+    segment: str | None = None
+    stage: str | None = None
+    status: str | None = None
+    source: str | None = None
+    channel: str | None = "telegram"
+    joined_after: datetime | None = None
+    joined_before: datetime | None = None
+    stopped_at: tuple[str, ...] = ()
+    idle_days: float | None = None
+    variant: tuple[str, str] | None = None  # (step, variant)
+
+    def conditions(self, now: datetime) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = [Lead.status.not_in(NEVER), Lead.user_id > 0]
+        for column, value in ((Lead.segment, self.segment), (Lead.source, self.source)):
+            if value is not None:
+                conds.append(column.is_(None) if value == NONE_LABEL else column == value)
+        if self.stage is not None:
+            conds.append(Lead.stage == self.stage)
+        if self.status is not None:
+            conds.append(Lead.status == self.status)
+        if self.channel is not None:
+            conds.append(Lead.channel == self.channel)
+        if self.joined_after is not None:
+            conds.append(Lead.created_at >= self.joined_after)
+        if self.joined_before is not None:
+            conds.append(Lead.created_at < self.joined_before)
+        if self.stopped_at:
+            conds.append(Lead.step.in_(self.stopped_at))
+        if self.idle_days is not None:
+            cutoff = now - timedelta(days=self.idle_days)
+            recent = select(Event.id).where(Event.lead_id == Lead.id, Event.created_at >= cutoff)
+            conds.append(~exists(recent))
+        if self.variant is not None:
+            step, variant = self.variant
+            seen = select(Event.id).where(
+                Event.lead_id == Lead.id, Event.step == step, Event.variant == variant
+            )
+            conds.append(exists(seen))
+        return conds
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in self.__dict__.items():
+            if value in (None, ()):
+                continue
+            out[name] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+async def count(session: AsyncSession, audience: Audience, now: datetime) -> int:
+    stmt = select(func.count(Lead.id)).where(*audience.conditions(now))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def sample(
+    session: AsyncSession, audience: Audience, now: datetime, size: int = 10
+) -> Sequence[Lead]:
+    stmt = select(Lead).where(*audience.conditions(now)).order_by(Lead.id.desc()).limit(size)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    name: str,
+    kind: str,
+    message: dict[str, Any] | None,
+    chain: str | None,
+    audience: Audience,
+    starts_at: datetime,
+    created_by: str,
+    now: datetime,
+) -> Broadcast:
+    broadcast = Broadcast(
+        name=name[:100],
+        kind=kind,
+        message=message,
+        chain=chain,
+        audience=audience.as_dict(),
+        state="active",
+        starts_at=starts_at,
+        created_by=created_by[:64],
+        created_at=now,
+    )
+    session.add(broadcast)
+    await session.flush()
+    return broadcast
+
+
+async def enqueue(
+    session: AsyncSession, broadcast: Broadcast, audience: Audience, now: datetime
+) -> int:
+    """Queue the broadcast for every matching lead not queued for it yet; returns how many."""
+    already = select(ScheduledTouch.id).where(
+        ScheduledTouch.broadcast_id == broadcast.id, ScheduledTouch.lead_id == Lead.id
+    )
+    rows = select(
+        Lead.id,
+        literal(max(broadcast.starts_at, now)),
+        literal(BROADCAST_STEP),
+        literal(0),
+        literal("broadcast"),
+        literal("pending"),
+        literal(0),
+        literal(now),
+        literal(broadcast.id),
+    ).where(*audience.conditions(now), ~exists(already))
+    stmt = insert(ScheduledTouch).from_select(
+        [
+            "lead_id",
+            "due_at",
+            "step",
+            "token",
+            "kind",
+            "state",
+            "attempts",
+            "created_at",
+            "broadcast_id",
+        ],
+        rows,
+    )
+    result = await session.execute(stmt)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def get(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
+    return await session.get(Broadcast, broadcast_id)
+
+
+async def by_name(session: AsyncSession, name: str, kind: str) -> Broadcast | None:
+    stmt = select(Broadcast).where(Broadcast.name == name, Broadcast.kind == kind).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def set_state(session: AsyncSession, broadcast_id: int, state: str, now: datetime) -> int:
+    """Pause, resume or cancel; cancelling also drops the queued messages."""
+    await session.execute(update(Broadcast).where(Broadcast.id == broadcast_id).values(state=state))
+    if state != "cancelled":
+        return 0
+    result = await session.execute(
+        update(ScheduledTouch)
+        .where(ScheduledTouch.broadcast_id == broadcast_id, ScheduledTouch.state == "pending")
+        .values(state="cancelled", done_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Progress:
+    broadcast: Broadcast
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    blocked: int = 0
+    states: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())
+
+    @property
+    def done(self) -> bool:
+        return self.queued == 0
+
+
+async def progress(session: AsyncSession, broadcast_id: int) -> Progress | None:
+    broadcast = await get(session, broadcast_id)
+    if broadcast is None:
+        return None
+    stmt = (
+        select(ScheduledTouch.state, func.count())
+        .where(ScheduledTouch.broadcast_id == broadcast_id)
+        .group_by(ScheduledTouch.state)
+    )
+    states = {str(state): int(n) for state, n in await session.execute(stmt)}
+    events = (
+        select(Event.type, func.count())
+        .where(
+            Event.type.in_(["broadcast_skipped", "blocked"]),
+            Event.lead_id.in_(
+                select(ScheduledTouch.lead_id).where(ScheduledTouch.broadcast_id == broadcast_id)
+            ),
+        )
+        .group_by(Event.type)
+    )
+    by_type = {str(t): int(n) for t, n in await session.execute(events)}
+    return Progress(
+        broadcast,
+        queued=states.get("pending", 0) + states.get("claimed", 0) + states.get("sending", 0),
+        sent=states.get("sent", 0),
+        failed=states.get("unknown", 0),
+        cancelled=states.get("cancelled", 0),
+        skipped=by_type.get("broadcast_skipped", 0),
+        blocked=by_type.get("blocked", 0),
+        states=states,
+    )
+
+
+async def list_all(session: AsyncSession, limit: int = 50) -> Sequence[Broadcast]:
+    stmt = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
+    return (await session.execute(stmt)).scalars().all()
+
+
+def runnable() -> ColumnElement[bool]:
+    """Touches the dispatcher may send: chain touches, and messages of active broadcasts."""
+    active = select(Broadcast.id).where(Broadcast.state == "active")
+    return ScheduledTouch.broadcast_id.is_(None) | ScheduledTouch.broadcast_id.in_(active)
+
+
+__all__ = ["NEVER", "Audience", "Progress"]
