@@ -61,12 +61,14 @@ class TerminalChannel:
             self.out.write(f"     [file: {message.document}]\n")
         if message.invoice:
             bill = message.invoice
-            self.out.write(f"     [invoice: {bill.title} — {bill.amount} {bill.currency} "
-                           "in minor units]\n")
+            self.out.write(
+                f"     [invoice: {bill.title} — {bill.amount} {bill.currency} in minor units]\n"
+            )
             self.simulated_charges += 1
             charge = f"simulated-{self.simulated_charges}"
-            self.add(Choice("Pay (simulated)",
-                            Paid(bill.payload, bill.amount, bill.currency, charge)))
+            self.add(
+                Choice("Pay (simulated)", Paid(bill.payload, bill.amount, bill.currency, charge))
+            )
         for row in message.buttons:
             for button in row:
                 if button.url:
