@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import buttons, commands, errors, membership, messages
+from handlers import buttons, commands, errors, membership, messages, payments
 
 
 def build_router() -> Router:
@@ -18,6 +18,11 @@ def build_router() -> Router:
     root.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
     root.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
     root.include_routers(
-        commands.router(), buttons.router(), messages.router(), membership.router(), errors.router()
+        commands.router(),
+        buttons.router(),
+        payments.router(),
+        messages.router(),
+        membership.router(),
+        errors.router(),
     )
     return root

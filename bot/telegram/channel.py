@@ -27,10 +27,17 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import SendChatAction, SendDocument, SendMessage, SendPhoto, TelegramMethod
-from aiogram.types import FSInputFile, Message
+from aiogram.methods import (
+    SendChatAction,
+    SendDocument,
+    SendInvoice,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.types import FSInputFile, LabeledPrice, Message
 
-from bot.engine.types import OutMessage, Priority
+from bot.engine.types import Invoice, OutMessage, Priority
 from bot.service import Channel, RecipientGone, ScenarioHolder, SendRejected
 from bot.telegram.files import FileIds
 from bot.telegram.render import Piece, plan
@@ -40,6 +47,7 @@ from storage.models import Lead
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
+STARS = "XTR"
 _STALE_FILE_HINTS = ("wrong file identifier", "file reference", "wrong remote file")
 
 T = TypeVar("T")
@@ -57,8 +65,10 @@ class Channels:
         typing_every: float = 4.0,
         max_attempts: int = 4,
         max_retry_after: float = 30.0,
+        provider_token: str = "",
     ) -> None:
         self.scenario = scenario
+        self.provider_token = provider_token
         self.files = files or FileIds()
         self.throttle = throttle or Throttle()
         self.typing_every = typing_every
@@ -96,6 +106,8 @@ class TelegramChannel:
                     chat_id=self.chat_id, text=piece.text, reply_markup=piece.markup
                 )
                 await self.call(method, message.priority)
+            elif piece.invoice is not None:
+                await self.call(self._invoice_method(piece.invoice), message.priority)
             else:
                 await self._send_file(piece, message.priority)
 
@@ -148,6 +160,21 @@ class TelegramChannel:
             sent = await self.call(self._file_method(piece, media), priority)
             if cached is None and (file_id := _file_id(sent)):
                 files.put(key, file_id)
+
+    def _invoice_method(self, invoice: Invoice) -> SendInvoice:
+        """Stars (XTR) need no payment provider; any other currency needs its token."""
+        token = "" if invoice.currency == STARS else self.shared.provider_token
+        if invoice.currency != STARS and not token:
+            raise SendRejected(f"an invoice in {invoice.currency} needs PAYMENT_PROVIDER_TOKEN")
+        return SendInvoice(
+            chat_id=self.chat_id,
+            title=invoice.title,
+            description=invoice.description,
+            payload=invoice.payload,
+            currency=invoice.currency,
+            prices=[LabeledPrice(label=invoice.title, amount=invoice.amount)],
+            provider_token=token or None,
+        )
 
     def _file_method(self, piece: Piece, media: str | FSInputFile) -> TelegramMethod[Message]:
         if piece.kind == "photo":

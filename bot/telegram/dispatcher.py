@@ -69,7 +69,8 @@ class LeadDispatcher(Dispatcher):
 
 
 def _person(update: Update) -> int | None:
-    for event in (update.message, update.callback_query, update.my_chat_member):
+    kinds = (update.message, update.callback_query, update.my_chat_member)
+    for event in (*kinds, update.pre_checkout_query):
         user = getattr(event, "from_user", None)
         if user is not None:
             return int(user.id)

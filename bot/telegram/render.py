@@ -12,25 +12,28 @@ from typing import Literal
 
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.engine.types import OutMessage
+from bot.engine.types import Invoice, OutMessage
 from bot.telegram.keyboards import ReplyMarkup, inline_keyboard, reply_keyboard
-from bot.telegram.split import MAX_CAPTION, MAX_TEXT, repair, split, visible_len
+from bot.telegram.split import MAX_CAPTION, MAX_TEXT, repair, split, visible_len, visible_text
 
-Kind = Literal["text", "photo", "document"]
+Kind = Literal["text", "photo", "document", "invoice"]
 Markup = InlineKeyboardMarkup | ReplyMarkup
 
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """One Bot API call: a text, or a file (path relative to the scenario) with a caption."""
+    """One Bot API call: a text, a file (path relative to the scenario), or an invoice."""
 
     kind: Kind
     text: str | None = None
     file: str | None = None
     markup: Markup | None = None
+    invoice: Invoice | None = None
 
 
 def plan(message: OutMessage, text_limit: int = MAX_TEXT) -> list[Piece]:
+    if message.invoice is not None:
+        return _with_invoice(message, message.invoice, text_limit)
     files: list[tuple[Kind, str]] = []
     if message.image:
         files.append(("photo", message.image))
@@ -44,6 +47,16 @@ def plan(message: OutMessage, text_limit: int = MAX_TEXT) -> list[Piece]:
     else:
         pieces += [Piece("text", part) for part in split(message.text, text_limit)]
     return _with_keyboards(pieces, inline_keyboard(message), reply_keyboard(message))
+
+
+def _with_invoice(message: OutMessage, invoice: Invoice, text_limit: int) -> list[Piece]:
+    """The invoice shows its own title and Pay button; other words go in a message before."""
+    said = visible_text(message.text).strip()
+    parts = [] if said == invoice.title else split(message.text, text_limit)
+    pieces = _with_keyboards(
+        [Piece("text", part) for part in parts], inline_keyboard(message), reply_keyboard(message)
+    )
+    return [*pieces, Piece("invoice", invoice=invoice)]
 
 
 def _with_keyboards(

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot.app import open_app
 from bot.settings import Settings
+from bot.telegram.channel import Channels
 from bot.telegram.dispatcher import LeadDispatcher
 from bot.telegram.factory import make_bot, make_dispatcher
 from bot.telegram.preflight import StartupError, check_settings
@@ -41,7 +42,8 @@ async def run_bot(
     try:
         async with open_app(settings) as app:
             me = await _whoami(bot, settings)
-            dp = make_dispatcher(bot, app.service, touch_interval=touch_interval)
+            channels = Channels(app.service.scenario, provider_token=provider_token(settings))
+            dp = make_dispatcher(bot, app.service, channels, touch_interval=touch_interval)
             if settings.webhook_url:
                 log.info("@%s: serving the webhook %s", me, settings.webhook_url)
                 await serve_webhook(bot, dp, settings, stop)
@@ -51,6 +53,14 @@ async def run_bot(
     finally:
         await bot.session.close()
     log.info("stopped")
+
+
+def provider_token(settings: Settings) -> str:
+    """PAYMENT_PROVIDER_TOKEN, for invoices in money (Stars need none); "" when unset."""
+    token = getattr(settings, "payment_provider_token", None)
+    if token is None:
+        return ""
+    return str(token.get_secret_value() if hasattr(token, "get_secret_value") else token)
 
 
 async def _whoami(bot: Bot, settings: Settings) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_TEXT = 4096
@@ -183,12 +184,19 @@ def _best_cut(atoms: list[Atom], start: int, stop: int) -> int:
             index -= 1
         return atoms[index - 1].char if index > start else ""
 
-    tests = (
-        lambda p: atoms[p].char == "\n" and visible_before(p) == "\n",
-        lambda p: atoms[p].char == "\n",
-        lambda p: atoms[p].char.isspace() and visible_before(p) in _SENTENCE_ENDS,
-        lambda p: atoms[p].char.isspace(),
-    )
+    def paragraph(p: int) -> bool:
+        return atoms[p].char == "\n" and visible_before(p) == "\n"
+
+    def line(p: int) -> bool:
+        return atoms[p].char == "\n"
+
+    def sentence(p: int) -> bool:
+        return atoms[p].char.isspace() and visible_before(p) in _SENTENCE_ENDS
+
+    def space(p: int) -> bool:
+        return atoms[p].char.isspace()
+
+    tests: tuple[Callable[[int], bool], ...] = (paragraph, line, sentence, space)
     last = min(stop, len(atoms) - 1)
     for test in tests:
         for p in range(last, first_text, -1):

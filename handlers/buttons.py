@@ -1,0 +1,69 @@
+"""Inline button presses. Every press is answered, even a stale or repeated one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery
+
+from bot.engine.types import Press
+from bot.service import FunnelService
+from bot.telegram.channel import Channels
+from handlers.common import lead_key
+
+log = logging.getLogger(__name__)
+
+#: Telegram gives up on an unanswered press after ~15 s; a slow classification must not
+#: leave the button spinning, so the answer goes out early (without a toast) if needed.
+ANSWER_WITHIN = 5.0
+MAX_TOAST = 200  # Telegram refuses longer callback answers
+
+
+class Answer:
+    """Answers one callback query exactly once."""
+
+    def __init__(self, query: CallbackQuery) -> None:
+        self.query = query
+        self.sent = False
+
+    async def __call__(self, text: str | None = None) -> None:
+        if self.sent:
+            return
+        self.sent = True
+        try:
+            await self.query.answer(text=text[:MAX_TOAST] if text else None)
+        except TelegramAPIError as exc:
+            log.info("callback %s: answer not accepted: %s", self.query.id, exc)
+
+    async def later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self()
+
+
+async def press(query: CallbackQuery, service: FunnelService, channels: Channels, bot: Bot) -> None:
+    answer = Answer(query)
+    if query.data is None:
+        await answer()
+        return
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    watchdog = asyncio.create_task(answer.later(ANSWER_WITHIN))
+    try:
+        result = await service.handle(
+            lead_key(query.from_user), Press(query.data), channels.chat(bot, chat_id)
+        )
+    finally:
+        if not answer.sent:
+            watchdog.cancel()
+        with suppress(asyncio.CancelledError):
+            await watchdog  # an early answer already under way is let through
+    await answer(result.toast)
+
+
+def router() -> Router:
+    buttons = Router(name="buttons")
+    buttons.callback_query.register(press)
+    return buttons

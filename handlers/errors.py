@@ -1,0 +1,52 @@
+"""The last resort: a failed update is logged with its id and the prospect gets an apology."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import ErrorEvent
+
+from bot.service import FunnelService
+from bot.telegram.channel import Channels
+from handlers.common import say, texts
+
+log = logging.getLogger(__name__)
+
+
+async def apologise(
+    event: ErrorEvent, service: FunnelService, channels: Channels, bot: Bot
+) -> bool:
+    update = event.update
+    log.error(
+        "update %s failed: %s: %s",
+        update.update_id,
+        type(event.exception).__name__,
+        event.exception,
+        exc_info=event.exception,
+    )
+    query = update.callback_query
+    if query is not None:
+        with suppress(TelegramAPIError):
+            await query.answer()
+    chat = None
+    if update.message is not None:
+        chat = update.message.chat
+    elif query is not None and query.message is not None:
+        chat = query.message.chat
+    if chat is not None and chat.type == "private":
+        try:
+            text = texts(service).apology
+        except Exception:  # the scenario itself may be what failed
+            log.exception("no apology text available")
+            return True
+        await say(channels, bot, chat.id, text)
+    return True
+
+
+def router() -> Router:
+    errors = Router(name="errors")
+    errors.errors.register(apologise)
+    return errors

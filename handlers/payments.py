@@ -1,0 +1,55 @@
+"""Payments inside Telegram: the pre-checkout question, then the payment itself.
+
+Telegram asks before charging (``pre_checkout_query``, to be answered within 10 s) and then
+sends a ``successful_payment`` message; only the latter is a sale, fed to the engine as
+``Paid`` (the engine ignores a charge id it has already seen).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Message, PreCheckoutQuery
+
+from bot.engine.types import Paid
+from bot.service import FunnelService
+from bot.telegram.channel import Channels
+from handlers.common import lead_key, texts
+
+log = logging.getLogger(__name__)
+
+#: What the engine puts in every invoice it issues (``bot.engine.engine.invoice_payload``).
+OUR_PAYLOAD = "offer:"
+
+
+async def checkout(query: PreCheckoutQuery, service: FunnelService) -> None:
+    """Accept payments for our own invoices; an offer since renamed is still a sale."""
+    ours = query.invoice_payload.startswith(OUR_PAYLOAD)
+    try:
+        if ours:
+            await query.answer(ok=True)
+        else:
+            await query.answer(ok=False, error_message=texts(service).apology[:255])
+    except TelegramAPIError as exc:
+        log.warning("pre-checkout %s not answered: %s", query.id, exc)
+
+
+async def paid(message: Message, service: FunnelService, channels: Channels, bot: Bot) -> None:
+    payment = message.successful_payment
+    assert payment is not None and message.from_user is not None
+    event = Paid(
+        payload=payment.invoice_payload,
+        amount=payment.total_amount,
+        currency=payment.currency,
+        charge_id=payment.telegram_payment_charge_id,
+    )
+    await service.handle(lead_key(message.from_user), event, channels.chat(bot, message.chat.id))
+
+
+def router() -> Router:
+    payments = Router(name="payments")
+    payments.pre_checkout_query.register(checkout)
+    payments.message.register(paid, F.successful_payment)
+    return payments
