@@ -20,6 +20,7 @@ from typing import NamedTuple, Protocol
 from bot.engine.engine import Engine
 from bot.engine.quiet import hold
 from bot.engine.types import (
+    Alert,
     Blocked,
     Broadcast,
     CancelTimers,
@@ -57,6 +58,12 @@ class RecipientGone(Exception):
 
 class SendRejected(Exception):
     """The platform refused this one message (e.g. Telegram's 400); the funnel goes on."""
+
+
+class Notifier(Protocol):
+    """Where the engine's alerts go (the managers' chat, a CRM)."""
+
+    async def alert(self, lead_id: int, reason: str, step: str | None) -> None: ...
 
 
 class Channel(Protocol):
@@ -106,9 +113,15 @@ class ScenarioHolder:
 
 class FunnelService:
     def __init__(
-        self, db: Database, scenario: ScenarioHolder, qualifier: Qualifier, clock: Clock = utcnow
+        self,
+        db: Database,
+        scenario: ScenarioHolder,
+        qualifier: Qualifier,
+        clock: Clock = utcnow,
+        notifier: Notifier | None = None,
     ) -> None:
         self.db = db
+        self.notifier = notifier
         self.scenario = scenario
         self.qualifier = qualifier
         self.clock = clock
@@ -133,17 +146,31 @@ class FunnelService:
         async with self._serial(key):
             lead_id, outcome = await self._apply(key, event, touch_id)
             toast = outcome.toast
-            delivered = await self._deliver(key, lead_id, outcome, channel)
+            delivered, gone = await self._deliver(key, lead_id, outcome, channel)
+            await self._alert(lead_id, outcome)
             for _ in range(3):
                 request = next((a for a in outcome.actions if isinstance(a, ClassifyRequest)), None)
-                if request is None:
+                if request is None or gone:
                     break
                 answers = {k: v for k, _, v in request.answers}
                 async with channel.typing():
                     classified = await self.qualifier.qualify(self.scenario.funnel, answers)
                 lead_id, outcome = await self._apply(key, classified)
-                delivered += await self._deliver(key, lead_id, outcome, channel)
+                more, gone = await self._deliver(key, lead_id, outcome, channel)
+                delivered += more
+                await self._alert(lead_id, outcome)
             return Result(lead_id, outcome.state, toast, delivered)
+
+    async def _alert(self, lead_id: int, outcome: Outcome) -> None:
+        """Tell managers about hot moments; a failing notifier never stops the funnel."""
+        if self.notifier is None:
+            return
+        for action in outcome.actions:
+            if isinstance(action, Alert):
+                try:
+                    await self.notifier.alert(lead_id, action.reason, action.step)
+                except Exception:
+                    log.exception("lead %s: the manager alert failed", lead_id)
 
     async def fire_touch(self, due: Due, channel_for: Callable[[Lead], Channel]) -> None:
         """Run a touch the dispatcher claimed, then mark it sent.
@@ -226,7 +253,8 @@ class FunnelService:
 
     async def _deliver(
         self, key: LeadKey, lead_id: int, outcome: Outcome, channel: Channel
-    ) -> list[OutMessage]:
+    ) -> tuple[list[OutMessage], bool]:
+        """Send the outcome's messages; returns what went out and whether the lead is gone."""
         sent: list[OutMessage] = []
         for message in outcome.messages:
             try:
@@ -234,13 +262,13 @@ class FunnelService:
             except RecipientGone as exc:
                 log.info("lead %s is unreachable: %s", lead_id, exc)
                 await self._apply(key, Blocked(str(exc)))
-                break
+                return sent, True
             except SendRejected as exc:
                 log.warning("lead %s: step %s was rejected: %s", lead_id, message.step, exc)
                 await self._log(lead_id, "error", message.step, {"reason": str(exc)[:500]})
             else:
                 sent.append(message)
-        return sent
+        return sent, False
 
     async def _log(
         self, lead_id: int, type_: str, step: str | None, payload: dict[str, object]
@@ -288,11 +316,14 @@ class FunnelService:
         worker: str,
         limit: int = 100,
         lease: timedelta = timedelta(minutes=10),
+        channel: str | None = None,
     ) -> int:
-        """Claim and run due touches; returns how many ran."""
+        """Claim and run due touches (of one channel's leads, if given); returns how many."""
         now = self.clock()
         async with self.db.session() as session, session.begin():
-            claimed, doubtful = await TouchRepo(session).claim_due(now, limit, worker, lease)
+            claimed, doubtful = await TouchRepo(session).claim_due(
+                now, limit, worker, lease, channel
+            )
             batch = [Due(t.id, t.lead_id, t.token, t.kind, t.broadcast_id) for t in claimed]
             repo = LeadRepo(session)
             for touch in doubtful:

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8080
     log_level: str = "INFO"
     retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
+    payment_provider_token: SecretStr | None = None
 
     @field_validator("admin_ids", mode="before")
     @classmethod

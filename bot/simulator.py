@@ -131,14 +131,14 @@ async def run_chat(
                     service.scenario.funnel.scenario.classifier.debounce.total_seconds()
                 )
                 channel.fresh = True
-                await service.fire_due(channel_for, worker="simulator")
+                await service.fire_due(channel_for, worker="simulator", channel=CHANNEL)
 
     async def ticker() -> None:
         while True:
             await asyncio.sleep(1)
             async with lock:
                 channel.fresh = True
-                await service.fire_due(channel_for, worker="simulator")
+                await service.fire_due(channel_for, worker="simulator", channel=CHANNEL)
 
     out.write(HELP + "\n")
     await feed(Start(source=source, first_name=first_name))
@@ -163,7 +163,7 @@ async def run_chat(
                     skipped = await service.skip_wait(key)
                     channel.fresh = True
                     if skipped:
-                        await service.fire_due(channel_for, worker="simulator")
+                        await service.fire_due(channel_for, worker="simulator", channel=CHANNEL)
                     else:
                         out.write("     (nothing is waiting)\n")
             elif line == "/stop":

@@ -437,6 +437,8 @@ class _Run:
             **event.details,
         )
         self.set_stage(segment.stage.value, st.step)
+        if st.status != "active":
+            return  # classified all the same, but nobody to write to now
         if segment.hot:
             self.actions.append(Alert("hot_segment", st.step))
         chain = self.funnel.chains.get(self.funnel.chain_of(seg_id)) or []

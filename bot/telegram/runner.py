@@ -57,10 +57,8 @@ async def run_bot(
 
 def provider_token(settings: Settings) -> str:
     """PAYMENT_PROVIDER_TOKEN, for invoices in money (Stars need none); "" when unset."""
-    token = getattr(settings, "payment_provider_token", None)
-    if token is None:
-        return ""
-    return str(token.get_secret_value() if hasattr(token, "get_secret_value") else token)
+    token = settings.payment_provider_token
+    return token.get_secret_value() if token is not None else ""
 
 
 async def _whoami(bot: Bot, settings: Settings) -> str:

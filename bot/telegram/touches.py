@@ -63,7 +63,9 @@ class TouchLoop:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                fired = await self.service.fire_due(self.channel_for, worker=self.worker)
+                fired = await self.service.fire_due(
+                    self.channel_for, worker=self.worker, channel="telegram"
+                )
                 if fired:
                     log.info("fired %d scheduled touch(es)", fired)
             except Exception:
