@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
     payment_provider_token: SecretStr | None = None
+    send_rate: Annotated[float, Field(gt=0, le=1000)] = 30.0
+    chat_rate: Annotated[float, Field(gt=0, le=100)] = 1.0
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -191,16 +191,17 @@ class TelegramChannel:
         attempt = 0
         while True:
             attempt += 1
-            await shared.throttle.acquire(priority)
+            await shared.throttle.acquire(priority, self.chat_id)
             try:
                 return await self.bot(method)
             except TelegramRetryAfter as exc:
+                # The limit is the bot's: slow every sender, not only this message.
+                shared.throttle.penalize(exc.retry_after)
                 if attempt >= shared.max_attempts or exc.retry_after > shared.max_retry_after:
                     raise SendRejected(f"flood control: {exc.message}") from exc
                 log.warning(
                     "chat %s: flood control, retrying in %ss", self.chat_id, exc.retry_after
                 )
-                await asyncio.sleep(exc.retry_after)
             except TelegramForbiddenError as exc:
                 raise RecipientGone(exc.message) from exc
             except (

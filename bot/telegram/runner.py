@@ -25,6 +25,7 @@ from bot.telegram.channel import Channels
 from bot.telegram.dispatcher import LeadDispatcher
 from bot.telegram.factory import make_bot, make_dispatcher
 from bot.telegram.preflight import StartupError, check_settings
+from bot.telegram.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,11 @@ async def run_bot(
     try:
         async with open_app(settings) as app:
             me = await _whoami(bot, settings)
-            channels = Channels(app.service.scenario, provider_token=provider_token(settings))
+            channels = Channels(
+                app.service.scenario,
+                provider_token=provider_token(settings),
+                throttle=Throttle(settings.send_rate, settings.chat_rate),
+            )
             dp = make_dispatcher(bot, app.service, channels, touch_interval=touch_interval)
             if settings.webhook_url:
                 log.info("@%s: serving the webhook %s", me, settings.webhook_url)

@@ -1,7 +1,10 @@
-"""One send budget for the whole bot, where replies go before scheduled touches.
+"""One outgoing limiter for the whole process: global and per chat, replies first.
 
-Telegram allows about 30 messages a second per bot. A burst of due touches must not make
-a prospect who is typing right now wait, so touches leave a reserve only replies may use.
+Telegram allows about 30 messages a second per bot and about one a second per chat (short
+bursts are tolerated). Scheduled touches leave a reserve of the global budget that only
+replies may use, so a burst of due touches never makes a prospect who is typing now wait.
+When Telegram still answers 429, ``penalize`` pauses every sender for ``retry_after``:
+the flood limit is the bot's, not one message's.
 """
 
 from __future__ import annotations
@@ -9,37 +12,93 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.engine.types import Priority
 
+MAX_TRACKED_CHATS = 50_000
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
 
 class Throttle:
-    """A token bucket: ``rate`` sends a second, bursts up to ``burst``."""
+    """Token buckets: ``rate`` a second overall (burst ``burst``), ``per_chat`` per chat."""
 
     def __init__(
         self,
-        rate: float = 25.0,
-        burst: int = 25,
-        reserve: int = 5,
+        rate: float = 30.0,
+        per_chat: float = 1.0,
+        *,
+        burst: int | None = None,
+        chat_burst: int = 3,
+        reserve: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
-        self.burst = burst
-        self.reserve = min(reserve, burst - 1)
+        self.per_chat = per_chat
+        self.burst = burst or max(1, int(rate))
+        self.chat_burst = chat_burst
+        default_reserve = max(1, self.burst // 6)
+        self.reserve = min(default_reserve if reserve is None else reserve, self.burst - 1)
         self.clock = clock
-        self.tokens = float(burst)
-        self.stamp = clock()
+        self._global = _Bucket(float(self.burst), clock())
+        self._chats: dict[int, _Bucket] = {}
+        self.paused_until = 0.0
+        self.penalties = 0
 
-    def _refill(self) -> None:
+    def _refill(self, bucket: _Bucket, rate: float, cap: int, now: float) -> None:
+        bucket.tokens = min(cap, bucket.tokens + (now - bucket.stamp) * rate)
+        bucket.stamp = now
+
+    def _chat(self, chat_id: int, now: float) -> _Bucket:
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            if len(self._chats) >= MAX_TRACKED_CHATS:
+                self._forget_idle(now)
+            bucket = self._chats[chat_id] = _Bucket(float(self.chat_burst), now)
+        return bucket
+
+    def _forget_idle(self, now: float) -> None:
+        full = self.chat_burst / self.per_chat
+        for chat_id in [c for c, b in self._chats.items() if now - b.stamp > full]:
+            del self._chats[chat_id]
+
+    def wait_time(self, priority: Priority = "reply", chat_id: int | None = None) -> float:
+        """How long until a send could go; 0 means it may go now (and takes its tokens)."""
         now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
+        if now < self.paused_until:
+            return self.paused_until - now
+        need = 1.0 if priority == "reply" else 1.0 + self.reserve
+        self._refill(self._global, self.rate, self.burst, now)
+        waits = [(need - self._global.tokens) / self.rate]
+        chat = None
+        if chat_id is not None:
+            chat = self._chat(chat_id, now)
+            self._refill(chat, self.per_chat, self.chat_burst, now)
+            waits.append((1.0 - chat.tokens) / self.per_chat)
+        wait = max(waits)
+        if wait <= 0:
+            self._global.tokens -= 1
+            if chat is not None:
+                chat.tokens -= 1
+            return 0.0
+        return wait
 
-    async def acquire(self, priority: Priority = "reply") -> None:
-        need = 1 if priority == "reply" else 1 + self.reserve
+    async def acquire(self, priority: Priority = "reply", chat_id: int | None = None) -> None:
         while True:
-            self._refill()
-            if self.tokens >= need:
-                self.tokens -= 1
+            wait = self.wait_time(priority, chat_id)
+            if wait <= 0:
                 return
-            await asyncio.sleep((need - self.tokens) / self.rate)
+            await asyncio.sleep(wait)
+
+    def penalize(self, retry_after: float) -> None:
+        """Telegram said 429: everyone waits, and the global budget starts empty again."""
+        now = self.clock()
+        self.penalties += 1
+        self.paused_until = max(self.paused_until, now + retry_after)
+        self._global.tokens = 0.0
+        self._global.stamp = self.paused_until

@@ -215,7 +215,7 @@ async def harness_for(
     )  # as bot.telegram.factory.make_bot builds it (test_run.py uses that one)
     channels = Channels(
         service.scenario,
-        throttle=Throttle(rate=1000, burst=1000),
+        throttle=Throttle(rate=1000, per_chat=1000, burst=1000, chat_burst=1000),
         provider_token="284685063:TEST:fake-provider",
     )
     dp = make_dispatcher(bot, service, channels, touch_interval=0.1, drain_timeout=5)

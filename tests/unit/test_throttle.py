@@ -1,0 +1,67 @@
+"""The outgoing limiter on a fake clock: global and per-chat budgets, replies first, 429."""
+
+from __future__ import annotations
+
+from bot.telegram.throttle import Throttle
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sends_in(
+    throttle: Throttle,
+    clock: FakeClock,
+    seconds: float,
+    *,
+    chat: int | None = None,
+    priority: str = "touch",
+    chats: int = 0,
+) -> int:
+    """How many sends go out in ``seconds`` if senders retry every 10 ms."""
+    sent, end = 0, clock.now + seconds
+    while clock.now < end:
+        target = chat if chats == 0 else (sent % chats) + 1
+        if throttle.wait_time(priority, target) == 0:  # type: ignore[arg-type]
+            sent += 1
+        else:
+            clock.now += 0.01
+    return sent
+
+
+def test_global_rate_holds_over_time() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 1, clock=clock)
+    sent = sends_in(throttle, clock, 10, chats=10_000)
+    assert 300 <= sent <= 330  # 30/s plus the initial burst, minus the replies' reserve
+
+
+def test_one_chat_gets_about_one_a_second_after_a_short_burst() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 1, chat_burst=3, clock=clock)
+    assert sends_in(throttle, clock, 10, chat=7, priority="reply") in range(12, 14)
+
+
+def test_touches_leave_a_reserve_for_replies() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 100, reserve=5, clock=clock)
+    while throttle.wait_time("touch", None) == 0:
+        pass
+    assert throttle.wait_time("touch", None) > 0
+    assert throttle.wait_time("reply", 1) == 0  # a prospect talking now still gets through
+
+
+def test_429_pauses_every_sender() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 1, clock=clock)
+    throttle.penalize(3)
+    assert throttle.wait_time("reply", 1) == 3
+    assert throttle.wait_time("reply", 2) == 3
+    clock.now = 3.0
+    assert throttle.wait_time("touch", 3) > 0  # the budget starts empty after the pause
+    clock.now = 4.0
+    assert throttle.wait_time("reply", 3) == 0
