@@ -166,7 +166,7 @@ class TouchRepo:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def claim_due(
-        self, now: datetime, limit: int, worker: str, lease: timedelta
+        self, now: datetime, limit: int, worker: str, lease: timedelta, channel: str | None = None
     ) -> tuple[list[ScheduledTouch], list[ScheduledTouch]]:
         """Claim due touches so no one else runs them.
 
@@ -192,6 +192,10 @@ class TouchRepo:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        if channel is not None:
+            # Each face sends its own leads' touches (the simulator's never go to Telegram).
+            mine = ScheduledTouch.lead_id.in_(select(Lead.id).where(Lead.channel == channel))
+            due, abandoned = due.where(mine), abandoned.where(mine)
         rows = list((await self.session.execute(abandoned)).all())
         if len(rows) < limit:
             rows += (await self.session.execute(due.limit(limit - len(rows)))).all()
