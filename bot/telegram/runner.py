@@ -24,6 +24,7 @@ from bot.settings import Settings
 from bot.telegram.channel import Channels
 from bot.telegram.dispatcher import LeadDispatcher
 from bot.telegram.factory import make_bot, make_dispatcher
+from bot.telegram.maintenance import Maintenance
 from bot.telegram.preflight import StartupError, check_settings
 from bot.telegram.throttle import Throttle
 
@@ -49,6 +50,10 @@ async def run_bot(
                 throttle=Throttle(settings.send_rate, settings.chat_rate),
             )
             dp = make_dispatcher(bot, app.service, channels, touch_interval=touch_interval)
+            upkeep = Maintenance(bot, app.service, settings)
+            dp["reloader"] = upkeep.reloader
+            dp.startup.register(upkeep.start)
+            dp.shutdown.register(upkeep.stop)
             if settings.webhook_url:
                 log.info("@%s: serving the webhook %s", me, settings.webhook_url)
                 await serve_webhook(bot, dp, settings, stop)
