@@ -12,6 +12,7 @@ import hashlib
 import zlib
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from bot.engine.quiet import hold
 from bot.engine.text import clean_input, fill, normalize_email, normalize_phone
@@ -116,10 +117,10 @@ class _Run:
     def log(self, type_: str, step: str | None = None, **payload: object) -> None:
         self.actions.append(Log(type_, step, dict(payload)))
 
-    def say(self, text: str, step: str | None = None, **kw: object) -> None:
+    def say(self, text: str, step: str | None = None, **kw: Any) -> None:
         self.actions.append(
             Send(OutMessage(text=self.fill(text), step=step, priority=self.priority, **kw))
-        )  # type: ignore[arg-type]
+        )
 
     def fill(self, text: str) -> str:
         segment = self.funnel.segment(self.state.segment)

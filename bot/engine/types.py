@@ -177,7 +177,19 @@ class Release:
     by: str = ""
 
 
-Input = Start | Text | Press | Contact | TimerFired | Classified | Stop | Blocked | Release | Paid
+Input = (
+    Start
+    | Text
+    | Press
+    | Contact
+    | TimerFired
+    | Classified
+    | Stop
+    | Blocked
+    | Release
+    | Paid
+    | Broadcast
+)
 
 
 # --- outputs ------------------------------------------------------------------------------

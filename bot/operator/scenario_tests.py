@@ -213,9 +213,9 @@ class _Player:
         return self.check_end()
 
     def act(self, action: Action) -> str | None:
-        given = [name for name, value in action.model_dump().items() if value is not None]
-        if len(given) != 1:
-            return f"a conversation line needs exactly one of {', '.join(ACTIONS)}; got {given}"
+        keys = [name for name, value in action.model_dump().items() if value is not None]
+        if len(keys) != 1:
+            return f"a conversation line needs exactly one of {', '.join(ACTIONS)}; got {keys}"
         waiting_for_bot = action.bot is not None or action.silent
         if self.pending_classify and waiting_for_bot and not self.inbox:
             self.classify()  # nothing given in the file: the offline classifier decides

@@ -190,7 +190,7 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> DataPath:
         if (isinstance(node, dict) and part in node) or (
             isinstance(node, list) and isinstance(part, int) and part < len(node)
         ):
-            node = node[part]
+            node = node[part]  # type: ignore[index]
         else:
             path.append(part)
             break
@@ -297,17 +297,17 @@ def _check_shape(
         if chain not in funnel.chains:
             where = ("segments", seg_id, "funnel") if segment.funnel else ("segments", seg_id)
             yield where, f"no funnel '{chain}' for segment '{seg_id}'"
-    for index, rule in enumerate(scenario.winback):
+    for index, winback in enumerate(scenario.winback):
         path = ("winback", index)
-        used_chains.add(rule.chain)
-        if rule.chain not in funnel.chains:
-            yield (*path, "chain"), f"no funnel '{rule.chain}'"
-        for step in rule.stopped_at:
+        used_chains.add(winback.chain)
+        if winback.chain not in funnel.chains:
+            yield (*path, "chain"), f"no funnel '{winback.chain}'"
+        for step in winback.stopped_at:
             if step not in known:
                 yield (*path, "stopped_at"), f"unknown step '{step}'"
-        if rule.segment is not None and rule.segment not in segments:
-            yield (*path, "segment"), f"unknown segment '{rule.segment}'"
-    if len({rule.id for rule in scenario.winback}) != len(scenario.winback):
+        if winback.segment is not None and winback.segment not in segments:
+            yield (*path, "segment"), f"unknown segment '{winback.segment}'"
+    if len({w.id for w in scenario.winback}) != len(scenario.winback):
         yield ("winback",), "win-back rule ids must be different"
     if scenario.after_purchase:
         used_chains.add(scenario.after_purchase)
