@@ -201,11 +201,13 @@ def _run(coro: object) -> None:
 
 
 def _register_commands() -> None:
+    from bot.broadcast_cli import register as register_broadcasts
     from bot.operator.cli import register
     from bot.reports.cli import register as register_reports
 
     register(app)
     register_reports(app)  # leads, lead, export, report: the lead log for managers
+    register_broadcasts(app)  # audience, broadcast, winback: mailings and win-back
 
 
 _register_commands()

@@ -31,6 +31,7 @@ from bot.engine.types import (
     Outcome,
     OutMessage,
     RecordOrder,
+    Release,
     SaveAnswer,
     Schedule,
     TimerFired,
@@ -64,6 +65,21 @@ class Notifier(Protocol):
     """Where the engine's alerts go (the managers' chat, a CRM)."""
 
     async def alert(self, lead_id: int, reason: str, step: str | None) -> None: ...
+
+
+class EventSink(Protocol):
+    """Hears every saved outcome (a CRM webhook); it must only queue work, never wait."""
+
+    def publish(self, lead_id: int, outcome: Outcome) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """What a manager's Take or Return did: ``done``, and the lead's status afterwards."""
+
+    lead_id: int
+    done: bool
+    status: str  # "missing" when there is no such lead
 
 
 class Channel(Protocol):
@@ -122,6 +138,7 @@ class FunnelService:
     ) -> None:
         self.db = db
         self.notifier = notifier
+        self.sinks: list[EventSink] = []
         self.scenario = scenario
         self.qualifier = qualifier
         self.clock = clock
@@ -163,6 +180,7 @@ class FunnelService:
 
     async def _alert(self, lead_id: int, outcome: Outcome) -> None:
         """Tell managers about hot moments; a failing notifier never stops the funnel."""
+        self._publish(lead_id, outcome)
         if self.notifier is None:
             return
         for action in outcome.actions:
@@ -171,6 +189,61 @@ class FunnelService:
                     await self.notifier.alert(lead_id, action.reason, action.step)
                 except Exception:
                     log.exception("lead %s: the manager alert failed", lead_id)
+
+    def _publish(self, lead_id: int, outcome: Outcome) -> None:
+        for sink in self.sinks:
+            try:
+                sink.publish(lead_id, outcome)
+            except Exception:
+                log.exception("lead %s: an event sink failed", lead_id)
+
+    async def _key_of(self, lead_id: int) -> LeadKey | None:
+        async with self.db.session() as session:
+            lead = await LeadRepo(session).by_id(lead_id)
+            return LeadKey(lead.channel, lead.user_id) if lead is not None else None
+
+    async def take(self, lead_id: int, by: str, manager_id: int | None = None) -> Handover:
+        """A manager takes the lead: touches cancelled, the bot silent until released.
+
+        Only an active lead, or one already with managers (a hand-off step, another
+        manager), can be taken: the bot is not writing to the others anyway.
+        """
+        key = await self._key_of(lead_id)
+        if key is None:
+            return Handover(lead_id, False, "missing")
+        async with self._serial(key):
+            now = self.clock()
+            async with self.db.session() as session, session.begin():
+                repo = LeadRepo(session)
+                lead = await repo.get_for_update(key.channel, key.user_id)
+                if lead is None:
+                    return Handover(lead_id, False, "missing")
+                if lead.status not in {"active", "handed_off"}:
+                    return Handover(lead_id, False, lead.status)
+                await TouchRepo(session).cancel_pending(lead.id, now)
+                lead.status = "handed_off"
+                lead.state = {**(lead.state or {}), "timer": 0, "draft": ""}
+                lead.updated_at = now
+                taken = Log("taken", lead.step, {"by": by, "manager_id": manager_id})
+                version = self.scenario.funnel.version
+                repo.add_events(lead.id, [(taken.type, taken.step, taken.payload)], now, version)
+                state = state_from_lead(lead, {})
+        self._publish(lead_id, Outcome(state, [taken]))
+        return Handover(lead_id, True, "handed_off")
+
+    async def release(
+        self, lead_id: int, by: str, channel_for: Callable[[Lead], Channel]
+    ) -> Handover:
+        """Give a lead back to the bot: the engine's ``Release`` resumes its chain."""
+        async with self.db.session() as session:
+            lead = await LeadRepo(session).by_id(lead_id)
+            if lead is None:
+                return Handover(lead_id, False, "missing")
+            if lead.status != "handed_off":
+                return Handover(lead_id, False, lead.status)
+            key, channel = LeadKey(lead.channel, lead.user_id), channel_for(lead)
+        result = await self.handle(key, Release(by), channel)
+        return Handover(lead_id, result.state.status != "handed_off", result.state.status)
 
     async def fire_touch(self, due: Due, channel_for: Callable[[Lead], Channel]) -> None:
         """Run a touch the dispatcher claimed, then mark it sent.
@@ -185,6 +258,14 @@ class FunnelService:
             mailing = await broadcasts.get(session, due.broadcast_id) if due.broadcast_id else None
         if key is None or channel is None:
             await self._finish_touch(due.touch_id, "cancelled")
+            return
+        if mailing is not None and mailing.state != "active":
+            # Paused or cancelled after this batch was claimed: back to the queue, or dropped.
+            if mailing.state == "cancelled":
+                await self._finish_touch(due.touch_id, "cancelled")
+            else:
+                async with self.db.session() as session, session.begin():
+                    await TouchRepo(session).postpone(due.touch_id, self.clock())
             return
         window = self.scenario.funnel.scenario.sending_window
         now = self.clock()

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     payment_provider_token: SecretStr | None = None
     send_rate: Annotated[float, Field(gt=0, le=1000)] = 30.0
     chat_rate: Annotated[float, Field(gt=0, le=100)] = 1.0
+    crm_webhook_url: str | None = None
+    crm_webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -87,6 +89,25 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("crm_webhook_url")
+    @classmethod
+    def _crm_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value
+
+    @field_validator("crm_webhook_secret")
+    @classmethod
+    def _crm_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """Every POST is signed, so a webhook without a secret (or a guessable one) is refused."""
+        if info.data.get("crm_webhook_url") is None:
+            return value
+        if value is None:
+            raise ValueError("required when CRM_WEBHOOK_URL is set (the HMAC key, 16+ characters)")
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters long")
+        return value
 
     @field_validator("log_level")
     @classmethod

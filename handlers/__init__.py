@@ -1,6 +1,7 @@
 """aiogram routers: translate Telegram updates into engine inputs, and nothing more.
 
-Only private chats are served; groups and channels are ignored. Each module builds a fresh
+Prospects are served in private chats only; admins also in the managers' chat (see
+``handlers.admin``); other groups and channels are ignored. Each module builds a fresh
 router, so a process (or a test) may build several dispatchers.
 """
 
@@ -9,15 +10,17 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import buttons, commands, errors, membership, messages, payments
+from handlers import admin, broadcast, buttons, commands, errors, membership, messages, payments
 
 
 def build_router() -> Router:
+    """Admins and managers first (their filters let everyone else through), then prospects."""
     root = Router(name="leadbot")
-    root.message.filter(F.chat.type == ChatType.PRIVATE)
-    root.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-    root.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
-    root.include_routers(
+    prospects = Router(name="prospects")
+    prospects.message.filter(F.chat.type == ChatType.PRIVATE)
+    prospects.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    prospects.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
+    prospects.include_routers(
         commands.router(),
         buttons.router(),
         payments.router(),
@@ -25,4 +28,6 @@ def build_router() -> Router:
         membership.router(),
         errors.router(),
     )
+    root.include_router(broadcast.router())  # /broadcast: admins only, in a private chat
+    root.include_routers(admin.router(), prospects)
     return root

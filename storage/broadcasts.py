@@ -21,6 +21,7 @@ from storage.queries import NONE_LABEL
 # Whatever the filter says, a mailing never reaches these.
 NEVER = ("unsubscribed", "blocked", "handed_off")
 BROADCAST_STEP = "@broadcast"
+BROADCAST_PREFIX = "@b"  # the engine's step id for a broadcast message: @b<id>
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,10 @@ async def set_state(session: AsyncSession, broadcast_id: int, state: str, now: d
 
 @dataclass
 class Progress:
+    """Where a broadcast's copies stand. ``sent`` counts copies the queue finished; of those,
+    ``skipped`` found the lead no longer reachable, ``blocked`` found the bot blocked and
+    ``rejected`` were refused by Telegram, so ``delivered`` is what people actually got."""
+
     broadcast: Broadcast
     queued: int = 0
     sent: int = 0
@@ -183,6 +188,7 @@ class Progress:
     cancelled: int = 0
     skipped: int = 0
     blocked: int = 0
+    rejected: int = 0
     states: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -192,6 +198,16 @@ class Progress:
     @property
     def done(self) -> bool:
         return self.queued == 0
+
+    @property
+    def delivered(self) -> int:
+        return max(self.sent - self.skipped - self.blocked - self.rejected, 0)
+
+
+def of_broadcast(broadcast_id: int) -> ColumnElement[bool]:
+    """Events the engine logged for this broadcast (its id is in the payload)."""
+    condition: ColumnElement[bool] = Event.payload["broadcast"].as_integer() == broadcast_id
+    return condition
 
 
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress | None:
@@ -204,25 +220,36 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress | None:
         .group_by(ScheduledTouch.state)
     )
     states = {str(state): int(n) for state, n in await session.execute(stmt)}
-    events = (
-        select(Event.type, func.count())
-        .where(
-            Event.type.in_(["broadcast_skipped", "blocked"]),
-            Event.lead_id.in_(
-                select(ScheduledTouch.lead_id).where(ScheduledTouch.broadcast_id == broadcast_id)
-            ),
-        )
-        .group_by(Event.type)
+    skipped = select(func.count(Event.id)).where(
+        Event.type == "broadcast_skipped", of_broadcast(broadcast_id)
     )
-    by_type = {str(t): int(n) for t, n in await session.execute(events)}
+    # Blocked while this broadcast's copy was being sent (Telegram answered 403).
+    touch = ScheduledTouch
+    blocked = select(func.count(Event.id)).where(
+        Event.type == "blocked",
+        exists(
+            select(touch.id).where(
+                touch.broadcast_id == broadcast_id,
+                touch.lead_id == Event.lead_id,
+                touch.state == "sent",
+                Event.created_at >= touch.created_at,
+                Event.created_at <= touch.done_at,
+            )
+        ),
+    )
+    rejected = select(func.count(func.distinct(Event.lead_id))).where(
+        Event.type == "error", Event.step == f"{BROADCAST_PREFIX}{broadcast_id}"
+    )
+    counts = [int((await session.execute(q)).scalar_one()) for q in (skipped, blocked, rejected)]
     return Progress(
         broadcast,
         queued=states.get("pending", 0) + states.get("claimed", 0) + states.get("sending", 0),
         sent=states.get("sent", 0),
         failed=states.get("unknown", 0),
         cancelled=states.get("cancelled", 0),
-        skipped=by_type.get("broadcast_skipped", 0),
-        blocked=by_type.get("blocked", 0),
+        skipped=counts[0],
+        blocked=counts[1],
+        rejected=counts[2],
         states=states,
     )
 

@@ -122,6 +122,26 @@ class LeadRepo:
         stmt = select(Event).where(Event.lead_id == lead_id).order_by(Event.id)
         return (await self.session.execute(stmt)).scalars().all()
 
+    async def handed_off_before(self, cutoff: datetime, limit: int = 100) -> list[int]:
+        """Leads still with managers whose latest hand-off or Take is older than ``cutoff``."""
+        last = (
+            select(Event.lead_id, func.max(Event.created_at).label("at"))
+            .where(
+                Event.type.in_(("handed_off", "taken")),
+                Event.lead_id.in_(select(Lead.id).where(Lead.status == "handed_off")),
+            )
+            .group_by(Event.lead_id)
+            .subquery()
+        )
+        stmt = (
+            select(Lead.id)
+            .join(last, last.c.lead_id == Lead.id)
+            .where(Lead.status == "handed_off", last.c.at < cutoff)
+            .order_by(last.c.at)
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars().all())
+
 
 class TouchRepo:
     """The scheduled-touches queue."""

@@ -269,6 +269,13 @@ def report(
         str | None,
         typer.Option(metavar="STEP", help="Instead: the leads who stopped at this step."),
     ] = None,
+    broadcast: Annotated[
+        int | None,
+        typer.Option(metavar="ID", help="Instead: what this broadcast reached and caused."),
+    ] = None,
+    window: Annotated[
+        str, typer.Option(help="With --broadcast: how long after it reactions count (3d, 12h).")
+    ] = "3d",
 ) -> None:
     """The funnel by step and the method's metrics (CR, CR1, CPL, CPO) for a cohort of leads."""
     from bot.reports.render import console, dropped_table, report_view
@@ -278,6 +285,9 @@ def report(
 
     settings = _settings()
     now = _now()
+    if broadcast is not None:
+        _broadcast_report(settings, broadcast, window, fmt, now)
+        return
     f = _filter(settings, now, segment=segment, source=source, channel=channel,
                 since=since, until=until)  # fmt: skip
     tz = ZoneInfo(settings.timezone)
@@ -299,6 +309,38 @@ def report(
         csv.writer(sys.stdout).writerows(csv_rows(result))
     else:
         console().print(report_view(result, tz))
+
+
+def _broadcast_report(
+    settings: Settings, broadcast_id: int, window: str, fmt: ReportFormat, now: datetime
+) -> None:
+    from bot.reports.broadcast import (
+        NoBroadcast,
+        as_dict,
+        broadcast_view,
+        build_broadcast_report,
+        csv_rows,
+    )
+    from bot.reports.render import console
+    from bot.scenario.durations import parse_span
+
+    try:
+        span = parse_span(window)
+    except ValueError as exc:
+        _fail(f"--window: {exc}")
+    funnel = _funnel(settings)
+    try:
+        result = _with_db(
+            settings, lambda db: build_broadcast_report(db, funnel, broadcast_id, span, now)
+        )
+    except NoBroadcast:
+        _fail(f"no broadcast {broadcast_id} (see `leadbot broadcast list`)", 1)
+    if fmt is ReportFormat.json:
+        typer.echo(json.dumps(as_dict(result), ensure_ascii=False, indent=2))
+    elif fmt is ReportFormat.csv:
+        csv.writer(sys.stdout).writerows(csv_rows(result))
+    else:
+        console().print(broadcast_view(result, ZoneInfo(settings.timezone)))
 
 
 def register(app: typer.Typer) -> None:

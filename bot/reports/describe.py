@@ -79,6 +79,7 @@ _DESCRIBE: dict[str, Callable[[Payload], str]] = {
     "no_reply": lambda p: f"no reply in {p['waited']}" if p.get("waited") else "no reply",
     "branched": lambda p: f"{p.get('on')} = {p.get('value')} → {p.get('goto')}",
     "released": lambda p: f"by {p['by']}" if p.get("by") else "",
+    "taken": lambda p: f"by {p['by']}" if p.get("by") else "",
     "blocked": lambda p: short(p.get("reason", "")),
     "error": lambda p: short(p.get("reason", "")),
     "input_truncated": lambda p: f"{p.get('length')} characters",

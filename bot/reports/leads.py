@@ -124,6 +124,7 @@ class LeadCard:
     answers: list[AnswerLine] = field(default_factory=list)
     classification: Classification | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
+    consent: str | None = None  # "given" or "declined": may managers use the contact?
 
 
 def parse_ref(ref: str) -> int | str:
@@ -153,6 +154,7 @@ async def lead_card(db: Database, ref: str, tz: tzinfo = UTC) -> LeadCard | None
             answers=[AnswerLine(a.key, a.question, a.answer, a.created_at) for a in answers],
             classification=latest_classification(events),
             timeline=[timeline_entry(e, tz) for e in events],
+            consent=lead.consent,
         )
 
 

@@ -554,6 +554,25 @@ class WinbackRule(Strict):
     segment: SegmentId | None = None
 
 
+CrmEvent = Literal[
+    "classified",
+    "contact_shared",
+    "hot_segment",
+    "handed_off",
+    "taken",
+    "released",
+    "offer_clicked",
+    "order_paid",
+]
+DEFAULT_CRM_EVENTS: tuple[CrmEvent, ...] = ("classified", "contact_shared", "hot_segment")
+
+
+def _positive_span(value: timedelta | None) -> timedelta | None:
+    if value is not None and value <= timedelta(0):
+        raise ValueError("must be longer than 0s (leave it out to keep leads with managers)")
+    return value
+
+
 class Scenario(Strict):
     """The whole funnel of one bot."""
 
@@ -579,4 +598,12 @@ class Scenario(Strict):
     moved: dict[StepId, StepId] = Field(
         default_factory=dict,
         description="Where leads standing at a removed step continue (old id: new id).",
+    )
+    handoff_timeout: Annotated[SpanExpr | None, AfterValidator(_positive_span)] = Field(
+        default=None,
+        description="Give a lead back to the bot after this long with managers, e.g. 2d.",
+    )
+    crm_events: list[CrmEvent] = Field(
+        default_factory=lambda: list(DEFAULT_CRM_EVENTS),
+        description="Lead events POSTed to CRM_WEBHOOK_URL.",
     )

@@ -15,10 +15,15 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from bot.crm import CrmWebhook
+from bot.managers import HandoffTimeouts, Staff
 from bot.service import FunnelService
+from bot.telegram.alerts import ManagerAlerts
 from bot.telegram.channel import Channels
 from bot.telegram.dispatcher import LeadDispatcher
 from bot.telegram.touches import TouchLoop
+from bot.winback import EVERY as WINBACK_EVERY
+from bot.winback import WinbackChore
 from handlers import build_router
 
 log = logging.getLogger(__name__)
@@ -40,23 +45,52 @@ def make_dispatcher(
     *,
     touch_interval: float = 1.0,
     drain_timeout: float = 25.0,
+    staff: Staff | None = None,
+    crm: CrmWebhook | None = None,
+    handoff_check: float = 30.0,
+    winback_every: float = WINBACK_EVERY,
 ) -> LeadDispatcher:
-    """Routers, workflow data, and the touch loop tied to the dispatcher's life."""
+    """Routers, workflow data, and the background work tied to the dispatcher's life.
+
+    With ``staff.manager_chat_id`` the service's notifier posts alerts there; ``crm`` hears
+    every outcome; hand-off time-outs are checked every ``handoff_check`` seconds from the
+    touch loop. /reload uses ``dp["reloader"]`` when the runner sets one.
+    """
     channels = channels or Channels(service.scenario)
+    staff = staff or Staff()
     dp = LeadDispatcher()
     dp["service"] = service
     dp["channels"] = channels
+    dp["staff"] = staff
     dp.include_router(build_router())
-    touches = TouchLoop(service, channels.for_leads(bot), interval=touch_interval)
+    channel_for = channels.for_leads(bot)
+    timeouts = HandoffTimeouts(service, channel_for, every=handoff_check)
+    winback = WinbackChore(service, every=winback_every)  # the scenario's win-back rules
+    touches = TouchLoop(service, channel_for, interval=touch_interval, chores=[timeouts, winback])
     dp["touches"] = touches
+    alerts: ManagerAlerts | None = None
+    if staff.manager_chat_id is not None:
+        tz = staff.zone(service.scenario.funnel.timezone)
+        alerts = dp["alerts"] = ManagerAlerts(bot, service, channels, staff, tz)
+        service.notifier = alerts
+    if crm is not None and crm not in service.sinks:
+        service.sinks.append(crm)
 
     async def on_startup() -> None:
         touches.start()
+        if alerts is not None:
+            alerts.outbox.start()
+        if crm is not None:
+            crm.start()
 
     async def on_shutdown() -> None:
         if not await dp.wait_idle(drain_timeout):
             log.warning("%d update(s) still running at shutdown", dp.in_flight)
         await touches.stop()
+        if alerts is not None:
+            await alerts.outbox.stop()
+        if crm is not None:
+            await crm.stop()
 
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)

@@ -20,6 +20,8 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import open_app
+from bot.crm import CrmWebhook
+from bot.managers import Staff
 from bot.settings import Settings
 from bot.telegram.channel import Channels
 from bot.telegram.dispatcher import LeadDispatcher
@@ -49,7 +51,14 @@ async def run_bot(
                 provider_token=provider_token(settings),
                 throttle=Throttle(settings.send_rate, settings.chat_rate),
             )
-            dp = make_dispatcher(bot, app.service, channels, touch_interval=touch_interval)
+            dp = make_dispatcher(
+                bot,
+                app.service,
+                channels,
+                touch_interval=touch_interval,
+                staff=Staff.from_settings(settings),
+                crm=CrmWebhook.from_settings(settings, app.service),
+            )
             upkeep = Maintenance(bot, app.service, settings)
             dp["reloader"] = upkeep.reloader
             dp.startup.register(upkeep.start)

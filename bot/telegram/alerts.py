@@ -1,0 +1,195 @@
+"""Hot-lead alerts: a lead's card in the managers' chat, with Take / Return to bot buttons.
+
+``ManagerAlerts`` is the service's ``Notifier``. It only queues the alert (the service holds
+the lead's lock while notifying) and a background task sends it through the shared
+throttle, spaced out for a group chat's limits. Contacts appear only when the lead agreed
+to be contacted (see ``bot.managers.contact_allowed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import tzinfo
+
+from aiogram import Bot
+from aiogram.methods import EditMessageText, SendMessage
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.managers import Staff, contact_allowed
+from bot.outbox import Outbox
+from bot.reports.leads import LeadCard, TimelineEntry, lead_card
+from bot.reports.periods import local
+from bot.scenario.model import OfferStep
+from bot.service import FunnelService, RecipientGone, SendRejected
+from bot.telegram.channel import Channels
+from bot.telegram.views import esc, parts, plain, profile, short
+
+log = logging.getLogger(__name__)
+
+#: Alert reasons in callback data ("mgr:take:42:h"), so a card redrawn later keeps its title.
+REASONS = {"hot_segment": "h", "offer_clicked": "o", "handoff": "f"}
+CODES = {code: reason for reason, code in REASONS.items()}
+MAX_ANSWERS = 15
+CARD_LIMIT = 3900  # visible characters: one message, room left for the status line
+
+
+def callback(action: str, lead_id: int, reason: str | None) -> str:
+    return f"mgr:{action}:{lead_id}:{REASONS.get(reason or '', 'm')}"
+
+
+def parse_callback(data: str) -> tuple[str, int, str | None] | None:
+    """``mgr:<take|release>:<lead id>:<reason code>`` -> (action, lead id, reason)."""
+    bits = data.split(":")
+    if len(bits) != 4 or bits[0] != "mgr" or bits[1] not in {"take", "release"}:
+        return None
+    if not bits[2].isdigit():
+        return None
+    return bits[1], int(bits[2]), CODES.get(bits[3])
+
+
+def _headline(service: FunnelService, card: LeadCard, reason: str | None, step: str | None) -> str:
+    funnel = service.scenario.funnel
+    if reason == "hot_segment":
+        segment = funnel.segment(card.lead.segment)
+        title = segment.title if segment else card.lead.segment
+        return f"🔥 <b>Hot lead</b>: placed in «{esc(title)}»"
+    if reason == "offer_clicked":
+        placed = funnel.get(step)
+        offer = placed.step.title if placed and isinstance(placed.step, OfferStep) else step
+        return "💳 <b>Clicked an offer</b>" + (f": «{esc(offer)}»" if offer else "")
+    if reason == "handoff":
+        return "🙋 <b>Asks for a manager</b>" + (f" (step {esc(step)})" if step else "")
+    return "📇 <b>Lead</b>"
+
+
+def _hand_state(timeline: list[TimelineEntry]) -> TimelineEntry | None:
+    """The latest hand-off, Take or release: who has the lead now."""
+    kinds = {"handed_off", "taken", "released"}
+    return next((e for e in reversed(timeline) if e.type in kinds), None)
+
+
+def _status_line(card: LeadCard, tz: tzinfo) -> str:
+    last = _hand_state(card.timeline)
+    status = card.lead.status
+    if status == "handed_off" and last is not None and last.type == "taken":
+        by = last.payload.get("by") or "a manager"
+        return f"🤝 Taken by {esc(by)} at {local(last.at, tz)}: the bot is silent for this lead."
+    if status == "handed_off":
+        return "⏳ Waiting for a manager: the bot is silent for this lead."
+    if last is not None and last.type == "released":
+        by = last.payload.get("by") or "a manager"
+        return f"↩️ Back with the bot (returned by {esc(by)} at {local(last.at, tz)})."
+    return f"🤖 The bot leads this conversation (status {esc(status)})."
+
+
+def alert_html(
+    service: FunnelService,
+    card: LeadCard,
+    reason: str | None,
+    step: str | None,
+    tz: tzinfo,
+    headline: str | None = None,
+) -> str:
+    """The card; ``headline`` keeps the first line of a card being redrawn."""
+    r = card.lead
+    funnel = service.scenario.funnel
+    segment = funnel.segment(r.segment)
+    headline = headline or _headline(service, card, reason, step)
+    lines = [headline, f"{profile(card)} · lead #{r.id}"]
+    lines.append(f"<b>Source:</b> {esc(r.source or '—')}")
+    if r.segment:
+        title = f" «{esc(segment.title)}»" if segment else ""
+        lines.append(f"<b>Segment:</b> {esc(r.segment)}{title}")
+    c = card.classification
+    if c is not None and c.reason:
+        lines.append(f"<b>Why:</b> {esc(short(c.reason, 400))}")
+    if card.summary:
+        lines.append(f"<b>Summary:</b> {esc(short(card.summary, 600))}")
+    if card.answers:
+        lines.append("<b>Answers:</b>")
+        for a in card.answers[:MAX_ANSWERS]:
+            lines.append(f"• {esc(plain(a.question, 60))} — {esc(short(a.answer, 300))}")
+    contact = ", ".join(x for x in (r.phone, r.email) if x)
+    if not contact:
+        lines.append("<b>Contact:</b> not shared; write to them in Telegram")
+    elif contact_allowed(card.consent, funnel.scenario.require_consent):
+        lines.append(f"<b>Contact:</b> {esc(contact)}")
+    else:
+        lines.append("<b>Contact:</b> hidden (no consent to be contacted)")
+    body = parts("\n".join(lines), CARD_LIMIT)
+    text = body[0] + ("\n…" if len(body) > 1 else "")
+    return f"{text}\n\n{_status_line(card, tz)}"
+
+
+def buttons(card: LeadCard, reason: str | None) -> InlineKeyboardMarkup | None:
+    """Take while the bot has the lead; Return to bot while managers have it."""
+    row: list[InlineKeyboardButton] = []
+    lead_id, status = card.lead.id, card.lead.status
+    last = _hand_state(card.timeline)
+    taken = status == "handed_off" and last is not None and last.type == "taken"
+    if status == "active" or (status == "handed_off" and not taken):
+        row.append(
+            InlineKeyboardButton(text="Take", callback_data=callback("take", lead_id, reason))
+        )
+    if status == "handed_off":
+        data = callback("release", lead_id, reason)
+        row.append(InlineKeyboardButton(text="Return to bot", callback_data=data))
+    return InlineKeyboardMarkup(inline_keyboard=[row]) if row else None
+
+
+class ManagerAlerts:
+    """The ``Notifier`` that posts lead cards to MANAGER_CHAT_ID."""
+
+    def __init__(
+        self, bot: Bot, service: FunnelService, channels: Channels, staff: Staff, tz: tzinfo
+    ) -> None:
+        assert staff.manager_chat_id is not None
+        self.bot = bot
+        self.service = service
+        self.channels = channels
+        self.chat_id = staff.manager_chat_id
+        self.pause = staff.alert_pause
+        self.tz = tz
+        self.outbox = Outbox("manager-alerts")
+
+    async def alert(self, lead_id: int, reason: str, step: str | None) -> None:
+        self.outbox.put(lambda: self._send(lead_id, reason, step))
+
+    async def _send(self, lead_id: int, reason: str, step: str | None) -> None:
+        card = await lead_card(self.service.db, str(lead_id), self.tz)
+        if card is None:
+            return
+        method = SendMessage(
+            chat_id=self.chat_id,
+            text=alert_html(self.service, card, reason, step, self.tz),
+            reply_markup=buttons(card, reason),
+        )
+        try:
+            await self.channels.chat(self.bot, self.chat_id).call(method, "touch")
+        except (RecipientGone, SendRejected) as exc:
+            log.warning("lead %s: the alert did not reach the managers: %s", lead_id, exc)
+        await asyncio.sleep(self.pause)
+
+    async def redraw(
+        self,
+        lead_id: int,
+        reason: str | None,
+        chat_id: int,
+        message_id: int,
+        headline: str | None = None,
+    ) -> None:
+        """Show the card again as it is now (after a Take or a Return); failures are logged."""
+        card = await lead_card(self.service.db, str(lead_id), self.tz)
+        if card is None:
+            return
+        method = EditMessageText(
+            chat_id=chat_id,
+            message_id=message_id,
+            text=alert_html(self.service, card, reason, None, self.tz, headline),
+            reply_markup=buttons(card, reason),
+        )
+        try:
+            await self.channels.chat(self.bot, chat_id).call(method)
+        except (RecipientGone, SendRejected) as exc:
+            log.info("lead %s: the alert card was not updated: %s", lead_id, exc)

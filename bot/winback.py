@@ -1,0 +1,38 @@
+"""The scenario's win-back rules, run by the bot on its own while it is up.
+
+A chore of the touch loop rather than a scheduled touch: the rules are read from the
+scenario in force, so a reload that adds or changes a rule applies at the next run, and
+``run_winback`` itself makes sure each lead gets a rule once, however often it runs and
+however many bot processes share the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from bot.broadcasts import run_winback
+from bot.service import FunnelService
+
+log = logging.getLogger(__name__)
+
+EVERY = 300.0  # seconds; "no reaction for 3 days" does not need more precision
+
+
+class WinbackChore:
+    """Queue win-back chains for leads that match a rule now, at most every ``every`` s."""
+
+    def __init__(self, service: FunnelService, every: float = EVERY) -> None:
+        self.service = service
+        self.every = every
+        self._next = 0.0
+
+    async def __call__(self) -> dict[str, int]:
+        funnel = self.service.scenario.funnel
+        if not funnel.scenario.winback or time.monotonic() < self._next:
+            return {}
+        self._next = time.monotonic() + self.every
+        queued = await run_winback(self.service.db, funnel, self.service.clock())
+        if any(queued.values()):
+            log.info("win-back queued: %s", ", ".join(f"{k} {v}" for k, v in queued.items()))
+        return queued

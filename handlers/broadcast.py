@@ -1,0 +1,395 @@
+"""``/broadcast`` for admins: pick an audience, write the message, see the preview, confirm.
+
+Only admins (ADMIN_IDS) in a private chat match here; for anyone else the filter lets the
+update through to the funnel, so a prospect typing ``/broadcast`` gets whatever any text
+gets. The draft lives in aiogram's FSM (admin UI, not the funnel); the mailing itself goes
+through the same queue, checks and limits as ``leadbot broadcast send``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+import shlex
+from contextlib import suppress
+from datetime import datetime, tzinfo
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject, Filter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.methods import SendMessage
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.audience import Request, build_audience, describe, parse_at, parse_words
+from bot.broadcast_control import ACTIONS, DONE_WORD, control, default_name, progress_text
+from bot.broadcast_preview import preview_messages
+from bot.broadcasts import BroadcastError, check_content, preview, progress, start
+from bot.engine.types import OutButton, OutMessage
+from bot.managers import Staff
+from bot.reports.leads import full_name
+from bot.service import FunnelService, RecipientGone, SendRejected
+from bot.telegram.channel import Channels
+from storage import broadcasts
+from storage.broadcasts import Audience
+
+log = logging.getLogger(__name__)
+
+PREFIX = "bcast:"
+SAMPLE = 5
+USAGE = """<b>/broadcast</b> — a mailing to an audience of leads
+<code>/broadcast segment=hot stopped-at=hot_offer idle=3</code>, then send the text
+<code>/broadcast chain=comeback stopped-at=hot_offer</code> — start a chain instead
+Filters: segment, stage, status, source, channel, stopped-at (step,step), idle (days), \
+variant (step=variant), since / until (2026-03-01, 7d). Also: name=…, at="2026-12-01 10:00", \
+button="Text:step".
+<code>/broadcast list</code>, <code>/broadcast status ID</code>, \
+<code>pause ID</code>, <code>resume ID</code>, <code>cancel ID</code>"""
+
+
+class Flow(StatesGroup):
+    text = State()  # the audience is chosen; the message text comes next
+    confirm = State()  # the preview is shown; Send or Cancel
+
+
+class AdminChat(Filter):
+    """An admin in a private chat; everyone else passes on to the funnel."""
+
+    async def __call__(self, event: Message | CallbackQuery, staff: Staff | None = None) -> bool:
+        chat = event.chat if isinstance(event, Message) else _chat_of(event)
+        user = event.from_user
+        return (
+            staff is not None
+            and user is not None
+            and staff.is_admin(user.id)
+            and chat is not None
+            and chat.type == ChatType.PRIVATE
+        )
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _chat_of(query: CallbackQuery) -> Any:
+    return query.message.chat if query.message is not None else None
+
+
+def _zone(staff: Staff | None, service: FunnelService) -> tzinfo:
+    fallback = service.scenario.funnel.timezone
+    return staff.zone(fallback) if staff is not None else fallback
+
+
+async def _say(
+    channels: Channels,
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    try:
+        await channels.chat(bot, chat_id).call(
+            SendMessage(chat_id=chat_id, text=text, reply_markup=markup)
+        )
+    except (RecipientGone, SendRejected) as exc:
+        log.warning("chat %s: a /broadcast reply was not sent: %s", chat_id, exc)
+
+
+_QUOTES = str.maketrans({"“": '"', "”": '"', "«": '"', "»": '"'})  # phones "smarten" quotes
+
+
+def _split(line: str) -> list[str]:
+    """Words of the command line; quotes group words (``name="Spring sale"``)."""
+    try:
+        return shlex.split(line.translate(_QUOTES))
+    except ValueError:
+        return line.split()
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+async def broadcast_cmd(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    service: FunnelService,
+    channels: Channels,
+    bot: Bot,
+    staff: Staff | None = None,
+) -> None:
+    chat_id = message.chat.id
+    first, _, _ = (command.args or "").partition("\n")
+    words = _split(first)
+    head = words[0].lower() if words else ""
+    tz = _zone(staff, service)
+    if not words:
+        await _say(channels, bot, chat_id, USAGE)
+        return
+    if head == "list":
+        await _say(channels, bot, chat_id, await _list(service, tz))
+        return
+    if head in {"status", *ACTIONS}:
+        if head == "cancel" and len(words) == 1:
+            await state.clear()
+            await _say(channels, bot, chat_id, "The draft is dropped; nothing was sent.")
+            return
+        await _control(service, channels, bot, chat_id, head, words[1:], tz)
+        return
+    _, _, body = (message.html_text or "").partition("\n")
+    try:
+        request = parse_words(words)
+        audience, starts = _check(service, request, tz)
+        if request.chain is not None and request.buttons:
+            raise BroadcastError("buttons go with a message; a chain has its own")
+        content = _content(body, request.buttons) if body.strip() else None
+        if content is not None or request.chain is not None:
+            check_content(service.scenario.funnel, content, request.chain)
+    except BroadcastError as exc:
+        await _say(channels, bot, chat_id, f"⚠️ {_esc(str(exc))}")
+        return
+    draft = {"words": words, "message": content, "chain": request.chain}
+    if request.chain is None and content is None:
+        count, _ = await preview(service.db, audience, service.clock(), size=1)
+        if not count:
+            await _say(channels, bot, chat_id, _nobody(audience))
+            return
+        await state.set_state(Flow.text)
+        await state.set_data(draft)
+        await _say(
+            channels, bot, chat_id,
+            f"<b>{count}</b> lead(s) match. Now send the message text ({{first_name}} and "
+            "formatting work). <code>/broadcast cancel</code> drops the draft.",
+        )  # fmt: skip
+        return
+    await _preview(message, state, service, channels, bot, draft, audience, starts, tz)
+
+
+async def message_text(
+    message: Message,
+    state: FSMContext,
+    service: FunnelService,
+    channels: Channels,
+    bot: Bot,
+    staff: Staff | None = None,
+) -> None:
+    """The text of a mailing whose audience the admin chose a moment ago."""
+    draft = await state.get_data()
+    tz = _zone(staff, service)
+    try:
+        request = parse_words(draft.get("words", []))
+        audience, starts = _check(service, request, tz)
+        content = _content(message.html_text or "", request.buttons)
+        check_content(service.scenario.funnel, content, None)
+    except BroadcastError as exc:
+        await _say(channels, bot, message.chat.id, f"⚠️ {_esc(str(exc))}")
+        return
+    draft["message"] = content
+    await _preview(message, state, service, channels, bot, draft, audience, starts, tz)
+
+
+def _check(
+    service: FunnelService, request: Request, tz: tzinfo
+) -> tuple[Audience, datetime | None]:
+    now = service.clock()
+    audience = build_audience(request.audience, service.scenario.funnel, now, tz)
+    starts = parse_at(request.at, now, tz) if request.at else None
+    return audience, starts
+
+
+def _content(text: str, buttons: list[dict[str, str]]) -> dict[str, Any]:
+    content: dict[str, Any] = {"message": text.strip()}
+    if buttons:
+        content["buttons"] = buttons
+    return content
+
+
+async def _preview(
+    message: Message,
+    state: FSMContext,
+    service: FunnelService,
+    channels: Channels,
+    bot: Bot,
+    draft: dict[str, Any],
+    audience: Audience,
+    starts: datetime | None,
+    tz: tzinfo,
+) -> None:
+    """The message as a sample lead will see it, the count and some names; Send / Cancel."""
+    chat_id = message.chat.id
+    now = service.clock()
+    count, sample = await preview(service.db, audience, now, size=SAMPLE)
+    if not count:
+        await state.clear()
+        await _say(channels, bot, chat_id, _nobody(audience))
+        return
+    shown = preview_messages(
+        service.scenario.funnel, sample[0], now, message=draft["message"], chain=draft["chain"]
+    )
+    who = _esc(sample[0].first_name or f"lead #{sample[0].id}")
+    await _say(channels, bot, chat_id, f"<b>Preview</b> — as {who} will see it:")
+    chat = channels.chat(bot, chat_id)
+    for out in shown:
+        try:
+            await chat.send(_inert(out))
+        except (RecipientGone, SendRejected) as exc:
+            await _say(channels, bot, chat_id, f"⚠️ Telegram refused it: {_esc(str(exc))}")
+            return
+    names = ", ".join(_esc(_name(lead)) for lead in sample)
+    more = f" and {count - len(sample)} more" if count > len(sample) else ""
+    when = f"\nStarts: {starts.astimezone(tz):%Y-%m-%d %H:%M}" if starts else ""
+    nonce = secrets.token_hex(4)
+    draft["nonce"] = nonce
+    await state.set_state(Flow.confirm)
+    await state.set_data(draft)
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[
+            InlineKeyboardButton(text="Send", callback_data=f"{PREFIX}send:{nonce}"),
+            InlineKeyboardButton(text="Cancel", callback_data=f"{PREFIX}cancel:{nonce}"),
+        ]]
+    )  # fmt: skip
+    await _say(
+        channels, bot, chat_id,
+        f"<b>{count}</b> lead(s) match <i>{_esc(describe(audience))}</i>: "
+        f"{names}{more}.{when}\nSend it?",
+        keyboard,
+    )  # fmt: skip
+
+
+def _nobody(audience: Audience) -> str:
+    return f"No leads match <i>{_esc(describe(audience))}</i>: nothing to send."
+
+
+def _inert(message: OutMessage) -> OutMessage:
+    """The preview's buttons look real but only say that this is a preview."""
+    rows = tuple(
+        tuple(b if b.url else OutButton(text=b.text, data=f"{PREFIX}noop") for b in row)
+        for row in message.buttons
+    )
+    return OutMessage(
+        text=message.text, buttons=rows, image=message.image, document=message.document
+    )
+
+
+def _name(lead: Any) -> str:
+    name = full_name(lead.first_name, lead.last_name)
+    return f"{name} (#{lead.id})" if name else f"#{lead.id}"
+
+
+# --- Send / Cancel ----------------------------------------------------------------------
+
+
+async def pressed(
+    query: CallbackQuery,
+    state: FSMContext,
+    service: FunnelService,
+    channels: Channels,
+    bot: Bot,
+    staff: Staff | None = None,
+) -> None:
+    action, _, nonce = (query.data or "").removeprefix(PREFIX).partition(":")
+    if action == "noop":
+        await _answer(query, "This is a preview: the buttons work in the real mailing.")
+        return
+    draft = await state.get_data()
+    if await state.get_state() != Flow.confirm.state or draft.get("nonce") != nonce:
+        await _answer(query, "This preview is no longer current.")
+        return
+    await state.clear()
+    await _drop_keyboard(query, bot)
+    chat_id = query.from_user.id
+    if action != "send":
+        await _answer(query, "Cancelled")
+        await _say(channels, bot, chat_id, "Cancelled: nothing was sent.")
+        return
+    await _answer(query)
+    tz = _zone(staff, service)
+    content, chain, now = draft.get("message"), draft.get("chain"), service.clock()
+    try:
+        request = parse_words(draft.get("words", []))
+        audience, starts = _check(service, request, tz)
+        started = await start(
+            service.db, service.scenario.funnel,
+            name=request.name or default_name(content, chain, now, tz),
+            audience=audience, message=content, chain=chain, starts_at=starts,
+            created_by=f"tg:{query.from_user.id}", now=now,
+        )  # fmt: skip
+    except BroadcastError as exc:
+        await _say(channels, bot, chat_id, f"⚠️ {_esc(str(exc))}")
+        return
+    i = started.broadcast_id
+    await _say(
+        channels, bot, chat_id,
+        f"Broadcast <b>#{i}</b> started: {started.queued} message(s) queued.\n"
+        f"<code>/broadcast status {i}</code> · <code>/broadcast pause {i}</code> · "
+        f"<code>/broadcast cancel {i}</code>",
+    )  # fmt: skip
+
+
+async def _answer(query: CallbackQuery, text: str | None = None) -> None:
+    with suppress(TelegramAPIError):
+        await query.answer(text=text)
+
+
+async def _drop_keyboard(query: CallbackQuery, bot: Bot) -> None:
+    """The Send / Cancel buttons are pressed once; take them off the preview."""
+    if query.message is None:
+        return
+    with suppress(TelegramAPIError):
+        await bot.edit_message_reply_markup(
+            chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
+        )
+
+
+# --- status, pause, resume, cancel, list -----------------------------------------------------
+
+
+async def _control(
+    service: FunnelService,
+    channels: Channels,
+    bot: Bot,
+    chat_id: int,
+    action: str,
+    args: list[str],
+    tz: tzinfo,
+) -> None:
+    ref = args[0].lstrip("#") if args else ""
+    if not ref.isdigit():
+        await _say(channels, bot, chat_id, f"Usage: <code>/broadcast {action} ID</code>")
+        return
+    now = service.clock()
+    try:
+        if action == "status":
+            found = await progress(service.db, int(ref))
+            text = progress_text(found, now, tz)
+        else:
+            found = await control(service.db, int(ref), action, now)
+            text = f"{DONE_WORD[action].capitalize()}: {progress_text(found, now, tz)}"
+    except BroadcastError as exc:
+        text = f"⚠️ {exc}"
+    await _say(channels, bot, chat_id, _esc(text))
+
+
+async def _list(service: FunnelService, tz: tzinfo, limit: int = 10) -> str:
+    now = service.clock()
+    lines = []
+    async with service.db.session() as session:
+        for row in await broadcasts.list_all(session, limit):
+            found = await broadcasts.progress(session, row.id)
+            if found is not None:
+                lines.append(_esc(progress_text(found, now, tz)))
+    return "\n".join(lines) if lines else "No broadcasts yet."
+
+
+def router() -> Router:
+    flow = Router(name="broadcast")
+    flow.message.filter(AdminChat())
+    flow.callback_query.filter(AdminChat())
+    flow.message.register(broadcast_cmd, Command("broadcast"))
+    flow.message.register(message_text, Flow.text, F.text, ~F.text.startswith("/"))
+    flow.callback_query.register(pressed, F.data.startswith(PREFIX))
+    return flow
