@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import MessageStep
@@ -124,19 +125,25 @@ async def run_winback(db: Database, funnel: Funnel, now: datetime) -> dict[str, 
             channel=None,
         )
         async with db.session() as session, session.begin():
-            row = await broadcasts.by_name(session, rule.id, "winback")
+            row = await broadcasts.by_rule(session, rule.id)
             if row is None:
-                row = await broadcasts.create(
-                    session,
-                    name=rule.id,
-                    kind="winback",
-                    message=None,
-                    chain=rule.chain,
-                    audience=audience,
-                    starts_at=now,
-                    created_by="scenario",
-                    now=now,
-                )
+                try:
+                    async with session.begin_nested():
+                        row = await broadcasts.create(
+                            session,
+                            name=rule.id,
+                            kind="winback",
+                            message=None,
+                            chain=rule.chain,
+                            audience=audience,
+                            starts_at=now,
+                            created_by="scenario",
+                            now=now,
+                            rule=rule.id,
+                        )
+                except IntegrityError:  # another instance created it a moment ago
+                    row = await broadcasts.by_rule(session, rule.id)
+                    assert row is not None
             elif row.chain != rule.chain:
                 row.chain = rule.chain  # the operator changed the rule's chain
             queued[rule.id] = await broadcasts.enqueue(session, row, audience, now)

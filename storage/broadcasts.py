@@ -100,8 +100,10 @@ async def create(
     starts_at: datetime,
     created_by: str,
     now: datetime,
+    rule: str | None = None,
 ) -> Broadcast:
     broadcast = Broadcast(
+        rule=rule,
         name=name[:100],
         kind=kind,
         message=message,
@@ -157,8 +159,9 @@ async def get(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
     return await session.get(Broadcast, broadcast_id)
 
 
-async def by_name(session: AsyncSession, name: str, kind: str) -> Broadcast | None:
-    stmt = select(Broadcast).where(Broadcast.name == name, Broadcast.kind == kind).limit(1)
+async def by_rule(session: AsyncSession, rule: str) -> Broadcast | None:
+    """The broadcast row of a win-back rule (unique: two processes cannot both create it)."""
+    stmt = select(Broadcast).where(Broadcast.rule == rule)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

@@ -155,6 +155,7 @@ class Broadcast(Base):
     kind: Mapped[str] = mapped_column(String(16), default="message")  # message|chain|winback
     message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     chain: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str | None] = mapped_column(String(40), unique=True)  # a win-back rule's id
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default="active")  # active|paused|cancelled
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -144,3 +144,23 @@ async def test_audience_filters(db: Database, mini: Funnel, clock: Clock) -> Non
             )
             == 0
         )
+
+
+async def test_two_instances_running_winback_make_one_rule_row(
+    db: Database, mini: Funnel, clock: Clock
+) -> None:
+    import asyncio
+
+    from storage.models import Broadcast as BroadcastRow
+
+    service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    await seed(service, 3)
+    clock.advance(days=4)
+    results = await asyncio.gather(
+        *(run_winback(db, mini, clock()) for _ in range(3)), return_exceptions=True
+    )
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert sum(r["offer_quiet"] for r in results if isinstance(r, dict)) == 3
+    async with db.session() as session:
+        rows = (await session.execute(select(BroadcastRow))).scalars().all()
+    assert [(r.rule, r.kind) for r in rows] == [("offer_quiet", "winback")]
