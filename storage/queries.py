@@ -307,3 +307,41 @@ __all__ = [
     "stream_events",
     "stream_leads",
 ]
+
+
+async def variant_exposures(
+    session: AsyncSession, step: str, f: LeadFilter
+) -> list[tuple[int, str, int]]:
+    """(lead, variant, first event id) for every lead of the cohort shown a variant of ``step``."""
+    stmt = (
+        select(Event.lead_id, Event.variant, func.min(Event.id))
+        .join(Lead, Lead.id == Event.lead_id)
+        .where(Event.step == step, Event.variant.is_not(None), *_lead_conditions(f))
+        .where(Event.type.in_(["step_sent", "offer_shown"]))
+        .group_by(Event.lead_id, Event.variant)
+    )
+    return [(int(lead), str(v), int(first)) for lead, v, first in await session.execute(stmt)]
+
+
+# What a prospect does (as opposed to what the bot sends).
+REACTIONS = (
+    "offer_clicked",
+    "button_pressed",
+    "answer_given",
+    "contact_shared",
+    "replied",
+    "message_received",
+    "order_paid",
+)
+
+
+async def reactions_after(session: AsyncSession, leads: dict[int, int]) -> set[int]:
+    """Which leads did something themselves after the event id given for each."""
+    if not leads:
+        return set()
+    stmt = (
+        select(Event.lead_id, func.max(Event.id))
+        .where(Event.lead_id.in_(list(leads)), Event.type.in_(REACTIONS))
+        .group_by(Event.lead_id)
+    )
+    return {int(lead) for lead, last in await session.execute(stmt) if last > leads[int(lead)]}

@@ -276,6 +276,9 @@ def report(
     window: Annotated[
         str, typer.Option(help="With --broadcast: how long after it reactions count (3d, 12h).")
     ] = "3d",
+    variants: Annotated[
+        bool, typer.Option("--variants", help="Instead: A/B variants, reach and conversion.")
+    ] = False,
 ) -> None:
     """The funnel by step and the method's metrics (CR, CR1, CPL, CPO) for a cohort of leads."""
     from bot.reports.render import console, dropped_table, report_view
@@ -292,6 +295,9 @@ def report(
                 since=since, until=until)  # fmt: skip
     tz = ZoneInfo(settings.timezone)
     funnel = _funnel(settings)
+    if variants:
+        _variants_report(settings, funnel, f, fmt)
+        return
     if dropped is not None:
         if dropped not in funnel.steps:
             _fail(f"no step {dropped!r} in {settings.scenario} (see `leadbot report`)", 1)
@@ -309,6 +315,44 @@ def report(
         csv.writer(sys.stdout).writerows(csv_rows(result))
     else:
         console().print(report_view(result, tz))
+
+
+def _variants_report(settings: Settings, funnel: Funnel, f: LeadFilter, fmt: ReportFormat) -> None:
+    from rich.table import Table
+
+    from bot.reports.render import console
+    from bot.reports.variants import variant_report
+
+    steps = _with_db(settings, lambda db: variant_report(db, funnel, f))
+    if not steps:
+        typer.echo("the scenario has no steps with variants")
+        return
+    rows = [
+        {"step": r.step, "variant": r.variant, "weight": r.weight, "reached": r.reached,
+         "converted": r.converted, "rate": round(r.rate, 4), "p_value": s.p_value}
+        for s in steps for r in s.rows
+    ]  # fmt: skip
+    if fmt is ReportFormat.json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if fmt is ReportFormat.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    for step in steps:
+        table = Table(title=f"A/B at {step.step}")
+        for column in ("variant", "weight", "reached", "converted", "rate"):
+            table.add_column(column, justify="left" if column == "variant" else "right")
+        for r in step.rows:
+            table.add_row(r.variant, str(r.weight), str(r.reached), str(r.converted),
+                          f"{r.rate:.1%}")
+        console().print(table)
+        if step.p_value is None:
+            typer.echo("not enough leads yet to compare (at least 5 per variant)")
+        else:
+            verdict = "a real difference" if step.p_value < 0.05 else "could be chance"
+            typer.echo(f"p = {step.p_value:.3f} (two-proportion z-test): {verdict}")
 
 
 def _broadcast_report(
