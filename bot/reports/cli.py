@@ -22,6 +22,7 @@ import typer
 from bot.engine.types import Status
 from bot.reports.periods import PeriodError, parse_moment
 from bot.scenario.model import Stage
+from storage.db import HEAD_REVISION
 from storage.queries import NONE_LABEL, LeadFilter
 
 if TYPE_CHECKING:
@@ -140,8 +141,15 @@ def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
         db = Database(settings.database_url)
         try:
-            if await db.current_revision() is None:
+            revision = await db.current_revision()
+            if revision is None:
                 _fail("the database has no lead log yet: run `leadbot db upgrade`", 1)
+            if revision != HEAD_REVISION:
+                _fail(
+                    f"the database is at version {revision}, older than this leadbot "
+                    f"({HEAD_REVISION}): run `leadbot db upgrade`",
+                    1,
+                )
             return await work(db)
         finally:
             await db.close()
@@ -345,8 +353,9 @@ def _variants_report(settings: Settings, funnel: Funnel, f: LeadFilter, fmt: Rep
         for column in ("variant", "weight", "reached", "converted", "rate"):
             table.add_column(column, justify="left" if column == "variant" else "right")
         for r in step.rows:
-            table.add_row(r.variant, str(r.weight), str(r.reached), str(r.converted),
-                          f"{r.rate:.1%}")
+            table.add_row(
+                r.variant, str(r.weight), str(r.reached), str(r.converted), f"{r.rate:.1%}"
+            )
         console().print(table)
         if step.p_value is None:
             typer.echo("not enough leads yet to compare (at least 5 per variant)")

@@ -137,3 +137,10 @@ async def test_upgrading_an_old_schema_keeps_its_leads(tmp_path: Path) -> None:
             assert (lead.first_name, lead.stage, lead.consent) == ("Ann", "warm", None)
     finally:
         await database.close()
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    from storage.db import HEAD_REVISION, MIGRATIONS
+
+    newest = max(p.name.split("_")[0] for p in (MIGRATIONS / "versions").glob("0*.py"))
+    assert newest == HEAD_REVISION
