@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -214,7 +214,9 @@ class TouchRepo:
         )
         if channel is not None:
             # Each face sends its own leads' touches (the simulator's never go to Telegram).
-            mine = ScheduledTouch.lead_id.in_(select(Lead.id).where(Lead.channel == channel))
+            mine = exists(
+                select(Lead.id).where(Lead.id == ScheduledTouch.lead_id, Lead.channel == channel)
+            )
             due, abandoned = due.where(mine), abandoned.where(mine)
         rows = list((await self.session.execute(abandoned)).all())
         if len(rows) < limit:

@@ -32,6 +32,8 @@ from bot.telegram.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
+CONCURRENT_UPDATES = 16
+
 
 async def run_bot(
     settings: Settings,
@@ -105,6 +107,8 @@ async def serve_polling(
             handle_signals=stop is None,
             close_bot_session=False,
             allowed_updates=dp.resolve_used_update_types(),
+            # A burst waits in Telegram's queue rather than timing out on the DB pool here.
+            tasks_concurrency_limit=CONCURRENT_UPDATES,
         )
     finally:
         if watcher is not None:

@@ -1,0 +1,1 @@
+"""leadbot's performance benchmarks: ``python -m bench`` (see bench/RESULTS.md)."""
