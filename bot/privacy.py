@@ -7,11 +7,11 @@ times), so the funnel's statistics do not change when someone asks to be forgott
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.redact import redact
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import QuestionStep
 from storage.db import Database
@@ -41,6 +41,7 @@ async def forget_lead(
         if lead is None:
             return False
         await _erase(session, funnel, lead, now, reason)
+    await db.scrub()
     log.info("lead %s: personal data erased (%s)", lead_id, reason)
     return True
 
@@ -54,6 +55,7 @@ async def forget_user(
             return False
         lead_id = lead.id
         await _erase(session, funnel, lead, now, "asked by the prospect")
+    await db.scrub()
     log.info("lead %s: personal data erased at the prospect's request", lead_id)
     return True
 
@@ -79,20 +81,18 @@ async def prune(db: Database, funnel: Funnel, now: datetime, keep: timedelta) ->
                 await _erase(session, funnel, lead, now, f"retention: quiet for {keep.days} days")
             total += len(leads)
         if not leads:
+            if total:
+                await db.scrub()
             return total
 
 
-_PHONE = re.compile(r"\+?\d[\d\s()\-]{8,}\d")
-_EMAIL = re.compile(r"[\w.%+\-]+@[\w\-]+(\.[\w\-]+)+")
-
-
 class RedactingFilter(logging.Filter):
-    """Defence in depth: mask phone numbers and e-mails in any log line at INFO and above."""
+    """Defence in depth: mask phones, e-mails and the like in any log line at INFO and above."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.INFO:
             message = record.getMessage()
-            masked = _EMAIL.sub("[email]", _PHONE.sub("[phone]", message))
+            masked = redact(message)
             if masked != message:
                 record.msg, record.args = masked, None
         return True

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_timeout: Annotated[float, Field(gt=0, le=300)] = 20.0
+    # One model answer (qualification, a knowledge-base pick) may take this long in all,
+    # retries included; then the offline path decides. A prospect is waiting meanwhile.
+    openai_budget: Annotated[float, Field(gt=0, le=120)] = 8.0
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     manager_chat_id: int | None = None
     timezone: str = "Europe/Moscow"

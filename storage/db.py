@@ -55,6 +55,19 @@ class Database:
                 lambda sync: MigrationContext.configure(sync).get_current_revision()
             )
 
+    async def scrub(self) -> None:
+        """Push erased rows out of the SQLite write-ahead log (after ``/forget`` or a prune).
+
+        With ``secure_delete`` the freed pages are zeroed, but until a checkpoint the old page
+        images still sit in the ``-wal`` file; TRUNCATE copies them back and empties it.
+        PostgreSQL needs nothing here: its dead tuples go with (auto)VACUUM, see
+        docs/deployment.md.
+        """
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def close(self) -> None:
         await self.engine.dispose()
 
@@ -77,4 +90,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted or overwritten personal data is zeroed on disk, not merely marked free.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

@@ -17,6 +17,7 @@ from typing import Any
 from bot.engine.quiet import hold
 from bot.engine.text import clean_input, fill, normalize_email, normalize_phone
 from bot.engine.types import (
+    INJECTION_SUSPECTED,
     MAX_LIVE_MESSAGES,
     Action,
     Alert,
@@ -440,7 +441,8 @@ class _Run:
         self.set_stage(segment.stage.value, st.step)
         if st.status != "active":
             return  # classified all the same, but nobody to write to now
-        if segment.hot:
+        if segment.hot and INJECTION_SUSPECTED not in event.flags:
+            # A suspected injection may keep an honest hot verdict, but never pages a manager.
             self.actions.append(Alert("hot_segment", st.step))
         chain = self.funnel.chains.get(self.funnel.chain_of(seg_id)) or []
         if chain:

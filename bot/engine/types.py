@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 Waiting = Literal["answer", "contact", "magnet_contact", "consent", "timer", "classify", "manager"]
 Status = Literal["active", "completed", "unsubscribed", "blocked", "handed_off"]
 Priority = Literal["reply", "touch"]
+#: A classification flag: the answers looked like a prompt-injection attempt.
+INJECTION_SUSPECTED = "injection_suspected"
 
 MAX_LIVE_MESSAGES = 30
 

@@ -11,7 +11,10 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-INJECTION_SUSPECTED = "injection_suspected"
+from bot.engine.types import INJECTION_SUSPECTED
+
+__all__ = ["INJECTION_SUSPECTED", "detect_injection", "find_injection", "strip_injection"]
+
 
 # Invisible characters used to split trigger words ("ig\u200bnore").
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"))
@@ -96,3 +99,15 @@ def detect_injection(answers: Mapping[str, str]) -> list[str]:
     for value in answers.values():
         found += find_injection(value)
     return list(dict.fromkeys(found))
+
+
+_SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
+
+
+def strip_injection(answers: Mapping[str, str]) -> dict[str, str]:
+    """The answers without the sentences that match an attack pattern (for an honest verdict)."""
+    out: dict[str, str] = {}
+    for key, value in answers.items():
+        kept = [part for part in _SENTENCE.split(value) if not find_injection(part)]
+        out[key] = " ".join(kept)
+    return out

@@ -2,8 +2,10 @@
 
 The model reads the scenario's segments and the prospect's answers and proposes a segment;
 routing (the operator's rules, caps and the confidence threshold) is applied in code after it.
-When the model cannot answer, the offline classifier decides, and when the answers look like an
-injection attempt the lead may not end up hotter than the offline classifier would put it.
+When the model cannot answer, the offline classifier decides. A model verdict that would make a
+lead hot needs support in the answers themselves (``corroborate``), and when the answers look like
+an injection attempt the lead may not end up hotter than the colder of the offline verdict and
+the verdict on the answers with the attack removed. Contacts are masked before the prompt.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from openai import AsyncOpenAI
 
 from bot.engine.types import Classified
 from bot.qualification.call import ModelCall, ModelClient
-from bot.qualification.injection import INJECTION_SUSPECTED, detect_injection
+from bot.qualification.injection import INJECTION_SUSPECTED, detect_injection, strip_injection
 from bot.qualification.offline import Decision, classify_offline, summarize
 from bot.qualification.routing import route
+from bot.redact import redact_values
 from bot.scenario.funnel import Funnel
 from bot.settings import Settings
 
@@ -38,14 +41,17 @@ class LLMQualifier:
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMQualifier:
         assert settings.openai_api_key is not None
+        budget = settings.openai_budget
         client = AsyncOpenAI(
             api_key=settings.openai_api_key.get_secret_value(),
             base_url=settings.openai_base_url,
-            timeout=settings.openai_timeout,
+            timeout=min(settings.openai_timeout, budget),
             max_retries=1,
         )
-        # Two attempts of OPENAI_TIMEOUT each, plus the SDK's short back-off between them.
-        return cls(client, settings.openai_model, deadline=2 * settings.openai_timeout + 1)
+        # One budget for the whole answer, retries included: the prospect is waiting. Two
+        # attempts of OPENAI_TIMEOUT (plus the SDK's back-off) bound it too when shorter.
+        deadline = min(budget, 2 * settings.openai_timeout + 1)
+        return cls(client, settings.openai_model, deadline=deadline)
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -63,14 +69,17 @@ class LLMQualifier:
         flags = (INJECTION_SUSPECTED,) if suspicious else ()
         if suspicious:
             log.warning("possible prompt injection (%s)", ", ".join(suspicious))
-            offline = _with(offline, injection=suspicious)
+            offline = _with(
+                _colder(funnel, offline, honest_verdict(funnel, answers)), injection=suspicious
+            )
         if _forced_by_rules(funnel, answers):
             decided = dataclasses.replace(offline, path="rules")
             return route(funnel, decided, answers, apply_threshold=False, flags=flags)
         if not any(value.strip() for value in answers.values()):
             return route(funnel, offline, answers, apply_threshold=False, flags=flags)
 
-        call = await self.model.ask(funnel, answers)
+        # The model provider never sees contacts, whatever the prospect typed where.
+        call = await self.model.ask(funnel, redact_values(answers))
         if call.parsed is None:
             fallback = dataclasses.replace(offline, path="offline_fallback")
             fallback = _with(fallback, **call.details())
@@ -83,10 +92,10 @@ class LLMQualifier:
             apply_threshold=True,
             flags=flags,
         )
+        baseline = route(funnel, offline, answers, apply_threshold=False)
         if suspicious:
-            baseline = route(funnel, offline, answers, apply_threshold=False)
-            result = _no_hotter(funnel, result, baseline.segment)
-        return result
+            return _no_hotter(funnel, result, baseline.segment)
+        return corroborate(funnel, result, baseline, offline)
 
 
 def _decision(
@@ -128,6 +137,55 @@ def _no_hotter(funnel: Funnel, result: Classified, ceiling: str) -> Classified:
         reason=f"{result.reason} (injection suspected: capped at {ceiling})",
         details={**result.details, "injection_capped_from": result.segment},
     )
+
+
+def corroborate(
+    funnel: Funnel, result: Classified, baseline: Classified, offline: Decision
+) -> Classified:
+    """A model verdict may make a lead hot only with the interview's own evidence behind it.
+
+    Recognising every injection is impossible, so the defence does not depend on it: when the
+    model puts a lead in a hot segment hotter than the offline verdict, the offline scores
+    (buttons, rules, keywords, examples) must give that segment some support; otherwise the
+    lead lands in the hottest non-hot segment below the model's verdict (or the offline
+    verdict, if that is hotter) and the reason says why.
+    """
+    segments = funnel.scenario.segments
+    order = funnel.segment_order
+    chosen = result.segment
+    if not segments[chosen].hot or order.index(chosen) >= order.index(baseline.segment):
+        return result
+    scores = offline.details.get("scores")
+    support = scores.get(chosen, 0) if isinstance(scores, dict) else 0
+    if support > 0:
+        return result
+    below = [s for s in order[order.index(chosen) + 1 :] if not segments[s].hot]
+    ceiling = below[0] if below else funnel.fallback_segment
+    if order.index(baseline.segment) < order.index(ceiling):
+        ceiling = baseline.segment
+    return dataclasses.replace(
+        result,
+        segment=ceiling,
+        readiness=segments[ceiling].readiness.value,
+        reason=f"{result.reason} (not corroborated by the answers: {chosen} -> {ceiling})",
+        details={**result.details, "uncorroborated_from": chosen},
+    )
+
+
+def honest_verdict(funnel: Funnel, answers: dict[str, str]) -> Decision:
+    """The offline verdict on the answers with every sentence that looks like an attack removed.
+
+    Injected text often carries hot words ("ready to buy") that the offline scorer counts as
+    evidence; the honest remainder is what a flagged lead is judged by.
+    """
+    return classify_offline(funnel, strip_injection(answers))
+
+
+def _colder(funnel: Funnel, first: Decision, second: Decision) -> Decision:
+    order = funnel.segment_order
+    if second.segment not in order or first.segment not in order:
+        return first
+    return second if order.index(second.segment) > order.index(first.segment) else first
 
 
 def _forced_by_rules(funnel: Funnel, answers: dict[str, str]) -> bool:

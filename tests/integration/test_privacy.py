@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -139,3 +140,26 @@ async def test_service_logs_hold_no_prospect_text(
     text = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     for secret in (PHONE, NAME, TEXT):
         assert secret not in text
+
+
+async def test_erased_values_leave_the_sqlite_files(
+    tmp_path: Path, mini: Funnel, clock: Clock
+) -> None:
+    """Not only the rows: the main file's free pages and the -wal file hold no copy either."""
+    path = tmp_path / "raw.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.upgrade()
+    try:
+        service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+        for user_id in (801, 802):
+            await journey(service, user_id)
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("raw.db*"))
+        assert PHONE.encode() in raw and NAME.encode() in raw  # the search can find them
+        assert await service.forget(LeadKey("telegram", 801))
+        assert await forget_lead(db, mini, 2, clock(), "operator")
+        # The bot keeps running (its pool stays open); the files are read as they are now.
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("raw.db*"))
+        for secret in (PHONE, NAME, TEXT, "anna_secret"):
+            assert secret.encode() not in raw, secret
+    finally:
+        await db.close()
