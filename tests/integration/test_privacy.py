@@ -142,6 +142,11 @@ async def test_service_logs_hold_no_prospect_text(
         assert secret not in text
 
 
+def raw_files(folder: Path) -> bytes:
+    """The database, -wal and -shm files' bytes, as a disk forensics tool would read them."""
+    return b"".join(p.read_bytes() for p in sorted(folder.glob("raw.db*")))
+
+
 async def test_erased_values_leave_the_sqlite_files(
     tmp_path: Path, mini: Funnel, clock: Clock
 ) -> None:
@@ -153,12 +158,12 @@ async def test_erased_values_leave_the_sqlite_files(
         service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
         for user_id in (801, 802):
             await journey(service, user_id)
-        raw = b"".join(p.read_bytes() for p in tmp_path.glob("raw.db*"))
+        raw = raw_files(tmp_path)
         assert PHONE.encode() in raw and NAME.encode() in raw  # the search can find them
         assert await service.forget(LeadKey("telegram", 801))
         assert await forget_lead(db, mini, 2, clock(), "operator")
         # The bot keeps running (its pool stays open); the files are read as they are now.
-        raw = b"".join(p.read_bytes() for p in tmp_path.glob("raw.db*"))
+        raw = raw_files(tmp_path)
         for secret in (PHONE, NAME, TEXT, "anna_secret"):
             assert secret.encode() not in raw, secret
     finally:
