@@ -6,18 +6,33 @@ tests; nothing here knows about aiogram or SQL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from bot.vocabulary import LeadStatus, Stage, Waiting
+from bot.vocabulary import Priority as Priority  # re-exported: the faces type their sends
 
 if TYPE_CHECKING:
     from bot.scenario.model import MessageStep
 
-Waiting = Literal["answer", "contact", "magnet_contact", "consent", "timer", "classify", "manager"]
-Status = Literal["active", "completed", "unsubscribed", "blocked", "handed_off"]
-Priority = Literal["reply", "touch"]
-
 MAX_LIVE_MESSAGES = 30
+
+
+class PrivateState(TypedDict):
+    """The engine's bookkeeping as stored in the lead's one JSON column (``leads.state``)."""
+
+    seq: int
+    live: dict[str, str]
+    timer: int
+    waiting: str | None
+    started: bool
+    draft: str
+    seed: int
+    variants: dict[str, str]
+    orders: list[str]
+    broadcast_buttons: dict[str, list[str | None]]
 
 
 @dataclass(slots=True)
@@ -33,8 +48,8 @@ class LeadState:
     readiness: str | None = None
     confidence: int | None = None
     summary: str | None = None
-    stage: str = "visitor"
-    status: Status = "active"
+    stage: Stage = Stage.VISITOR
+    status: LeadStatus = LeadStatus.ACTIVE
     step: str | None = None
     waiting: Waiting | None = None
     phone: str | None = None
@@ -55,7 +70,8 @@ class LeadState:
     orders: list[str] = field(default_factory=list)  # recent payment charge ids (no repeats)
     broadcast_buttons: dict[str, list[str | None]] = field(default_factory=dict)  # seq -> gotos
 
-    def private(self) -> dict[str, Any]:
+    def private(self) -> PrivateState:
+        """The bookkeeping half of the state, for its JSON column (see ``load_private``)."""
         return {
             "seq": self.seq,
             "live": self.live,
@@ -69,12 +85,14 @@ class LeadState:
             "broadcast_buttons": self.broadcast_buttons,
         }
 
-    def load_private(self, data: dict[str, Any] | None) -> None:
+    def load_private(self, data: Mapping[str, Any] | None) -> None:
+        """Read what ``private`` wrote (older rows may lack keys: they get the defaults)."""
         data = data or {}
         self.seq = int(data.get("seq", 0))
         self.live = {str(k): str(v) for k, v in (data.get("live") or {}).items()}
         self.timer = int(data.get("timer", 0))
-        self.waiting = data.get("waiting")
+        waiting = data.get("waiting")
+        self.waiting = Waiting(waiting) if waiting else None
         self.started = bool(data.get("started", False))
         self.draft = str(data.get("draft", ""))
         self.seed = int(data.get("seed", 0))
@@ -88,6 +106,20 @@ class LeadState:
     @property
     def has_contact(self) -> bool:
         return bool(self.phone or self.email)
+
+
+def halted_private(data: Mapping[str, Any] | None, *, forget_waiting: bool = False) -> PrivateState:
+    """Stored bookkeeping with no pending timer and no half-typed answer.
+
+    For the service and storage, which stop a lead outside the engine (a manager's Take,
+    erasing a person): they change the JSON column only through this codec.
+    """
+    state = LeadState()
+    state.load_private(data)
+    state.timer, state.draft = 0, ""
+    if forget_waiting:
+        state.waiting = None
+    return state.private()
 
 
 # --- inputs -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from bot.scenario.durations import Wait, parse_clock, parse_span, parse_wait
+from bot.vocabulary import Stage
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,39}$"
 StepId = Annotated[str, Field(pattern=ID_PATTERN, description="The id of a step.")]
@@ -95,16 +96,6 @@ class Readiness(StrEnum):
     COLLECTING_INFO = "collecting_info"
     WANTS_TO_TRY = "wants_to_try"
     NOT_A_FIT = "not_a_fit"
-
-
-class Stage(StrEnum):
-    """Where the lead stands on the visitor → cold → warm → hot → customer ladder."""
-
-    VISITOR = "visitor"
-    COLD = "cold"
-    WARM = "warm"
-    HOT = "hot"
-    CUSTOMER = "customer"
 
 
 class Strict(BaseModel):
