@@ -105,6 +105,16 @@ class Stage(StrEnum):
     CUSTOMER = "customer"
 
 
+class Readiness(StrEnum):
+    """Purchase readiness, as the method names it."""
+
+    READY_TO_BUY = "ready_to_buy"
+    COMPARING = "comparing"
+    COLLECTING_INFO = "collecting_info"
+    WANTS_TO_TRY = "wants_to_try"
+    NOT_A_FIT = "not_a_fit"
+
+
 #: The ladder in order: a lead only moves up it (``Stage`` members compare as strings).
 STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
 

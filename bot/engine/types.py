@@ -1,7 +1,10 @@
-"""The engine's vocabulary: a lead's state, the inputs it reacts to, the actions it returns.
+"""The engine's data: a lead's state, the inputs it reacts to, the actions it returns.
 
 These are plain dataclasses so the same engine drives Telegram, the terminal simulator and
-tests; nothing here knows about aiogram or SQL.
+tests; nothing here knows about aiogram or SQL. The words they carry (event types,
+statuses, stages, what a lead waits for) are defined once, in ``bot.vocabulary``.
+``LeadState.private``/``load_private`` are the one codec for the engine's bookkeeping JSON:
+storage and the service go through them (and ``halted_private``), never write it by hand.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from bot.vocabulary import LeadStatus, Stage, Waiting
+from bot.vocabulary import EventType, LeadStatus, Stage, Waiting
 from bot.vocabulary import Priority as Priority  # re-exported: the faces type their sends
 
 if TYPE_CHECKING:
@@ -283,7 +286,9 @@ class CancelTimers:
 
 @dataclass(frozen=True, slots=True)
 class Log:
-    type: str
+    """One event for the lead log (``events``); the type is from the one vocabulary."""
+
+    type: EventType
     step: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 

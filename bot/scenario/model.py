@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -28,7 +27,7 @@ from pydantic import (
 )
 
 from bot.scenario.durations import Wait, parse_clock, parse_span, parse_wait
-from bot.vocabulary import Stage
+from bot.vocabulary import Readiness, Stage
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,39}$"
 StepId = Annotated[str, Field(pattern=ID_PATTERN, description="The id of a step.")]
@@ -86,16 +85,6 @@ Text = Annotated[str, Field(min_length=1, max_length=20000)]
 
 # Currencies Telegram counts without a fractional part.
 ZERO_DECIMAL = frozenset({"XTR", "JPY", "KRW", "VND", "CLP", "ISK", "UGX"})
-
-
-class Readiness(StrEnum):
-    """Purchase readiness, as the method names it."""
-
-    READY_TO_BUY = "ready_to_buy"
-    COMPARING = "comparing"
-    COLLECTING_INFO = "collecting_info"
-    WANTS_TO_TRY = "wants_to_try"
-    NOT_A_FIT = "not_a_fit"
 
 
 class Strict(BaseModel):
