@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from bot.scenario.durations import Wait, parse_clock, parse_span, parse_wait
-from bot.vocabulary import Readiness, Stage
+from bot.vocabulary import AlertReason, EventType, Readiness, Stage
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,39}$"
 StepId = Annotated[str, Field(pattern=ID_PATTERN, description="The id of a step.")]
@@ -545,6 +545,8 @@ CrmEvent = Literal[
     "order_paid",
 ]
 DEFAULT_CRM_EVENTS: tuple[CrmEvent, ...] = ("classified", "contact_shared", "hot_segment")
+# A Literal (it shapes the scenario's JSON schema), but only of words the vocabulary defines.
+assert set(get_args(CrmEvent)) <= {*EventType, *AlertReason}
 
 
 def _positive_span(value: timedelta | None) -> timedelta | None:
