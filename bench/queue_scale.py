@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import Database
-from storage.repo import TouchRepo
+from storage.touches import TouchRepo
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

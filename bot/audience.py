@@ -11,20 +11,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import yaml
 
 from bot.broadcasts import BroadcastError
-from bot.engine.types import Status
 from bot.reports.periods import PeriodError, parse_moment
 from bot.scenario.funnel import Funnel
-from bot.scenario.model import Stage
+from bot.vocabulary import LeadStatus, Stage
 from storage.broadcasts import NEVER, Audience
 from storage.queries import NONE_LABEL
 
 STAGES = tuple(s.value for s in Stage)
-STATUSES: tuple[str, ...] = get_args(Status)
+STATUSES: tuple[str, ...] = tuple(LeadStatus)
 CHANNELS = ("telegram", "terminal")
 _AT = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2})?)?$")
 

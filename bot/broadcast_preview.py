@@ -15,7 +15,8 @@ from bot.engine.engine import Engine
 from bot.engine.types import Broadcast, LeadState, OutMessage
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import MessageStep
-from bot.service import state_from_lead
+from bot.vocabulary import LeadStatus
+from storage.leads import state_from_row
 from storage.models import Lead
 
 PREVIEW_ID = 0  # no broadcast exists yet; the engine only needs a number
@@ -33,10 +34,10 @@ def preview_messages(
 ) -> list[OutMessage]:
     """The messages ``lead`` would get at once (a chain stops at its first wait)."""
     if lead is not None:
-        state = state_from_lead(lead, {})
-        state.status = "active"  # a preview is about the content, not whether it is sent
+        state = state_from_row(lead, {})
+        state.status = LeadStatus.ACTIVE  # a preview is about the content, not whether it is sent
     else:
-        state = LeadState(first_name=placeholder_name, status="active")
+        state = LeadState(first_name=placeholder_name, status=LeadStatus.ACTIVE)
     step = MessageStep.model_validate(message) if message is not None else None
     outcome = Engine(funnel).handle(state, Broadcast(PREVIEW_ID, message=step, chain=chain), now)
     return outcome.messages

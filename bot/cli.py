@@ -104,12 +104,27 @@ def eval_(
     jobs: Annotated[int, typer.Option(min=1, max=32, help="Examples classified at once.")] = 4,
 ) -> None:
     """Score the classifier on labelled examples: accuracy, F1, confusion, fallbacks, cost."""
+    from bot.app import load_scenario, make_qualifier
+    from bot.qualification import OfflineQualifier
     from bot.qualification.evaluate import EvalDataError
+    from bot.qualification.llm import LLMQualifier
     from bot.qualification.report import run_eval
 
     settings = settings_or_exit(scenario=scenario)
+
+    async def main() -> None:
+        qualifier = OfflineQualifier() if offline else make_qualifier(settings)
+        if not offline and not isinstance(qualifier, LLMQualifier):
+            typer.echo("OPENAI_API_KEY is not set: evaluating the offline classifier.")
+        try:
+            funnel = load_scenario(settings)
+            await run_eval(funnel, qualifier, data, jobs=jobs, source=str(settings.scenario))
+        finally:
+            if isinstance(qualifier, LLMQualifier):
+                await qualifier.aclose()
+
     try:
-        _run(run_eval(settings, data, offline=offline, jobs=jobs))
+        _run(main())
     except EvalDataError as exc:
         fail(f"error: {exc}")
 

@@ -24,7 +24,7 @@ from bot.managers import contact_allowed
 from bot.outbox import Outbox
 from bot.service import Clock, FunnelService, ScenarioHolder
 from bot.settings import Settings
-from storage.repo import PERSONAL_PAYLOAD
+from storage.privacy import PERSONAL_PAYLOAD
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.scenario.durations import Wait
 from bot.service import Channel, FunnelService
 from bot.settings import Settings
-from storage.models import Lead
-from storage.repo import LeadRepo
+from storage.leads import LeadRecord, LeadRepo
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ class HandoffTimeouts:
     def __init__(
         self,
         service: FunnelService,
-        channel_for: Callable[[Lead], Channel],
+        channel_for: Callable[[LeadRecord], Channel],
         every: float = 30.0,
     ) -> None:
         self.service = service

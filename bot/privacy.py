@@ -9,14 +9,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.redact import redact
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import QuestionStep
 from storage.db import Database
-from storage.models import Lead
-from storage.repo import LeadRepo, PrivacyRepo
+from storage.privacy import PrivacyRepo
 
 log = logging.getLogger(__name__)
 
@@ -37,50 +34,40 @@ async def forget_lead(
 ) -> bool:
     """Erase one lead's personal data; False when there is no such lead."""
     async with db.session() as session, session.begin():
-        lead = await LeadRepo(session).by_id(lead_id)
-        if lead is None:
-            return False
-        await _erase(session, funnel, lead, now, reason)
-    await db.scrub()
-    log.info("lead %s: personal data erased (%s)", lead_id, reason)
-    return True
+        found = await PrivacyRepo(session).erase_lead(
+            lead_id, button_answers(funnel), now, reason, funnel.version
+        )
+    if found:
+        await db.scrub()
+        log.info("lead %s: personal data erased (%s)", lead_id, reason)
+    return found
 
 
 async def forget_user(
     db: Database, funnel: Funnel, channel: str, user_id: int, now: datetime
 ) -> bool:
     async with db.session() as session, session.begin():
-        lead = await LeadRepo(session).get_for_update(channel, user_id)
-        if lead is None:
-            return False
-        lead_id = lead.id
-        await _erase(session, funnel, lead, now, "asked by the prospect")
+        lead_id = await PrivacyRepo(session).erase_user(
+            channel, user_id, button_answers(funnel), now, "asked by the prospect", funnel.version
+        )
+    if lead_id is None:
+        return False
     await db.scrub()
     log.info("lead %s: personal data erased at the prospect's request", lead_id)
     return True
 
 
-async def _erase(
-    session: AsyncSession, funnel: Funnel, lead: Lead, now: datetime, reason: str
-) -> None:
-    await PrivacyRepo(session).erase(lead, button_answers(funnel), now)
-    lead.status = "unsubscribed"
-    lead.state = {**(lead.state or {}), "timer": 0, "waiting": None}
-    LeadRepo(session).add_events(
-        lead.id, [("forgotten", None, {"reason": reason})], now, funnel.version
-    )
-
-
 async def prune(db: Database, funnel: Funnel, now: datetime, keep: timedelta) -> int:
     """Erase the personal data of leads quiet for longer than ``keep``; returns how many."""
     total = 0
+    reason = f"retention: quiet for {keep.days} days"
     while True:
         async with db.session() as session, session.begin():
-            leads = await PrivacyRepo(session).quiet_since(now - keep)
-            for lead in leads:
-                await _erase(session, funnel, lead, now, f"retention: quiet for {keep.days} days")
-            total += len(leads)
-        if not leads:
+            erased = await PrivacyRepo(session).erase_quiet(
+                now - keep, button_answers(funnel), now, reason, funnel.version
+            )
+        total += erased
+        if not erased:
             if total:
                 await db.scrub()
             return total

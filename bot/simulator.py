@@ -17,7 +17,7 @@ from typing import TextIO
 
 from bot.engine.types import Contact, Input, OutMessage, Paid, Press, Start, Stop, Text
 from bot.service import Channel, FunnelService, LeadKey
-from storage.models import Lead
+from storage.leads import LeadRecord
 
 CHANNEL = "terminal"
 HELP = (
@@ -116,7 +116,7 @@ async def run_chat(
     channel = TerminalChannel(out, phone)
     lock = asyncio.Lock()
 
-    def channel_for(_lead: Lead) -> Channel:
+    def channel_for(_lead: LeadRecord) -> Channel:
         return channel
 
     async def feed(event: Input) -> None:

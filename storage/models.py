@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.vocabulary import BroadcastKind, BroadcastState, LeadStatus, Stage, TouchState
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -77,8 +79,8 @@ class Lead(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
-    stage: Mapped[str] = mapped_column(String(16), default="visitor", index=True)
-    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    stage: Mapped[str] = mapped_column(String(16), default=Stage.VISITOR.value, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=LeadStatus.ACTIVE.value, index=True)
     step: Mapped[str | None] = mapped_column(String(64))
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -152,12 +154,12 @@ class Broadcast(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(16), default="message")  # message|chain|winback
+    kind: Mapped[str] = mapped_column(String(16), default=BroadcastKind.MESSAGE.value)
     message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     chain: Mapped[str | None] = mapped_column(String(64))
     rule: Mapped[str | None] = mapped_column(String(40), unique=True)  # a win-back rule's id
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active|paused|cancelled
+    state: Mapped[str] = mapped_column(String(16), default=BroadcastState.ACTIVE.value)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -181,7 +183,7 @@ class ScheduledTouch(Base):
     broadcast_id: Mapped[int | None] = mapped_column(
         ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
     )
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=TouchState.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,25 +1,41 @@
-"""The engine's vocabulary: a lead's state, the inputs it reacts to, the actions it returns.
+"""The engine's data: a lead's state, the inputs it reacts to, the actions it returns.
 
 These are plain dataclasses so the same engine drives Telegram, the terminal simulator and
-tests; nothing here knows about aiogram or SQL.
+tests; nothing here knows about aiogram or SQL. The words they carry (event types,
+statuses, stages, what a lead waits for) are defined once, in ``bot.vocabulary``.
+``LeadState.private``/``load_private`` are the one codec for the engine's bookkeeping JSON:
+storage and the service go through them (and ``halted_private``), never write it by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from bot.vocabulary import EventType, LeadStatus, Stage, Waiting
+from bot.vocabulary import Priority as Priority  # re-exported: the faces type their sends
 
 if TYPE_CHECKING:
     from bot.scenario.model import MessageStep
 
-Waiting = Literal["answer", "contact", "magnet_contact", "consent", "timer", "classify", "manager"]
-Status = Literal["active", "completed", "unsubscribed", "blocked", "handed_off"]
-Priority = Literal["reply", "touch"]
-#: A classification flag: the answers looked like a prompt-injection attempt.
-INJECTION_SUSPECTED = "injection_suspected"
-
 MAX_LIVE_MESSAGES = 30
+
+
+class PrivateState(TypedDict):
+    """The engine's bookkeeping as stored in the lead's one JSON column (``leads.state``)."""
+
+    seq: int
+    live: dict[str, str]
+    timer: int
+    waiting: str | None
+    started: bool
+    draft: str
+    seed: int
+    variants: dict[str, str]
+    orders: list[str]
+    broadcast_buttons: dict[str, list[str | None]]
 
 
 @dataclass(slots=True)
@@ -35,8 +51,8 @@ class LeadState:
     readiness: str | None = None
     confidence: int | None = None
     summary: str | None = None
-    stage: str = "visitor"
-    status: Status = "active"
+    stage: Stage = Stage.VISITOR
+    status: LeadStatus = LeadStatus.ACTIVE
     step: str | None = None
     waiting: Waiting | None = None
     phone: str | None = None
@@ -57,7 +73,8 @@ class LeadState:
     orders: list[str] = field(default_factory=list)  # recent payment charge ids (no repeats)
     broadcast_buttons: dict[str, list[str | None]] = field(default_factory=dict)  # seq -> gotos
 
-    def private(self) -> dict[str, Any]:
+    def private(self) -> PrivateState:
+        """The bookkeeping half of the state, for its JSON column (see ``load_private``)."""
         return {
             "seq": self.seq,
             "live": self.live,
@@ -71,12 +88,14 @@ class LeadState:
             "broadcast_buttons": self.broadcast_buttons,
         }
 
-    def load_private(self, data: dict[str, Any] | None) -> None:
+    def load_private(self, data: Mapping[str, Any] | None) -> None:
+        """Read what ``private`` wrote (older rows may lack keys: they get the defaults)."""
         data = data or {}
         self.seq = int(data.get("seq", 0))
         self.live = {str(k): str(v) for k, v in (data.get("live") or {}).items()}
         self.timer = int(data.get("timer", 0))
-        self.waiting = data.get("waiting")
+        waiting = data.get("waiting")
+        self.waiting = Waiting(waiting) if waiting else None
         self.started = bool(data.get("started", False))
         self.draft = str(data.get("draft", ""))
         self.seed = int(data.get("seed", 0))
@@ -90,6 +109,20 @@ class LeadState:
     @property
     def has_contact(self) -> bool:
         return bool(self.phone or self.email)
+
+
+def halted_private(data: Mapping[str, Any] | None, *, forget_waiting: bool = False) -> PrivateState:
+    """Stored bookkeeping with no pending timer and no half-typed answer.
+
+    For the service and storage, which stop a lead outside the engine (a manager's Take,
+    erasing a person): they change the JSON column only through this codec.
+    """
+    state = LeadState()
+    state.load_private(data)
+    state.timer, state.draft = 0, ""
+    if forget_waiting:
+        state.waiting = None
+    return state.private()
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -253,7 +286,9 @@ class CancelTimers:
 
 @dataclass(frozen=True, slots=True)
 class Log:
-    type: str
+    """One event for the lead log (``events``); the type is from the one vocabulary."""
+
+    type: EventType
     step: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 

@@ -11,9 +11,9 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from bot.engine.types import INJECTION_SUSPECTED
+from bot.vocabulary import LeadFlag
 
-__all__ = ["INJECTION_SUSPECTED", "detect_injection", "find_injection", "strip_injection"]
+INJECTION_SUSPECTED = LeadFlag.INJECTION_SUSPECTED
 
 
 # Invisible characters used to split trigger words ("ig\u200bnore").

@@ -8,10 +8,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bot.qualification import OfflineQualifier
+from bot.qualification import Qualifier
 from bot.qualification.evaluate import Report, load_examples, predict, score
 from bot.qualification.llm import LLMQualifier
-from bot.settings import Settings
+from bot.scenario.funnel import Funnel
 
 
 def render(report: Report, console: Console, title: str) -> None:
@@ -100,28 +100,30 @@ def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counter.most_common())
 
 
-async def run_eval(
-    settings: Settings, data: Path, *, offline: bool, jobs: int, console: Console | None = None
-) -> Report:
-    """The body of ``leadbot eval``: load, classify, score, print."""
-    from bot.app import load_scenario, make_qualifier
-
-    console = console or Console()
-    funnel = load_scenario(settings)
-    examples = load_examples(data, funnel)
-    qualifier = OfflineQualifier() if offline else make_qualifier(settings)
+def qualifier_name(qualifier: Qualifier) -> str:
+    """How the report's title names the classifier."""
     if isinstance(qualifier, LLMQualifier):
-        name = f"LLM {settings.openai_model}"
-    else:
-        name = "offline"
-        if not offline:
-            console.print("OPENAI_API_KEY is not set: evaluating the offline classifier.")
-    try:
-        predictions = await predict(funnel, qualifier, examples, jobs=jobs)
-    finally:
-        if isinstance(qualifier, LLMQualifier):
-            await qualifier.aclose()
+        return f"LLM {qualifier.model.model}"
+    return "offline"
+
+
+async def run_eval(
+    funnel: Funnel,
+    qualifier: Qualifier,
+    data: Path,
+    *,
+    jobs: int,
+    source: str = "",
+    console: Console | None = None,
+) -> Report:
+    """The body of ``leadbot eval``: load the examples, classify, score, print.
+
+    The caller builds (and closes) the qualifier; ``source`` names the scenario file.
+    """
+    console = console or Console()
+    examples = load_examples(data, funnel)
+    predictions = await predict(funnel, qualifier, examples, jobs=jobs)
     report = score(funnel, predictions)
-    title = f"{funnel.scenario.name} ({settings.scenario}) · {name} · {data}"
-    render(report, console, title)
+    scenario = f"{funnel.scenario.name} ({source})" if source else funnel.scenario.name
+    render(report, console, f"{scenario} · {qualifier_name(qualifier)} · {data}")
     return report

@@ -9,8 +9,9 @@ from __future__ import annotations
 from bot.engine.types import Classified
 from bot.qualification.offline import Decision
 from bot.scenario.funnel import Funnel
+from bot.vocabulary import LeadFlag
 
-LOW_CONFIDENCE = "low_confidence"
+LOW_CONFIDENCE = LeadFlag.LOW_CONFIDENCE
 
 
 def route(

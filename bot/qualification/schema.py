@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from bot.scenario.funnel import Funnel
-from bot.scenario.model import Readiness
+from bot.vocabulary import Readiness
 
 UNKNOWN = "unknown"
 MAX_PAINS = 5

@@ -14,14 +14,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar, get_args
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.engine.types import Status
 from bot.reports.periods import PeriodError, parse_moment
-from bot.scenario.model import Stage
+from bot.vocabulary import LeadStatus, Stage
 from storage.db import HEAD_REVISION
 from storage.queries import NONE_LABEL, LeadFilter
 
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 STAGES = tuple(s.value for s in Stage)
-STATUSES: tuple[str, ...] = get_args(Status)
+STATUSES: tuple[str, ...] = tuple(LeadStatus)
 PROGRESS_FROM = 1000  # rows; smaller exports finish before a bar is worth drawing
 
 SegmentOpt = Annotated[

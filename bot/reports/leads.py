@@ -9,9 +9,9 @@ from typing import Any
 
 from bot.reports.describe import describe
 from storage.db import Database
+from storage.leads import LeadRepo
 from storage.models import Event, Lead
 from storage.queries import LeadFilter, count_leads, leads_page
-from storage.repo import LeadRepo
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
-from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -28,6 +27,7 @@ from pydantic import (
 )
 
 from bot.scenario.durations import Wait, parse_clock, parse_span, parse_wait
+from bot.vocabulary import AlertReason, EventType, Readiness, Stage
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,39}$"
 StepId = Annotated[str, Field(pattern=ID_PATTERN, description="The id of a step.")]
@@ -85,26 +85,6 @@ Text = Annotated[str, Field(min_length=1, max_length=20000)]
 
 # Currencies Telegram counts without a fractional part.
 ZERO_DECIMAL = frozenset({"XTR", "JPY", "KRW", "VND", "CLP", "ISK", "UGX"})
-
-
-class Readiness(StrEnum):
-    """Purchase readiness, as the method names it."""
-
-    READY_TO_BUY = "ready_to_buy"
-    COMPARING = "comparing"
-    COLLECTING_INFO = "collecting_info"
-    WANTS_TO_TRY = "wants_to_try"
-    NOT_A_FIT = "not_a_fit"
-
-
-class Stage(StrEnum):
-    """Where the lead stands on the visitor → cold → warm → hot → customer ladder."""
-
-    VISITOR = "visitor"
-    COLD = "cold"
-    WARM = "warm"
-    HOT = "hot"
-    CUSTOMER = "customer"
 
 
 class Strict(BaseModel):
@@ -565,6 +545,8 @@ CrmEvent = Literal[
     "order_paid",
 ]
 DEFAULT_CRM_EVENTS: tuple[CrmEvent, ...] = ("classified", "contact_shared", "hot_segment")
+# A Literal (it shapes the scenario's JSON schema), but only of words the vocabulary defines.
+assert set(get_args(CrmEvent)) <= {*EventType, *AlertReason}
 
 
 def _positive_span(value: timedelta | None) -> timedelta | None:

@@ -42,7 +42,7 @@ from bot.service import Channel, RecipientGone, ScenarioHolder, SendRejected
 from bot.telegram.files import FileIds
 from bot.telegram.render import Piece, plan
 from bot.telegram.throttle import Throttle
-from storage.models import Lead
+from storage.leads import LeadRecord
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,10 @@ class Channels:
     def chat(self, bot: Bot, chat_id: int) -> TelegramChannel:
         return TelegramChannel(bot, chat_id, self)
 
-    def for_leads(self, bot: Bot) -> Callable[[Lead], Channel]:
+    def for_leads(self, bot: Bot) -> Callable[[LeadRecord], Channel]:
         """``channel_for`` for ``FunnelService.fire_due``: a private chat's id is the user's."""
 
-        def channel_for(lead: Lead) -> Channel:
+        def channel_for(lead: LeadRecord) -> Channel:
             if lead.channel != CHANNEL:
                 return Unreachable(lead.channel)
             return self.chat(bot, lead.user_id)

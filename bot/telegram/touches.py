@@ -10,7 +10,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.service import Channel, FunnelService
-from storage.models import Lead
+from storage.leads import LeadRecord
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class TouchLoop:
     def __init__(
         self,
         service: FunnelService,
-        channel_for: Callable[[Lead], Channel],
+        channel_for: Callable[[LeadRecord], Channel],
         *,
         worker: str | None = None,
         interval: float = 1.0,

@@ -16,7 +16,7 @@ from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, RecipientGone, ScenarioHolder, SendRejected
 from storage.db import Database
 from storage.models import Event, Lead, ScheduledTouch
-from storage.repo import TouchRepo
+from storage.touches import TouchRepo
 from tests.conftest import Clock
 from tests.unit.test_quiet_hours import windowed
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy import inspect, select, text
 
 from storage.db import Database
+from storage.leads import LeadRepo
 from storage.models import Event, Lead, ScheduledTouch
-from storage.repo import LeadRepo, TouchRepo
+from storage.touches import TouchRepo
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -160,7 +160,13 @@ async def test_eval_with_the_model(tmp_path: Path, llm: FakeOpenAI) -> None:
     out = io.StringIO()
     config = settings(openai_base_url=llm.base_url, scenario=MINI)
 
-    report = await run_eval(config, path, offline=False, jobs=2, console=Console(file=out))
+    qualifier = make_qualifier(config)
+    try:
+        funnel = load_funnel(config.scenario, config.timezone)
+        report = await run_eval(funnel, qualifier, path, jobs=2, console=Console(file=out))
+    finally:
+        assert isinstance(qualifier, LLMQualifier)
+        await qualifier.aclose()
 
     assert report.paths == {"llm": 3}
     assert report.accuracy == pytest.approx(2 / 3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from bot.engine.types import INJECTION_SUSPECTED
+from bot.qualification.injection import INJECTION_SUSPECTED
 from bot.qualification.llm import LLMQualifier
 from bot.scenario.funnel import Funnel
 from tests.fakes.openai_server import Delay, FakeOpenAI, Reply

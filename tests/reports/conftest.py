@@ -23,7 +23,7 @@ from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
 from storage.db import Database
-from storage.repo import LeadRepo
+from storage.leads import LeadRepo
 from tests.conftest import Clock
 from tests.integration.test_service import Collect
 

@@ -14,9 +14,9 @@ import storage.queries
 from bot.reports.export import EVENT_FIELDS, export, lead_header
 from bot.scenario.funnel import Funnel
 from storage.db import Database
+from storage.leads import LeadRepo
 from storage.models import Event
 from storage.queries import LeadFilter
-from storage.repo import LeadRepo
 from tests.reports.conftest import Journeys, at
 
 MSK = ZoneInfo("Europe/Moscow")

@@ -32,6 +32,7 @@ from bot.engine.types import (
 )
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import parse_funnel
+from bot.vocabulary import Stage
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -405,7 +406,7 @@ def test_classification_when_not_waiting_is_ignored(mini: Funnel) -> None:
 def test_contact_raises_stage_to_warm(mini: Funnel, stage: str) -> None:
     walk = Walk(mini)
     walk(Start(first_name="Ann"))
-    walk.state = replace(walk.state, stage=stage)
+    walk.state = replace(walk.state, stage=Stage(stage))
     out = walk(Contact("+79990001122"))
     assert out.state.stage == "warm" and out.state.phone == "+79990001122"
 

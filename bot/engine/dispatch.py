@@ -1,0 +1,324 @@
+"""Dispatch: one handler per input type, and what happens when a scenario edit moved the lead.
+
+``INPUT_HANDLERS`` maps each engine input (``bot.engine.types.Input``) to its handler.
+Typed text lands in ``on_text``; text the funnel did not expect ends in ``off_script``,
+the one place to hook other handling of free text (knowledge base, a model's reply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.engine.interview import (
+    answer_question,
+    commit_answer,
+    consent_answer,
+    shared_phone,
+    typed_contact,
+)
+from bot.engine.mailings import broadcast, broadcast_press, is_broadcast_step
+from bot.engine.offers import offer_clicked, paid
+from bot.engine.run import Run
+from bot.engine.text import clean_input
+from bot.engine.types import (
+    Alert,
+    Blocked,
+    Broadcast,
+    Classified,
+    Contact,
+    Input,
+    Paid,
+    Press,
+    Release,
+    Start,
+    Stop,
+    Text,
+    TimerFired,
+)
+from bot.scenario.model import ConsentStep, MessageStep, OfferStep, QuestionStep, WaitStep
+from bot.vocabulary import AlertReason, EventType, LeadFlag, LeadStatus, Waiting
+
+#: Statuses in which a prospect's own message or /start makes the lead active again.
+GONE = frozenset({LeadStatus.UNSUBSCRIBED, LeadStatus.BLOCKED})
+
+
+def dispatch(run: Run, event: Input) -> None:
+    """React to one input (after moving a lead whose step a scenario edit removed)."""
+    if relocate(run) and isinstance(event, TimerFired | Text | Press | Start | Contact):
+        # The step this input was meant for is gone; the lead continues at the new place.
+        if isinstance(event, Text):
+            run.log(EventType.MESSAGE_RECEIVED, run.state.step, text=clean_input(event.text)[0])
+        elif isinstance(event, Start):
+            run.say(run.texts.restart)
+        elif isinstance(event, Contact):
+            on_contact(run, event)
+        if run.state.status == LeadStatus.ACTIVE and run.state.step:
+            run.priority = "touch" if isinstance(event, TimerFired) else "reply"
+            run.run(run.state.step)
+        return
+    INPUT_HANDLERS[type(event)](run, event)
+
+
+def relocate(run: Run) -> bool:
+    """Move a lead whose step was removed by a scenario edit; True when it moved."""
+    st, funnel = run.state, run.funnel
+    if st.step is None or funnel.get(st.step) is not None:
+        return False
+    target = funnel.scenario.moved.get(st.step)
+    if target is None and st.segment in funnel.scenario.segments:
+        chain = funnel.chains.get(funnel.chain_of(st.segment)) or []
+        target = chain[0] if chain else None
+    target = target or funnel.start
+    run.log(EventType.STEP_MOVED, target, old=st.step, new=target, version=funnel.version)
+    run.cancel_timers("step_moved")
+    st.step, st.waiting, st.draft = target, None, ""
+    for seq, owner in list(st.live.items()):
+        if funnel.get(owner) is None:
+            del st.live[seq]
+    return True
+
+
+def on_start(run: Run, event: Start) -> None:
+    st = run.state
+    for name in ("first_name", "last_name", "username", "language"):
+        value = getattr(event, name)
+        if value:
+            setattr(st, name, value)
+    if not st.started:
+        st.started = True
+        st.source = event.source
+        st.status = LeadStatus.ACTIVE
+        run.log(EventType.STARTED, None, source=event.source)
+        run.run(run.funnel.start)
+        return
+    run.log(EventType.RESTARTED, st.step, source=event.source, status=st.status)
+    if st.status in GONE:
+        st.status = LeadStatus.ACTIVE
+        run.log(EventType.RESUBSCRIBED, st.step)
+        run.say(run.texts.restart)
+        run.resume()
+        return
+    if st.status == LeadStatus.COMPLETED:
+        run.say(run.texts.finished)
+        return
+    if st.status == LeadStatus.HANDED_OFF:
+        run.say(run.texts.handed_off)
+        return
+    run.say(run.texts.restart)
+    asking = {Waiting.ANSWER, Waiting.CONTACT, Waiting.MAGNET_CONTACT, Waiting.CONSENT}
+    if st.waiting in asking and st.step:
+        run.run(st.step)
+
+
+def on_text(run: Run, event: Text) -> None:
+    """Typed text: an answer, a contact, a reply to a touch, or else ``off_script``."""
+    st = run.state
+    text, cut = clean_input(event.text)
+    if not text:
+        return
+    if cut:
+        run.log(EventType.INPUT_TRUNCATED, st.step, length=len(event.text))
+    if st.status == LeadStatus.BLOCKED:
+        st.status = LeadStatus.ACTIVE
+        run.log(EventType.UNBLOCKED, st.step)
+    if st.status == LeadStatus.UNSUBSCRIBED:
+        run.log(EventType.MESSAGE_RECEIVED, st.step, text=text, status=st.status)
+        run.say(run.texts.stop)
+        return
+    if st.status == LeadStatus.HANDED_OFF:
+        run.log(EventType.MESSAGE_RECEIVED, st.step, text=text, status=st.status)
+        return
+    placed = run.funnel.get(st.step)
+    if placed is not None:
+        step = placed.step
+        if st.waiting == Waiting.ANSWER and isinstance(step, QuestionStep):
+            answer_question(run, placed, text, typed=True)
+            return
+        if st.waiting in {Waiting.CONTACT, Waiting.MAGNET_CONTACT}:
+            typed_contact(run, placed, text)
+            return
+        if st.waiting == Waiting.TIMER and isinstance(step, WaitStep) and step.on_reply:
+            run.log(EventType.REPLIED, placed.id, text=text)
+            run.cancel_timers("replied")
+            run.run(step.on_reply)
+            return
+    off_script(run, text, cut)
+
+
+def off_script(run: Run, text: str, cut: bool) -> None:
+    """Text the funnel did not ask for: logged, and answered with the "unknown" text."""
+    st = run.state
+    run.log(EventType.MESSAGE_RECEIVED, st.step, text=text)
+    if cut:
+        run.say(run.texts.too_long)
+    if st.waiting != Waiting.CLASSIFY:
+        run.say(run.texts.unknown)
+
+
+def on_press(run: Run, event: Press) -> None:
+    st = run.state
+    parts = event.data.split(":")
+    if len(parts) != 3 or parts[0] != "b" or not parts[1].isdigit() or not parts[2].isdigit():
+        run.toast = run.texts.not_current
+        run.log(EventType.STALE_BUTTON, st.step, data=event.data[:64])
+        return
+    seq, index = parts[1], int(parts[2])
+    step_id = st.live.get(seq)
+    if step_id is not None and is_broadcast_step(step_id):
+        broadcast_press(run, seq, step_id, index)
+        return
+    placed = run.funnel.get(step_id)
+    if placed is None or st.status in {LeadStatus.UNSUBSCRIBED, LeadStatus.HANDED_OFF}:
+        run.toast = run.texts.not_current
+        run.log(EventType.STALE_BUTTON, st.step, data=event.data)
+        return
+    if st.status == LeadStatus.BLOCKED:
+        st.status = LeadStatus.ACTIVE
+        run.log(EventType.UNBLOCKED, st.step)
+    step = placed.step
+    if isinstance(step, QuestionStep):
+        if st.step != placed.id or st.waiting != Waiting.ANSWER or index >= len(step.options):
+            run.toast = run.texts.not_current
+            return
+        del st.live[seq]
+        answer_question(run, placed, step.options[index], typed=False)
+        return
+    del st.live[seq]
+    if isinstance(step, ConsentStep):
+        if st.step != placed.id or st.waiting != Waiting.CONSENT or index > 1:
+            run.toast = run.texts.not_current
+            return
+        consent_answer(run, placed, step, agreed=index == 0)
+        return
+    if isinstance(step, OfferStep) and index == 0:
+        offer_clicked(run, placed, step)
+        return
+    buttons = step.buttons if isinstance(step, MessageStep | OfferStep) else []
+    offset = 1 if isinstance(step, OfferStep) else 0
+    if not 0 <= index - offset < len(buttons):
+        run.toast = run.texts.not_current
+        return
+    button = buttons[index - offset]
+    run.log(
+        EventType.BUTTON_PRESSED,
+        placed.id,
+        text=button.text,
+        goto=button.goto,
+        **run.variant_of(placed),
+    )
+    if button.goto:
+        run.cancel_timers("button")
+        run.run(button.goto)
+
+
+def on_contact(run: Run, event: Contact) -> None:
+    shared_phone(run, event.phone)
+
+
+def on_timer(run: Run, event: TimerFired) -> None:
+    st = run.state
+    if event.token != st.timer or st.status != LeadStatus.ACTIVE:
+        run.log(EventType.TIMER_IGNORED, st.step, token=event.token)
+        return
+    st.timer = 0
+    placed = run.funnel.get(st.step)
+    run.priority = "touch"
+    if placed is None:
+        run.finish(None)
+        return
+    step = placed.step
+    if isinstance(step, QuestionStep) and st.draft and st.waiting == Waiting.ANSWER:
+        run.priority = "reply"
+        commit_answer(run, placed, st.draft, "text", None)
+        return
+    if isinstance(step, QuestionStep) and step.on_timeout:
+        run.log(EventType.NO_REPLY, placed.id, waited=str(step.timeout))
+        run.run(step.on_timeout)
+        return
+    run.advance(placed)
+
+
+def on_classified(run: Run, event: Classified) -> None:
+    st = run.state
+    if st.waiting != Waiting.CLASSIFY:
+        run.log(EventType.CLASSIFICATION_IGNORED, st.step, segment=event.segment)
+        return
+    funnel = run.funnel
+    seg_id = event.segment if funnel.segment(event.segment) else funnel.fallback_segment
+    segment = funnel.scenario.segments[seg_id]
+    st.segment = seg_id
+    st.readiness = event.readiness
+    st.confidence = event.confidence
+    st.summary = event.summary or st.summary
+    for flag in event.flags:
+        if flag not in st.flags:
+            st.flags.append(flag)
+    st.waiting = None
+    run.log(
+        EventType.CLASSIFIED,
+        st.step,
+        segment=seg_id,
+        confidence=event.confidence,
+        readiness=event.readiness,
+        reason=event.reason,
+        flags=list(event.flags),
+        **event.details,
+    )
+    run.set_stage(segment.stage, st.step)
+    if st.status != LeadStatus.ACTIVE:
+        return  # classified all the same, but nobody to write to now
+    if segment.hot and LeadFlag.INJECTION_SUSPECTED not in event.flags:
+        # A suspected injection may keep an honest hot verdict, but never pages a manager.
+        run.actions.append(Alert(AlertReason.HOT_SEGMENT, st.step))
+    chain = funnel.chains.get(funnel.chain_of(seg_id)) or []
+    if chain:
+        run.run(chain[0])
+    else:
+        run.finish(st.step)
+
+
+def on_stop(run: Run, _: Stop) -> None:
+    st = run.state
+    if st.status == LeadStatus.UNSUBSCRIBED:
+        run.say(run.texts.stop, remove_keyboard=True)
+        return
+    st.status = LeadStatus.UNSUBSCRIBED
+    run.cancel_timers("unsubscribed")
+    run.log(EventType.UNSUBSCRIBED, st.step)
+    run.say(run.texts.stop, remove_keyboard=True)
+
+
+def on_blocked(run: Run, event: Blocked) -> None:
+    st = run.state
+    if st.status == LeadStatus.BLOCKED:
+        return
+    st.status = LeadStatus.BLOCKED
+    run.cancel_timers("blocked")
+    run.log(EventType.BLOCKED, st.step, reason=event.reason)
+
+
+def on_release(run: Run, event: Release) -> None:
+    st = run.state
+    if st.status != LeadStatus.HANDED_OFF:
+        return
+    st.status = LeadStatus.ACTIVE
+    run.log(EventType.RELEASED, st.step, by=event.by)
+    run.priority = "touch"
+    run.resume()
+
+
+#: Each input type's handler; ``dispatch`` looks the input up here.
+INPUT_HANDLERS: Mapping[type[Any], Callable[[Run, Any], None]] = {
+    Start: on_start,
+    Text: on_text,
+    Press: on_press,
+    Contact: on_contact,
+    TimerFired: on_timer,
+    Classified: on_classified,
+    Stop: on_stop,
+    Blocked: on_blocked,
+    Release: on_release,
+    Paid: paid,
+    Broadcast: broadcast,
+}

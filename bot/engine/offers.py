@@ -1,0 +1,124 @@
+"""The product ladder: lead magnets, offers, invoices and payments.
+
+Showing an offer is a step (``bot.engine.steps`` calls ``show_offer``); clicking it and
+paying for it are inputs (``bot.engine.dispatch`` calls ``offer_clicked`` and ``paid``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.engine.run import Run
+from bot.engine.types import Alert, Invoice, OutButton, Paid, RecordOrder
+from bot.scenario.funnel import Placed
+from bot.scenario.model import ZERO_DECIMAL, LeadMagnetStep, OfferStep
+from bot.vocabulary import (
+    AlertReason,
+    EventType,
+    LeadStatus,
+    Stage,
+    invoice_payload,
+    offer_of_payload,
+)
+
+MAX_ORDERS_KEPT = 20  # recent charge ids remembered, so a repeated payment is not counted twice
+
+
+def deliver_magnet(run: Run, placed: Placed, step: LeadMagnetStep) -> None:
+    buttons: tuple[tuple[OutButton, ...], ...] = ()
+    if step.link:
+        label = step.link_text or run.texts.magnet_link_button
+        buttons = ((OutButton(text=label, url=step.link),),)
+    run.say(step.lead_magnet, placed.id, document=step.document, buttons=buttons)
+    run.log(EventType.LEAD_MAGNET_DELIVERED, placed.id, title=step.title)
+
+
+def offer_fields(step: OfferStep) -> dict[str, str]:
+    """What every offer event carries, so reports can group by tier and price."""
+    return {
+        "tier": step.tier,
+        "title": step.title,
+        "price": str(step.price),
+        "currency": step.currency,
+    }
+
+
+def show_offer(run: Run, placed: Placed, step: OfferStep) -> None:
+    variant = run.variant(placed, step.variants)
+    labels: list[tuple[str, str | None]] = [(step.button or run.texts.offer_button, None)]
+    labels += [(b.text, b.url) for b in step.buttons]
+    run.say(
+        variant.text if variant else step.offer,
+        placed.id,
+        buttons=run.buttons_for(placed.id, labels),
+        image=(variant.image if variant and variant.image else step.image),
+    )
+    run.log(EventType.OFFER_SHOWN, placed.id, **offer_fields(step), **run.variant_of(placed))
+
+
+def offer_clicked(run: Run, placed: Placed, step: OfferStep) -> None:
+    run.log(EventType.OFFER_CLICKED, placed.id, **offer_fields(step), **run.variant_of(placed))
+    run.raise_stage(Stage.HOT, placed.id)
+    run.actions.append(Alert(AlertReason.OFFER_CLICKED, placed.id))
+    if step.invoice:
+        invoice = Invoice(
+            title=step.title[:32],
+            description=(step.description or step.title)[:255],
+            payload=invoice_payload(placed.id),
+            currency=step.currency,
+            amount=step.minor_units,
+        )
+        run.say(step.title, placed.id, invoice=invoice)
+        run.log(EventType.INVOICE_SENT, placed.id, amount=str(step.price), currency=step.currency)
+    else:
+        assert step.link is not None
+        link_text = run.texts.offer_link.replace("{offer}", step.title)
+        run.say(
+            link_text,
+            placed.id,
+            buttons=((OutButton(text=run.texts.offer_link_button, url=step.link),),),
+        )
+    if step.on_click:
+        run.cancel_timers("offer_clicked")
+        run.run(step.on_click)
+
+
+def paid(run: Run, event: Paid) -> None:
+    """Telegram confirmed a payment: record the order once, thank, go on to the upsell."""
+    st = run.state
+    if event.charge_id in st.orders:
+        run.log(EventType.PAYMENT_DUPLICATE, st.step, charge_id=event.charge_id)
+        return
+    st.orders = [*st.orders[-(MAX_ORDERS_KEPT - 1) :], event.charge_id]
+    offer_id = offer_of_payload(event.payload)
+    placed = run.funnel.get(offer_id)
+    step = placed.step if placed is not None else None
+    tier = step.tier if isinstance(step, OfferStep) else "unknown"
+    title = step.title if isinstance(step, OfferStep) else (offer_id or "order")
+    factor = 1 if event.currency in ZERO_DECIMAL else 100
+    run.log(
+        EventType.ORDER_PAID,
+        offer_id,
+        amount=str(Decimal(event.amount) / factor),
+        currency=event.currency,
+        title=title,
+        tier=tier,
+        offer_step=offer_id,
+        charge_id=event.charge_id,
+    )
+    run.actions.append(
+        RecordOrder(offer_id or "", tier, title, event.amount, event.currency, event.charge_id)
+    )
+    run.set_stage(Stage.CUSTOMER, offer_id)
+    run.cancel_timers("paid")
+    if st.status in {LeadStatus.UNSUBSCRIBED, LeadStatus.BLOCKED}:
+        return
+    st.status = LeadStatus.ACTIVE
+    run.say(run.texts.paid.replace("{offer}", title), offer_id, remove_keyboard=True)
+    after = run.funnel.scenario.after_purchase
+    chain = run.funnel.chains.get(after) if after else None
+    if chain:
+        run.log(EventType.AFTER_PURCHASE, chain[0], chain=after)
+        run.run(chain[0])
+    else:
+        run.finish(offer_id)

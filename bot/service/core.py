@@ -1,0 +1,205 @@
+"""The heart of the service: load a lead, run the engine, persist the outcome, deliver it.
+
+Handlers (Telegram), the simulator (terminal) and the touch dispatcher all come through
+``FunnelCore.handle``, so every face logs the same events in the same way. Touches and
+managers' hand-overs build on it (``bot.service.touches``, ``bot.service.funnel``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+from bot.engine.types import (
+    Alert,
+    Blocked,
+    CancelTimers,
+    ClassifyRequest,
+    Input,
+    Log,
+    Outcome,
+    OutMessage,
+    RecordOrder,
+    SaveAnswer,
+    Schedule,
+)
+from bot.qualification import Qualifier
+from bot.scenario.model import ZERO_DECIMAL, OfferStep
+from bot.service.holder import ScenarioHolder
+from bot.service.ports import (
+    Channel,
+    Clock,
+    EventSink,
+    LeadKey,
+    Notifier,
+    RecipientGone,
+    Result,
+    SendRejected,
+    utcnow,
+)
+from bot.vocabulary import EventType, offer_of_payload
+from storage.db import Database
+from storage.leads import EventRow, LeadRepo
+from storage.touches import TouchRepo
+
+log = logging.getLogger(__name__)
+
+MAX_CLASSIFY_ROUNDS = 3
+
+
+class FunnelCore:
+    """Runs inputs through the engine for one lead at a time, and delivers the result."""
+
+    def __init__(
+        self,
+        db: Database,
+        scenario: ScenarioHolder,
+        qualifier: Qualifier,
+        clock: Clock = utcnow,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.db = db
+        self.notifier = notifier
+        self.sinks: list[EventSink] = []
+        self.scenario = scenario
+        self.qualifier = qualifier
+        self.clock = clock
+        self.locks: weakref.WeakValueDictionary[LeadKey, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @asynccontextmanager
+    async def serial(self, key: LeadKey) -> AsyncIterator[None]:
+        """One update at a time per lead in this process (the row lock covers others)."""
+        lock = self.locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self.locks[key] = lock
+        async with lock:
+            yield
+
+    async def handle(
+        self, key: LeadKey, event: Input, channel: Channel, touch_id: int | None = None
+    ) -> Result:
+        """Run one input for one lead: persist what it changes, then deliver the messages."""
+        async with self.serial(key):
+            lead_id, outcome = await self.apply(key, event, touch_id)
+            toast = outcome.toast
+            delivered, gone = await self.deliver(key, lead_id, outcome, channel)
+            await self.alert(lead_id, outcome)
+            for _ in range(MAX_CLASSIFY_ROUNDS):
+                request = next((a for a in outcome.actions if isinstance(a, ClassifyRequest)), None)
+                if request is None or gone:
+                    break
+                answers = {k: v for k, _, v in request.answers}
+                async with channel.typing():
+                    classified = await self.qualifier.qualify(self.scenario.funnel, answers)
+                lead_id, outcome = await self.apply(key, classified)
+                more, gone = await self.deliver(key, lead_id, outcome, channel)
+                delivered += more
+                await self.alert(lead_id, outcome)
+            return Result(lead_id, outcome.state, toast, delivered)
+
+    async def alert(self, lead_id: int, outcome: Outcome) -> None:
+        """Tell managers about hot moments; a failing notifier never stops the funnel."""
+        self.publish(lead_id, outcome)
+        if self.notifier is None:
+            return
+        for action in outcome.actions:
+            if isinstance(action, Alert):
+                try:
+                    await self.notifier.alert(lead_id, action.reason, action.step)
+                except Exception:
+                    log.exception("lead %s: the manager alert failed", lead_id)
+
+    def publish(self, lead_id: int, outcome: Outcome) -> None:
+        for sink in self.sinks:
+            try:
+                sink.publish(lead_id, outcome)
+            except Exception:
+                log.exception("lead %s: an event sink failed", lead_id)
+
+    async def apply(
+        self, key: LeadKey, event: Input, touch_id: int | None = None
+    ) -> tuple[int, Outcome]:
+        """Run the engine on the stored state and store everything it decided, in one go."""
+        now = self.clock()
+        version = self.scenario.funnel.version
+        async with self.db.session() as session, session.begin():
+            repo = LeadRepo(session)
+            if touch_id is not None:
+                # Committed with the state it produces: from here a crash means "maybe sent".
+                await TouchRepo(session).mark_sending(touch_id)
+            lead_id, state = await repo.load(key.channel, key.user_id, now)
+            if not state.seed:
+                state.seed = zlib.crc32(f"{key.channel}:{key.user_id}".encode()) or 1
+            outcome = self.scenario.engine.handle(state, event, now)
+            touches = TouchRepo(session)
+            events: list[EventRow] = []
+            for action in outcome.actions:
+                if isinstance(action, Log):
+                    events.append((action.type, action.step, action.payload))
+                elif isinstance(action, SaveAnswer):
+                    await repo.save_answer(lead_id, action.key, action.question, action.value, now)
+                elif isinstance(action, CancelTimers):
+                    await touches.cancel_pending(lead_id, now)
+                elif isinstance(action, RecordOrder):
+                    factor = 1 if action.currency in ZERO_DECIMAL else 100
+                    repo.add_order(
+                        lead_id,
+                        action.step,
+                        action.tier,
+                        action.title,
+                        Decimal(action.amount) / factor,
+                        action.currency,
+                        action.charge_id,
+                        now,
+                    )
+                elif isinstance(action, Schedule):
+                    touches.schedule(
+                        lead_id, action.due, action.step, action.token, now, action.kind
+                    )
+            repo.add_events(lead_id, events, now, version)
+            await repo.store(lead_id, outcome.state, now, version)
+            return lead_id, outcome
+
+    async def deliver(
+        self, key: LeadKey, lead_id: int, outcome: Outcome, channel: Channel
+    ) -> tuple[list[OutMessage], bool]:
+        """Send the outcome's messages; returns what went out and whether the lead is gone."""
+        sent: list[OutMessage] = []
+        for message in outcome.messages:
+            try:
+                await channel.send(message)
+            except RecipientGone as exc:
+                log.info("lead %s is unreachable: %s", lead_id, exc)
+                await self.apply(key, Blocked(str(exc)))
+                return sent, True
+            except SendRejected as exc:
+                log.warning("lead %s: step %s was rejected: %s", lead_id, message.step, exc)
+                await self.log_event(
+                    lead_id, (EventType.ERROR, message.step, {"reason": str(exc)[:500]})
+                )
+            else:
+                sent.append(message)
+        return sent, False
+
+    async def log_event(self, lead_id: int, event: EventRow) -> None:
+        """One event in the lead log, outside any engine run (its own transaction)."""
+        async with self.db.session() as session, session.begin():
+            LeadRepo(session).add_events(lead_id, [event], self.clock())
+
+    def check_invoice(self, payload: str, currency: str, amount: int) -> str | None:
+        """Before Telegram charges: None if the invoice is still on sale as issued, else why."""
+        placed = self.scenario.funnel.get(offer_of_payload(payload))
+        step = placed.step if placed is not None else None
+        if not isinstance(step, OfferStep) or not step.invoice:
+            return "this offer is no longer available"
+        if step.currency != currency or step.minor_units != amount:
+            return "the price has changed; please open the offer again"
+        return None

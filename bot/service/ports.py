@@ -1,0 +1,90 @@
+"""What the service exchanges with the faces around it: protocols, errors and plain records.
+
+A face (Telegram, the terminal simulator, a test) implements ``Channel``; managers' alerts
+go to a ``Notifier``; a CRM hears outcomes as an ``EventSink``. Everything crossing this
+line is plain data, never an ORM row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple, Protocol
+
+from bot.engine.types import LeadState, Outcome, OutMessage
+from storage.leads import LeadRecord
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RecipientGone(Exception):
+    """The prospect blocked the bot or deleted the account (Telegram's 403)."""
+
+
+class SendRejected(Exception):
+    """The platform refused this one message (e.g. Telegram's 400); the funnel goes on."""
+
+
+class Notifier(Protocol):
+    """Where the engine's alerts go (the managers' chat, a CRM)."""
+
+    async def alert(self, lead_id: int, reason: str, step: str | None) -> None: ...
+
+
+class EventSink(Protocol):
+    """Hears every saved outcome (a CRM webhook); it must only queue work, never wait."""
+
+    def publish(self, lead_id: int, outcome: Outcome) -> None: ...
+
+
+class Channel(Protocol):
+    """A face that can show the engine's messages to one prospect."""
+
+    async def send(self, message: OutMessage) -> None: ...
+
+    def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+
+#: Finds the face that reaches a stored lead (for touches and a manager's Return).
+ChannelFor = Callable[[LeadRecord], Channel]
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """What a manager's Take or Return did: ``done``, and the lead's status afterwards."""
+
+    lead_id: int
+    done: bool
+    status: str  # "missing" when there is no such lead
+
+
+class Due(NamedTuple):
+    """A claimed row of the touch queue."""
+
+    touch_id: int
+    lead_id: int
+    token: int
+    kind: str
+    broadcast_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadKey:
+    channel: str
+    user_id: int
+
+
+@dataclass(slots=True)
+class Result:
+    """What one input did: the lead's id, its final state, and a notice for a button press."""
+
+    lead_id: int
+    state: LeadState
+    toast: str | None
+    delivered: list[OutMessage]

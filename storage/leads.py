@@ -1,0 +1,274 @@
+"""The lead aggregate: the lead row with its answers, events (the lead log) and orders.
+
+Style of every ``storage`` module: one repository class per aggregate, built on an
+``AsyncSession`` whose transaction the caller owns. Services get plain data out of a
+repository: frozen dataclasses (``LeadRecord``) or the engine's ``LeadState``, never an
+ORM row. Row-level methods (``get_or_create``, ``get_for_update``, ``by_id``) hand ORM rows
+to code inside ``storage`` and to read-models that render a row, and say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engine.types import LeadState, halted_private
+from bot.vocabulary import EventType, LeadStatus, Stage
+from storage.models import Answer, Event, Lead, Order
+
+EventRow = tuple[str, str | None, dict[str, Any]]  # (type, step, payload)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRecord:
+    """A lead as services and faces see it: who it is and where it stands (no bookkeeping)."""
+
+    id: int
+    channel: str
+    user_id: int
+    first_name: str
+    last_name: str
+    username: str
+    language: str
+    source: str | None
+    segment: str | None
+    stage: str
+    status: str
+    step: str | None
+
+
+def record_of(lead: Lead) -> LeadRecord:
+    return LeadRecord(
+        id=lead.id,
+        channel=lead.channel,
+        user_id=lead.user_id,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        username=lead.username,
+        language=lead.language,
+        source=lead.source,
+        segment=lead.segment,
+        stage=lead.stage,
+        status=lead.status,
+        step=lead.step,
+    )
+
+
+def state_from_row(lead: Lead, answers: dict[str, str]) -> LeadState:
+    """The engine's view of a stored lead (the bookkeeping JSON read by its codec)."""
+    state = LeadState(
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        username=lead.username,
+        language=lead.language,
+        source=lead.source,
+        segment=lead.segment,
+        readiness=lead.readiness,
+        confidence=lead.score,
+        summary=lead.summary,
+        stage=Stage(lead.stage),
+        status=LeadStatus(lead.status),
+        step=lead.step,
+        phone=lead.phone,
+        email=lead.email,
+        answers=answers,
+        flags=list(lead.flags or []),
+        consent=lead.consent,
+        consent_version=lead.consent_version,
+        consent_at=lead.consent_at,
+    )
+    state.load_private(lead.state)
+    return state
+
+
+def write_state(lead: Lead, state: LeadState, now: datetime, version: str) -> None:
+    """Store the engine's state in the row (the bookkeeping JSON written by its codec)."""
+    lead.first_name = state.first_name[:256]
+    lead.last_name = state.last_name[:256]
+    lead.username = state.username[:64]
+    lead.language = state.language[:16]
+    lead.source = state.source
+    lead.segment = state.segment
+    lead.readiness = state.readiness
+    lead.score = state.confidence
+    lead.summary = state.summary
+    lead.stage = str(state.stage)  # plain strings in the row, whatever the enum
+    lead.status = str(state.status)
+    lead.step = state.step
+    lead.phone = state.phone
+    lead.email = state.email
+    lead.flags = list(state.flags)
+    lead.consent = state.consent
+    lead.consent_version = state.consent_version
+    lead.consent_at = state.consent_at
+    lead.state = dict(state.private())
+    lead.scenario_version = version
+    lead.updated_at = now
+    lead.last_seen_at = now
+
+
+class LeadRepo:
+    """Leads, their answers, events and orders, within one session (one transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- plain data for the services ----------------------------------------------------
+
+    async def load(self, channel: str, user_id: int, now: datetime) -> tuple[int, LeadState]:
+        """The lead (created on first contact, row locked) as the engine's state."""
+        lead = await self.get_or_create(channel, user_id, now)
+        answers = {a.key: a.answer for a in await self.answers(lead.id)}
+        return lead.id, state_from_row(lead, answers)
+
+    async def store(self, lead_id: int, state: LeadState, now: datetime, version: str) -> None:
+        """Write back what ``load`` gave, after the engine moved it."""
+        lead = await self.session.get(Lead, lead_id)
+        assert lead is not None, "store() follows load() in the same transaction"
+        write_state(lead, state, now, version)
+
+    async def record(self, lead_id: int) -> LeadRecord | None:
+        lead = await self.by_id(lead_id)
+        return record_of(lead) if lead is not None else None
+
+    async def record_for_update(self, channel: str, user_id: int) -> LeadRecord | None:
+        lead = await self.get_for_update(channel, user_id)
+        return record_of(lead) if lead is not None else None
+
+    async def hand_to_managers(self, lead_id: int, now: datetime) -> LeadState:
+        """A manager took the lead: no timer, no half-typed answer; returns its state."""
+        lead = await self.session.get(Lead, lead_id)
+        assert lead is not None
+        lead.status = str(LeadStatus.HANDED_OFF)
+        lead.state = dict(halted_private(lead.state))
+        lead.updated_at = now
+        return state_from_row(lead, {})
+
+    # --- rows (inside storage, and read-models) ------------------------------------------
+
+    async def get_for_update(self, channel: str, user_id: int) -> Lead | None:
+        """Fetch a lead row, locking it on databases that can (serialises its updates)."""
+        stmt = select(Lead).where(Lead.channel == channel, Lead.user_id == user_id)
+        stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get_or_create(self, channel: str, user_id: int, now: datetime) -> Lead:
+        lead = await self.get_for_update(channel, user_id)
+        if lead is not None:
+            return lead
+        try:
+            async with self.session.begin_nested():
+                lead = Lead(
+                    channel=channel,
+                    user_id=user_id,
+                    created_at=now,
+                    updated_at=now,
+                    flags=[],
+                    state={},
+                )
+                self.session.add(lead)
+        except IntegrityError:
+            # Another process created it between our select and insert.
+            lead = await self.get_for_update(channel, user_id)
+            assert lead is not None
+        return lead
+
+    async def by_id(self, lead_id: int) -> Lead | None:
+        return await self.session.get(Lead, lead_id)
+
+    async def by_username(self, username: str) -> Lead | None:
+        stmt = select(Lead).where(func.lower(Lead.username) == username.lower().lstrip("@"))
+        return (await self.session.execute(stmt.limit(1))).scalar_one_or_none()
+
+    # --- answers, events, orders ----------------------------------------------------------
+
+    async def save_answer(
+        self, lead_id: int, key: str, question: str, value: str, now: datetime
+    ) -> None:
+        stmt = select(Answer).where(Answer.lead_id == lead_id, Answer.key == key)
+        existing = (await self.session.execute(stmt)).scalar_one_or_none()
+        if existing is None:
+            self.session.add(
+                Answer(lead_id=lead_id, key=key, question=question, answer=value, created_at=now)
+            )
+        else:
+            existing.question, existing.answer, existing.created_at = question, value, now
+
+    async def answers(self, lead_id: int) -> Sequence[Answer]:
+        stmt = select(Answer).where(Answer.lead_id == lead_id).order_by(Answer.id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    def add_events(
+        self,
+        lead_id: int,
+        events: Iterable[EventRow],
+        now: datetime,
+        version: str | None = None,
+    ) -> None:
+        self.session.add_all(
+            Event(
+                lead_id=lead_id,
+                type=str(type_),
+                step=step,
+                payload=payload,
+                created_at=now,
+                scenario_version=version,
+                variant=str(payload["variant"])[:16] if payload.get("variant") else None,
+            )
+            for type_, step, payload in events
+        )
+
+    async def events(self, lead_id: int) -> Sequence[Event]:
+        stmt = select(Event).where(Event.lead_id == lead_id).order_by(Event.id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    def add_order(
+        self,
+        lead_id: int,
+        step: str,
+        tier: str,
+        title: str,
+        amount: Decimal,
+        currency: str,
+        charge_id: str,
+        now: datetime,
+    ) -> None:
+        self.session.add(
+            Order(
+                lead_id=lead_id,
+                offer_step=step,
+                tier=tier,
+                title=title[:200],
+                amount=amount,
+                currency=currency,
+                charge_id=charge_id[:128],
+                paid_at=now,
+            )
+        )
+
+    async def handed_off_before(self, cutoff: datetime, limit: int = 100) -> list[int]:
+        """Leads still with managers whose latest hand-off or Take is older than ``cutoff``."""
+        last = (
+            select(Event.lead_id, func.max(Event.created_at).label("at"))
+            .where(
+                Event.type.in_((EventType.HANDED_OFF, EventType.TAKEN)),
+                Event.lead_id.in_(select(Lead.id).where(Lead.status == LeadStatus.HANDED_OFF)),
+            )
+            .group_by(Event.lead_id)
+            .subquery()
+        )
+        stmt = (
+            select(Lead.id)
+            .join(last, last.c.lead_id == Lead.id)
+            .where(Lead.status == LeadStatus.HANDED_OFF, last.c.at < cutoff)
+            .order_by(last.c.at)
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars().all())
