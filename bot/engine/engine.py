@@ -15,7 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from bot.engine.quiet import hold
-from bot.engine.text import clean_input, fill, normalize_email, normalize_phone
+from bot.engine.text import (  # h4c: contact_problem
+    clean_input,
+    contact_problem,
+    fill,
+    normalize_email,
+    normalize_phone,
+)
 from bot.engine.types import (
     MAX_LIVE_MESSAGES,
     Action,
@@ -106,6 +112,7 @@ class _Run:
         self.engine = engine
         self.funnel = engine.funnel
         self.texts = engine.texts
+        self.language = engine.funnel.scenario.language  # h4c: reads phone numbers
         self.state = state
         self.now = now
         self.actions: list[Action] = []
@@ -380,7 +387,7 @@ class _Run:
             self.log("contact_refused", st.step, reason="no consent")
             self.say(self.texts.unknown, remove_keyboard=True)
             return
-        phone = normalize_phone(event.phone) or event.phone.strip()[:32]
+        phone = normalize_phone(event.phone, self.language) or event.phone.strip()[:32]
         st.phone = phone
         self.log("contact_shared", st.step, kind="phone")
         self.raise_stage("warm", st.step)
@@ -618,17 +625,14 @@ class _Run:
             self.raise_stage("warm", placed.id)
             self.after_contact(placed)
             return
-        if ask in {"phone", "phone_or_email"} and (phone := normalize_phone(text)):
+        if ask in {"phone", "phone_or_email"} and (phone := normalize_phone(text, self.language)):
             st.phone = phone
             self.log("contact_shared", placed.id, kind="phone", typed=True)
             self.raise_stage("warm", placed.id)
             self.after_contact(placed)
             return
         self.log("contact_invalid", placed.id)
-        if ask == "phone":
-            self.say(self.texts.unknown)
-        else:
-            self.say(self.texts.email_invalid)
+        self.say(contact_problem(text, ask, self.texts))  # h4c: phone and e-mail texts apart
 
     def skip_contact(self, placed: Placed) -> None:
         self.state.waiting = None

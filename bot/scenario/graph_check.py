@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bot.scenario.form_check import JUMP_FIELDS
 from bot.scenario.funnel import INTERVIEW, Funnel, Placed, auto_id
 from bot.scenario.model import BLOCKING_KINDS, BranchStep
 from bot.scenario.yaml_lines import Path as DataPath
-
-from bot.scenario.form_check import JUMP_FIELDS
 
 
 def path_of(placed: Placed) -> DataPath:

@@ -82,6 +82,25 @@ def parse_funnel(text: str, file: Path, default_timezone: str, shown: str | None
     return funnel
 
 
+def plural(count: int, word: str) -> str:
+    """``1 segment``, ``2 segments``: counts in messages read as a person writes them."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def summary(funnel: Funnel) -> list[str]:
+    """What ``leadbot validate`` prints for a good file: its size and the defaults it uses."""
+    scenario = funnel.scenario
+    chains = len(funnel.chains) - 1  # the interview is not one of the funnels
+    lines = [
+        f"ok ({plural(len(funnel.steps), 'step')}, {plural(len(scenario.segments), 'segment')},"
+        f" {plural(chains, 'funnel')}, language {scenario.language})"
+    ]
+    defaults = scenario.default_texts_in_use()
+    if defaults:
+        lines.append(f"built-in texts in use ({scenario.language}): " + ", ".join(defaults))
+    return lines
+
+
 def _shown(file: Path) -> str:
     try:
         return str(file.resolve().relative_to(Path.cwd()))
@@ -89,4 +108,4 @@ def _shown(file: Path) -> str:
         return str(file)
 
 
-__all__ = ["Problem", "ScenarioError", "load_funnel", "parse_funnel"]
+__all__ = ["Problem", "ScenarioError", "load_funnel", "parse_funnel", "plural", "summary"]

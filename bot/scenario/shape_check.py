@@ -46,8 +46,10 @@ def check_shape(
     yield from duplicates
     answer_keys = {*funnel.answer_keys(), "phone", "email"}
     interview_keys = {
-        _key_of(placed) for placed in funnel.steps.values() if placed.chain == INTERVIEW
-    } - {None}
+        key
+        for placed in funnel.steps.values()
+        if placed.chain == INTERVIEW and (key := _key_of(placed)) is not None
+    }
     choices = _closed_choices(funnel)
 
     for path in broken.values():
@@ -74,30 +76,35 @@ def check_shape(
         used_chains.add(chain)
         if chain not in funnel.chains:
             where = ("segments", seg_id, "funnel") if segment.funnel else ("segments", seg_id)
-            yield where, f"no funnel '{chain}' for segment '{seg_id}'" + did_you_mean(
-                chain, funnel.chains
+            yield (
+                where,
+                f"no funnel '{chain}' for segment '{seg_id}'" + did_you_mean(chain, funnel.chains),
             )
     for index, winback in enumerate(scenario.winback):
         path = ("winback", index)
         used_chains.add(winback.chain)
         if winback.chain not in funnel.chains:
-            yield (*path, "chain"), f"no funnel '{winback.chain}'" + did_you_mean(
-                winback.chain, funnel.chains
+            yield (
+                (*path, "chain"),
+                f"no funnel '{winback.chain}'" + did_you_mean(winback.chain, funnel.chains),
             )
         for step in winback.stopped_at:
             if step not in known:
                 yield (*path, "stopped_at"), f"unknown step '{step}'" + did_you_mean(step, known)
         if winback.segment is not None and winback.segment not in segments:
-            yield (*path, "segment"), f"unknown segment '{winback.segment}'" + did_you_mean(
-                winback.segment, segments
+            yield (
+                (*path, "segment"),
+                f"unknown segment '{winback.segment}'" + did_you_mean(winback.segment, segments),
             )
     if len({w.id for w in scenario.winback}) != len(scenario.winback):
         yield ("winback",), "win-back rule ids must be different"
     if scenario.after_purchase:
         used_chains.add(scenario.after_purchase)
         if scenario.after_purchase not in funnel.chains:
-            yield ("after_purchase",), f"no funnel '{scenario.after_purchase}'" + did_you_mean(
-                scenario.after_purchase, funnel.chains
+            yield (
+                ("after_purchase",),
+                f"no funnel '{scenario.after_purchase}'"
+                + did_you_mean(scenario.after_purchase, funnel.chains),
             )
     for index, rule in enumerate(scenario.classifier.rules):
         path = ("classifier", "rules", index)
@@ -110,8 +117,7 @@ def check_shape(
                     (*path, "when", key),
                     (
                         f"no question of the interview stores an answer '{key}'"
-                        " (rules run at classification)"
-                        + did_you_mean(key, interview_keys)
+                        " (rules run at classification)" + did_you_mean(key, interview_keys)
                     ),
                 )
             else:
@@ -210,8 +216,10 @@ def _check_step(
     if isinstance(step, BranchStep):
         special = {"segment", "source", "has_contact"}
         if step.branch not in answer_keys | special:
-            yield (*base, "branch"), f"no question stores an answer '{step.branch}'" + did_you_mean(
-                step.branch, answer_keys | special
+            yield (
+                (*base, "branch"),
+                f"no question stores an answer '{step.branch}'"
+                + did_you_mean(step.branch, answer_keys | special),
             )
         choices = _closed_choices(funnel)
         if step.branch == "segment":
@@ -235,13 +243,10 @@ def _check_step(
         for index, option in enumerate(step.options):
             for seg in option.score:
                 if seg not in funnel.scenario.segments:
-                    yield (*base, "options", index, "score"), f"unknown segment '{seg}'" + did_you_mean(
-                        seg, funnel.scenario.segments
-                    )
+                    hint = did_you_mean(seg, funnel.scenario.segments)
+                    yield (*base, "options", index, "score"), f"unknown segment '{seg}'{hint}"
     if isinstance(step, ContactStep) and not step.optional and step.on_skip:
         yield (*base, "on_skip"), "'on_skip' needs 'optional: true'"
-
-
 
 
 def _unknown_field(name: str, fields: set[str] | frozenset[str]) -> str:

@@ -1,4 +1,4 @@
-""""Did you mean …" for names an operator misspelled, from the names the file does know.
+""" "Did you mean …" for names an operator misspelled, from the names the file does know.
 
 difflib's ratio is enough here: the candidates are a few dozen ids and keywords, and a
 typo in one of them (``qestion``, ``hot_latr``) is one or two edits away.

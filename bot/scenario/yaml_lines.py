@@ -92,7 +92,8 @@ def explain(exc: yaml.MarkedYAMLError, text: str) -> YamlProblem:
             line, column = opened.line, opened.column
         bracket = "[" if "sequence" in context else "{"
         closing = "]" if bracket == "[" else "}"
-        words = f"the '{bracket}' opened here is never closed with '{closing}' (or a ',' is missing)"
+        words = f"the '{bracket}' opened here is never closed with '{closing}'"
+        words += " (or a ',' is missing)"
     elif "mapping values are not allowed" in problem:
         if ": " in here[:column] or here[:column].lstrip().startswith("- "):
             words = (
