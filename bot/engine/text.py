@@ -55,10 +55,13 @@ def normalize_phone(raw: str, language: str = "ru") -> str | None:
     country's lengths and prefixes, which a regular expression would only approximate.
     """
     text = raw.strip()[:MAX_ANSWER]
-    region = PHONE_REGION.get(language, "RU")
+    # The language's country first; then the others, since prospects write from anywhere.
+    preferred = PHONE_REGION.get(language, "RU")
+    regions = [preferred, *(r for r in PHONE_REGION.values() if r != preferred)]
     valid = phonenumbers.Leniency.VALID
-    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=valid):
-        return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+    for region in regions:
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=valid):
+            return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
     digits = re.sub(r"\D", "", text)
     if text.lstrip("+").replace(" ", "").isdigit() and 10 <= len(digits) <= 15:
         # Telegram's shared contacts carry the country code without '+' ("79991234567").
