@@ -9,7 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from bot.scenario.loader import ScenarioError, load_funnel
+from bot.scenario.loader import ScenarioError, load_funnel, plural, summary
 from bot.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -46,9 +46,9 @@ def validate(
     except ScenarioError as exc:
         for problem in exc.problems:
             typer.echo(str(problem))
-        count = len(exc.problems)
-        fail(f"{count} problem{'s' if count != 1 else ''} found", 1)
-    typer.echo(f"ok ({len(funnel.steps)} steps, {len(funnel.scenario.segments)} segments)")
+        fail(f"{plural(len(exc.problems), 'problem')} found", 1)
+    for line in summary(funnel):
+        typer.echo(line)
 
 
 @app.command()

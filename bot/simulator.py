@@ -23,7 +23,8 @@ CHANNEL = "terminal"
 HELP = (
     "Simulator commands: a number picks a choice; any other text is your answer.\n"
     "  /skip   fire the next waiting touch now      /stop   unsubscribe\n"
-    "  /start  start again (re-subscribe)           /quit   leave (the lead is kept)"
+    "  /start  start again (re-subscribe)           /quit   leave (the lead is kept)\n"
+    "  /help   the bot's help text (as in Telegram) /forget erase my data (as in Telegram)"
 )
 _TAG = re.compile(r"<[^>]+>")
 
@@ -157,7 +158,15 @@ async def run_chat(
             if line in {"/quit", "/exit"}:
                 break
             if line == "/help":
+                # What a Telegram prospect gets for /help, then the simulator's own keys.
+                await channel.send(OutMessage(text=service.scenario.funnel.scenario.texts.help))
                 out.write(HELP + "\n")
+            elif line == "/forget":
+                async with lock:  # the same erasure as Telegram's /forget (FunnelService)
+                    await service.forget(key)
+                    channel.choices = []
+                    texts = service.scenario.funnel.scenario.texts
+                    await channel.send(OutMessage(text=texts.forgotten))
             elif line == "/skip":
                 async with lock:
                     skipped = await service.skip_wait(key)

@@ -10,7 +10,7 @@ import hashlib
 
 from bot.engine.offers import deliver_magnet
 from bot.engine.run import Run
-from bot.engine.text import normalize_email, normalize_phone
+from bot.engine.text import contact_problem, normalize_email, normalize_phone
 from bot.engine.types import SaveAnswer, Schedule
 from bot.scenario.funnel import Placed
 from bot.scenario.model import ConsentStep, ContactStep, LeadMagnetStep, Option, QuestionStep
@@ -103,7 +103,7 @@ def shared_phone(run: Run, phone: str) -> None:
         run.log(EventType.CONTACT_REFUSED, st.step, reason="no consent")
         run.say(run.texts.unknown, remove_keyboard=True)
         return
-    st.phone = normalize_phone(phone) or phone.strip()[:32]
+    st.phone = normalize_phone(phone, run.funnel.scenario.language) or phone.strip()[:32]
     run.log(EventType.CONTACT_SHARED, st.step, kind="phone")
     run.raise_stage(Stage.WARM, st.step)
     placed = run.funnel.get(st.step)
@@ -125,17 +125,16 @@ def typed_contact(run: Run, placed: Placed, text: str) -> None:
         run.raise_stage(Stage.WARM, placed.id)
         after_contact(run, placed)
         return
-    if ask in {"phone", "phone_or_email"} and (phone := normalize_phone(text)):
+    if ask in {"phone", "phone_or_email"} and (
+        phone := normalize_phone(text, run.funnel.scenario.language)
+    ):
         st.phone = phone
         run.log(EventType.CONTACT_SHARED, placed.id, kind="phone", typed=True)
         run.raise_stage(Stage.WARM, placed.id)
         after_contact(run, placed)
         return
     run.log(EventType.CONTACT_INVALID, placed.id)
-    if ask == "phone":
-        run.say(run.texts.unknown)
-    else:
-        run.say(run.texts.email_invalid)
+    run.say(contact_problem(text, ask, run.texts))  # a phone typo and an e-mail typo differ
 
 
 def skip_contact(run: Run, placed: Placed) -> None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import html
 import re
 
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
 from bot.engine.types import LeadState
+from bot.scenario.model import Texts
 
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
-PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{8,20}$")
 MAX_ANSWER = 2000
+#: Where a number written without a country code is read from, by the scenario's language.
+PHONE_REGION = {"ru": "RU", "en": "US"}
+_TRIM = ".,;:!?()[]<>«»\"'"
 
 
 def fill(template: str, state: LeadState, segment_title: str = "") -> str:
@@ -42,16 +47,51 @@ def clean_input(text: str) -> tuple[str, bool]:
     return text, False
 
 
-def normalize_phone(raw: str) -> str | None:
-    candidate = raw.strip()
-    if not PHONE.match(candidate):
-        return None
-    digits = re.sub(r"\D", "", candidate)
-    if not 10 <= len(digits) <= 15:
-        return None
-    return "+" + digits
+def normalize_phone(raw: str, language: str = "ru") -> str | None:
+    """The first valid phone number in what was typed, as +E.164 (or None).
+
+    phonenumbers (Google's libphonenumber metadata, offline in the package) finds a number
+    inside a sentence ("мой телефон 8 912 345 67 89, звоните после 18") and knows each
+    country's lengths and prefixes, which a regular expression would only approximate.
+    """
+    text = raw.strip()[:MAX_ANSWER]
+    # The language's country first; then the others, since prospects write from anywhere.
+    preferred = PHONE_REGION.get(language, "RU")
+    regions = [preferred, *(r for r in PHONE_REGION.values() if r != preferred)]
+    valid = phonenumbers.Leniency.VALID
+    for region in regions:
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=valid):
+            return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+    digits = re.sub(r"\D", "", text)
+    if text.lstrip("+").replace(" ", "").isdigit() and 10 <= len(digits) <= 15:
+        # Telegram's shared contacts carry the country code without '+' ("79991234567").
+        try:
+            number = phonenumbers.parse("+" + digits, None)
+        except phonenumbers.NumberParseException:
+            return None
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
 
 
 def normalize_email(raw: str) -> str | None:
-    candidate = raw.strip()
-    return candidate.lower() if EMAIL.match(candidate) and len(candidate) <= 254 else None
+    """The e-mail address typed (alone or inside a sentence), or None.
+
+    email-validator knows internationalised addresses (``вася@почта.рф``) and the RFC limits;
+    deliverability is not checked: no network call while a prospect waits.
+    """
+    candidates = [w.strip(_TRIM) for w in raw.split() if "@" in w]
+    if len(candidates) != 1:
+        return None
+    try:
+        found = validate_email(candidates[0], check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return found.normalized.lower()
+
+
+def contact_problem(text: str, ask: str, texts: Texts) -> str:
+    """What to say when no contact could be read: the phone text or the e-mail text."""
+    if ask == "email" or (ask != "phone" and ("@" in text or not any(c.isdigit() for c in text))):
+        return texts.email_invalid
+    return texts.phone_invalid

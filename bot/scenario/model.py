@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.scenario.default_texts import BUILT_IN, Language, detect_language
 from bot.scenario.durations import Wait, parse_clock, parse_span, parse_wait
 from bot.vocabulary import AlertReason, EventType, Readiness, Stage
 
@@ -505,6 +506,10 @@ class Texts(Strict):
     apology: Text = "Sorry, something went wrong on our side. Please try again in a minute."
     not_current: Text = "This button is no longer active."
     email_invalid: Text = "That does not look like an e-mail address. Please check it."
+    phone_invalid: Text = (
+        "That does not look like a phone number. Please check it (with the country code,"
+        " e.g. +1 415 555 2671) or share it with the button."
+    )
     phone_button: Annotated[str, Field(max_length=64)] = "Share my phone number"
     skip_button: Annotated[str, Field(max_length=64)] = "Not now"
     contact_thanks: Text = "Thank you!"
@@ -561,6 +566,13 @@ class Scenario(Strict):
     scenario: Literal[1] = Field(description="Format version.")
     name: Annotated[str, Field(min_length=1, max_length=100)]
     business: Text = Field(description="What the business sells and to whom; for the classifier.")
+    language: Language = Field(
+        default="en",
+        description=(
+            "Language of the built-in texts (ru or en). Left out: guessed from the business"
+            " description and the texts (Cyrillic means ru)."
+        ),
+    )
     timezone: str | None = None
     sending_window: SendingWindow | None = None
     texts: Texts = Field(default_factory=Texts)
@@ -589,3 +601,26 @@ class Scenario(Strict):
         default_factory=lambda: list(DEFAULT_CRM_EVENTS),
         description="Lead events POSTed to CRM_WEBHOOK_URL.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _texts_in_its_language(cls, data: Any) -> Any:
+        """Fill the texts the operator left out with the built-in ones of the language."""
+        if not isinstance(data, dict):
+            return data
+        texts = data.get("texts") or {}
+        language = data.get("language")
+        if language is None and isinstance(texts, dict):
+            language = detect_language([data.get("business"), *texts.values()])
+            data = {**data, "language": language}
+        built_in = BUILT_IN.get(language) if language in BUILT_IN else None
+        if built_in and isinstance(texts, dict):
+            data = {**data, "texts": {**built_in, **texts}}
+        return data
+
+    def default_texts_in_use(self) -> list[str]:
+        """Text names that still say what the bot says built in (not the operator's words)."""
+        built_in = BUILT_IN.get(self.language) or {
+            name: info.default for name, info in Texts.model_fields.items()
+        }
+        return [name for name, text in self.texts if built_in.get(name) == text]
