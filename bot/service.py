@@ -21,6 +21,7 @@ from bot.engine.engine import Engine
 from bot.engine.quiet import hold
 from bot.engine.types import (
     Alert,
+    AskKnowledge,
     Blocked,
     Broadcast,
     CancelTimers,
@@ -36,6 +37,7 @@ from bot.engine.types import (
     Schedule,
     TimerFired,
 )
+from bot.knowledge.librarian import Librarian, OfflineLibrarian
 from bot.qualification import Qualifier
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import ZERO_DECIMAL, MessageStep, OfferStep
@@ -64,7 +66,9 @@ class SendRejected(Exception):
 class Notifier(Protocol):
     """Where the engine's alerts go (the managers' chat, a CRM)."""
 
-    async def alert(self, lead_id: int, reason: str, step: str | None) -> None: ...
+    async def alert(
+        self, lead_id: int, reason: str, step: str | None, note: str = ""
+    ) -> None: ...
 
 
 class EventSink(Protocol):
@@ -135,8 +139,10 @@ class FunnelService:
         qualifier: Qualifier,
         clock: Clock = utcnow,
         notifier: Notifier | None = None,
+        librarian: Librarian | None = None,
     ) -> None:
         self.db = db
+        self.librarian: Librarian = librarian or OfflineLibrarian()
         self.notifier = notifier
         self.sinks: list[EventSink] = []
         self.scenario = scenario
@@ -165,14 +171,21 @@ class FunnelService:
             toast = outcome.toast
             delivered, gone = await self._deliver(key, lead_id, outcome, channel)
             await self._alert(lead_id, outcome)
-            for _ in range(3):
+            for _ in range(4):
+                # Issue 13 hook: an off-script question is looked up like a classification.
+                ask = next((a for a in outcome.actions if isinstance(a, AskKnowledge)), None)
                 request = next((a for a in outcome.actions if isinstance(a, ClassifyRequest)), None)
-                if request is None or gone:
+                if (request is None and ask is None) or gone:
                     break
-                answers = {k: v for k, _, v in request.answers}
-                async with channel.typing():
-                    classified = await self.qualifier.qualify(self.scenario.funnel, answers)
-                lead_id, outcome = await self._apply(key, classified)
+                if ask is not None:
+                    async with channel.typing():
+                        follow: Input = await self.librarian.look_up(self.scenario.funnel, ask)
+                else:
+                    assert request is not None
+                    answers = {k: v for k, _, v in request.answers}
+                    async with channel.typing():
+                        follow = await self.qualifier.qualify(self.scenario.funnel, answers)
+                lead_id, outcome = await self._apply(key, follow)
                 more, gone = await self._deliver(key, lead_id, outcome, channel)
                 delivered += more
                 await self._alert(lead_id, outcome)
@@ -186,7 +199,12 @@ class FunnelService:
         for action in outcome.actions:
             if isinstance(action, Alert):
                 try:
-                    await self.notifier.alert(lead_id, action.reason, action.step)
+                    if action.note:
+                        await self.notifier.alert(
+                            lead_id, action.reason, action.step, note=action.note
+                        )
+                    else:
+                        await self.notifier.alert(lead_id, action.reason, action.step)
                 except Exception:
                     log.exception("lead %s: the manager alert failed", lead_id)
 

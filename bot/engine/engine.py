@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.engine.offscript import HUMAN_BUTTON, KNOWLEDGE_PREFIX, OffScript, looks_like_question
 from bot.engine.quiet import hold
 from bot.engine.text import clean_input, fill, normalize_email, normalize_phone
 from bot.engine.types import (
@@ -30,6 +31,7 @@ from bot.engine.types import (
     Invoice,
     LeadState,
     Log,
+    Looked,
     OutButton,
     Outcome,
     OutMessage,
@@ -111,6 +113,7 @@ class _Run:
         self.actions: list[Action] = []
         self.toast: str | None = None
         self.priority: Priority = "reply"
+        self.off = OffScript(self)  # issue 13: off-script messages (bot/engine/offscript.py)
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -194,6 +197,7 @@ class _Run:
             Release: self.on_release,
             Paid: self.on_paid,
             Broadcast: self.on_broadcast,
+            Looked: self.off.looked,
         }[type(event)]
         handler(event)  # type: ignore[operator]
 
@@ -293,15 +297,24 @@ class _Run:
             self.log("message_received", st.step, text=text, status=st.status)
             self.say(self.texts.stop)
             return
+        if cut:
+            self.say(self.texts.too_long)  # the prospect knows the end of it was not read
         if st.status == "handed_off":
-            self.log("message_received", st.step, text=text, status=st.status)
+            self.off.forward(text)
             return
+        # Issue 13 hook: whatever is not the pending step's answer goes to bot/engine/offscript.
         placed = self.funnel.get(st.step)
         if placed is not None and st.waiting == "answer" and isinstance(placed.step, QuestionStep):
-            self.answer_question(placed, text, typed=True)
+            if self.off.is_answer(placed, text):
+                self.answer_question(placed, text, typed=True)
+            else:
+                self.off.text(text)
             return
         if placed is not None and st.waiting in {"contact", "magnet_contact"}:
-            self.typed_contact(placed, text)
+            if looks_like_question(text) and not any(c.isdigit() or c == "@" for c in text):
+                self.off.text(text)
+            else:
+                self.typed_contact(placed, text)
             return
         if (
             placed is not None
@@ -313,11 +326,10 @@ class _Run:
             self.cancel_timers("replied")
             self.run(placed.step.on_reply)
             return
-        self.log("message_received", st.step, text=text)
-        if cut:
-            self.say(self.texts.too_long)
-        if st.waiting != "classify":
-            self.say(self.texts.unknown)
+        if st.waiting == "classify" and not looks_like_question(text):
+            self.log("message_received", st.step, text=text)
+            return
+        self.off.text(text)
 
     def on_press(self, event: Press) -> None:
         st = self.state
@@ -330,6 +342,14 @@ class _Run:
         step_id = st.live.get(seq)
         if step_id is not None and step_id.startswith(BROADCAST_PREFIX):
             self.broadcast_press(seq, step_id, index)
+            return
+        if step_id is not None and step_id.startswith((HUMAN_BUTTON, KNOWLEDGE_PREFIX)):
+            if st.status in {"unsubscribed", "handed_off"}:
+                self.toast = self.texts.not_current
+                return
+            del st.live[seq]
+            if not self.off.knowledge_press(step_id, index):
+                self.toast = self.texts.not_current
             return
         placed = self.funnel.get(step_id)
         if placed is None or st.status in {"unsubscribed", "handed_off"}:
@@ -372,7 +392,15 @@ class _Run:
         )
         if button.goto:
             self.cancel_timers("button")
+            sent = len(self.actions)
             self.run(button.goto)
+            self.acknowledge(sent)
+
+    def acknowledge(self, sent: int) -> None:
+        """A press that only starts a wait still hears something ("Да, напомните" → "Готово")."""
+        quiet = not any(isinstance(a, Send) for a in self.actions[sent:])
+        if quiet and self.state.waiting == "timer":
+            self.say(self.texts.button_noted)
 
     def on_contact(self, event: Contact) -> None:
         st = self.state
@@ -549,13 +577,16 @@ class _Run:
         if goto and self.funnel.get(goto) is not None:
             self.cancel_timers("button")
             st.status = "active"
+            sent = len(self.actions)
             self.run(goto)
+            self.acknowledge(sent)
 
     def on_release(self, event: Release) -> None:
         st = self.state
         if st.status != "handed_off":
             return
         st.status = "active"
+        st.told_handed_off = False
         self.log("released", st.step, by=event.by)
         self.priority = "touch"
         self.resume()
@@ -821,6 +852,7 @@ class _Run:
             self.say(step.handoff, placed.id, remove_keyboard=True)
             st.status = "handed_off"
             st.waiting = "manager"
+            st.told_handed_off = True  # the step's own text said it
             self.cancel_timers("handed_off")
             self.log("handed_off", placed.id)
             self.raise_stage("hot", placed.id)

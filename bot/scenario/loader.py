@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from bot.scenario.funnel import INTERVIEW, Funnel, Placed, raw_auto_id
+from bot.scenario.knowledge_check import check_knowledge, knowledge_targets
 from bot.scenario.model import (
     BLOCKING_KINDS,
     BUILTIN_FIELDS,
@@ -331,6 +332,7 @@ def _check_shape(
                 values = wanted if isinstance(wanted, list) else [wanted]
                 yield from _check_values(choices, key, values, (*path, "when", key))
     yield from _check_texts(scenario.texts.model_dump(), answer_keys)
+    yield from check_knowledge(funnel, answer_keys)  # issue 13: the knowledge base
     for old, new in scenario.moved.items():
         if new not in known:
             yield ("moved", old), f"unknown step '{new}'"
@@ -402,6 +404,7 @@ def _unreachable(funnel: Funnel, used_chains: set[str]) -> Iterator[tuple[DataPa
     for chain in entries:
         if chain and funnel.chains.get(chain):
             todo.append(funnel.chains[chain][0])
+    todo.extend(knowledge_targets(funnel))
     while todo:
         current = todo.pop()
         if current in seen or current not in funnel.steps:
