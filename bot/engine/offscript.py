@@ -72,7 +72,7 @@ def words(text: str) -> list[str]:
 
 
 def wants_human(text: str) -> bool:
-    """"Позовите менеджера", "дайте контакт менеджера", "call a manager": a person, now."""
+    """ "Позовите менеджера", "дайте контакт менеджера", "call a manager": a person, now."""
     folded = text.casefold()
     if not _HUMAN_NOUNS.search(folded):
         return False
