@@ -66,9 +66,7 @@ class SendRejected(Exception):
 class Notifier(Protocol):
     """Where the engine's alerts go (the managers' chat, a CRM)."""
 
-    async def alert(
-        self, lead_id: int, reason: str, step: str | None, note: str = ""
-    ) -> None: ...
+    async def alert(self, lead_id: int, reason: str, step: str | None, note: str = "") -> None: ...
 
 
 class EventSink(Protocol):

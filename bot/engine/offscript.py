@@ -139,6 +139,7 @@ class OffScript:
         """Handle a typed off-script text at any step: a person, the knowledge base or noise."""
         run, st = self.run, self.run.state
         if wants_human(text):
+            run.log("message_received", st.step, text=text, kind="human")
             self.hand_over(text)
             return
         asking = looks_like_question(text)
@@ -167,7 +168,7 @@ class OffScript:
         st.status = "handed_off"
         st.waiting = "manager"
         st.draft = ""
-        st.told_handed_off = True  # texts.human_requested said it
+        st.told_handed_off = False  # the next message hears texts.handed_off, once
         run.cancel_timers("handed_off")
         run.log("handed_off", st.step, reason="asked")
         run.raise_stage("hot", st.step)
