@@ -96,18 +96,39 @@ def run() -> None:
 
 @app.command("eval")
 def eval_(
-    data: Annotated[Path, typer.Argument(help="Labelled examples: one JSON object a line.")],
+    data: Annotated[
+        Path | None, typer.Argument(help="Labelled examples: one JSON object a line.")
+    ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Use the offline classifier even with a key.")
     ] = False,
     scenario: Annotated[Path | None, typer.Option(help="Scenario file.")] = None,
     jobs: Annotated[int, typer.Option(min=1, max=32, help="Examples classified at once.")] = 4,
+    knowledge: Annotated[
+        Path | None,
+        typer.Option(
+            "--knowledge",
+            metavar="FILE",
+            help='Instead: knowledge-base routing on {"text", "expected": id|"none"} lines.',
+        ),
+    ] = None,
 ) -> None:
     """Score the classifier on labelled examples: accuracy, F1, confusion, fallbacks, cost."""
     from bot.qualification.evaluate import EvalDataError
     from bot.qualification.report import run_eval
 
     settings = settings_or_exit(scenario=scenario)
+    if knowledge is not None:  # issue 13: the knowledge base's routing
+        from bot.knowledge.evaluate import KnowledgeDataError
+        from bot.knowledge.report import run_knowledge_eval
+
+        try:
+            _run(run_knowledge_eval(settings, knowledge, offline=offline))
+        except KnowledgeDataError as exc:
+            fail(f"error: {exc}")
+        return
+    if data is None:
+        fail("error: give a labelled file (or --knowledge FILE)")
     try:
         _run(run_eval(settings, data, offline=offline, jobs=jobs))
     except EvalDataError as exc:
