@@ -101,3 +101,16 @@ def test_eval_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "accuracy:" in result.stdout and 'precision of "answered"' in result.stdout
+
+
+def test_scenario_tests_assert_knowledge_answers(kb: Funnel, tmp_path: Path) -> None:
+    from bot.operator.scenario_tests import run_tests
+
+    report = run_tests(kb, DATA / "kb.tests.yaml")
+    assert report.failures == [] and len(report.passed) == 2
+    wrong = tmp_path / "kb.tests.yaml"
+    text = (DATA / "kb.tests.yaml").read_text(encoding="utf-8")
+    wrong.write_text(text.replace("- answer: delivery", "- answer: price"), encoding="utf-8")
+    failed = run_tests(kb, wrong).failures
+    assert len(failed) == 1
+    assert "expected an answer from 'price', got the answer of 'delivery'" in failed[0].message
