@@ -311,7 +311,7 @@ class _Run:
                 self.off.text(text)
             return
         if placed is not None and st.waiting in {"contact", "magnet_contact"}:
-            if looks_like_question(text) and not any(c.isdigit() or c == "@" for c in text):
+            if self.off.is_contact_aside(text):
                 self.off.text(text)
             else:
                 self.typed_contact(placed, text)

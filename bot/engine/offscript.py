@@ -131,9 +131,18 @@ class OffScript:
         assert isinstance(step, QuestionStep)
         if any(o.text.casefold() == text.casefold() for o in step.options):
             return True
-        if not step.accepts_text:
+        if not step.accepts_text or wants_human(text):
             return False
+        if not self.run.funnel.scenario.knowledge:
+            return True  # no base to ask: whatever is typed here is the answer
         return not looks_like_question(text) or len(words(text)) > MAX_QUESTION_WORDS
+
+    def is_contact_aside(self, text: str) -> bool:
+        """At a contact request: a person wanted, or a question (with no phone or e-mail in it)."""
+        if wants_human(text):
+            return True
+        bare = not any(c.isdigit() or c == "@" for c in text)
+        return bool(self.run.funnel.scenario.knowledge) and bare and looks_like_question(text)
 
     def text(self, text: str) -> None:
         """Handle a typed off-script text at any step: a person, the knowledge base or noise."""

@@ -323,3 +323,16 @@ def test_a_stale_pick_is_only_logged(kb: Funnel) -> None:
     out = walk(Looked(entry="no_such_entry", path="offline", asked=False))
     assert walk.texts() == ["Thank you! If you have questions, just write here."]
     assert out.logs[0].type == "question"
+
+
+def test_without_a_knowledge_base_free_text_is_the_answer(mini: Funnel) -> None:
+    walk = Walk(mini)
+    walk(Start(first_name="Ann"))
+    walk(walk.button("Buy now"))
+    walk(walk.button("Big"))
+    out = walk(Text("how about a machine for 40 people?"))
+    assert out.state.answers["about"] == "how about a machine for 40 people?"
+    asked = walk(Text("what do you need my phone for?"))
+    assert asked.messages  # the contact step answers (never silence)
+    handed = walk(Text("call a manager"))
+    assert handed.state.status == "handed_off"
