@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 NONE = "none"
 MAX_QUESTION_CHARS = 1000
 MAX_ANSWER_HINT = 300
+#: Below this the model's pick is not trusted: a wrong answer is worse than "I don't know".
+MIN_CONFIDENCE = 50
 
 SYSTEM = """\
 You route a prospect's question to the answer that a business has written for it.
@@ -137,8 +139,9 @@ class LLMLibrarian:
                 error=kind,
                 asked=ask.asked,
             )
+        unsure = parsed.confidence < MIN_CONFIDENCE
         return Looked(
-            entry=None if entry == NONE else entry,
+            entry=None if entry == NONE or unsure else entry,
             path="llm",
             confidence=parsed.confidence / 100,
             length=len(ask.text),
