@@ -257,6 +257,8 @@ class OffScript:
         if placed is None or st.status != "active":
             return
         step = placed.step
+        if st.waiting == "answer" and isinstance(step, QuestionStep) and st.draft:
+            return  # an answer is being typed; asking again would interrupt it
         if st.waiting == "answer" and isinstance(step, QuestionStep):
             for seq, owner in list(st.live.items()):
                 if owner == placed.id:

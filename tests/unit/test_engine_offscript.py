@@ -6,7 +6,9 @@ librarian) for the ``AskKnowledge`` the engine asks for.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -336,3 +338,21 @@ def test_without_a_knowledge_base_free_text_is_the_answer(mini: Funnel) -> None:
     assert asked.messages  # the contact step answers (never silence)
     handed = walk(Text("call a manager"))
     assert handed.state.status == "handed_off"
+
+
+def test_a_question_while_an_answer_is_being_typed_keeps_the_draft(tmp_path: Path) -> None:
+    text = (DATA / "kb.yaml").read_text(encoding="utf-8").replace("debounce: 0s", "debounce: 20s")
+    (tmp_path / "kb.yaml").write_text(text, encoding="utf-8")
+    shutil.copytree(DATA / "assets", tmp_path / "assets")
+    walk = Walk(load_funnel(tmp_path / "kb.yaml", "Europe/Moscow"))
+    walk(Start(first_name="Ann"))
+    walk(walk.button("Buy now"))
+    walk(walk.button("Big"))
+    typing = walk(Text("We are an office of 40"))
+    pause = walk.schedule()
+    out = ask(walk, "а сколько стоит?")
+    assert walk.texts() == ["Machine X costs 1000 EUR, Ann."]  # no re-ask mid-typing
+    assert out.state.draft == "We are an office of 40" and out.state.timer == typing.state.timer
+    walk.now = pause.due
+    done = walk(TimerFired(pause.token))
+    assert done.state.answers["about"] == "We are an office of 40"
