@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Event
+from storage.repo import ERASED
 
 BATCH = 500
 
@@ -44,8 +45,10 @@ async def asked_questions(
         data: dict[str, Any] = payload or {}
         if type_ == "message_received":
             text = data.get("text")
-            if isinstance(text, str):
+            if isinstance(text, str) and text != ERASED:
                 last_text[lead_id] = text
+            else:
+                last_text.pop(lead_id, None)
             continue
         entry = data.get("entry")
         yield AskedQuestion(
