@@ -238,7 +238,14 @@ class FunnelService:
                     return Handover(lead_id, False, lead.status)
                 await TouchRepo(session).cancel_pending(lead.id, now)
                 lead.status = "handed_off"
-                lead.state = {**(lead.state or {}), "timer": 0, "draft": ""}
+                # told_handed_off (issue 13): a manager writes in person, so the bot stays
+                # silent; the prospect's messages still reach the managers' chat.
+                lead.state = {
+                    **(lead.state or {}),
+                    "timer": 0,
+                    "draft": "",
+                    "told_handed_off": True,
+                }
                 lead.updated_at = now
                 taken = Log("taken", lead.step, {"by": by, "manager_id": manager_id})
                 version = self.scenario.funnel.version

@@ -18,6 +18,8 @@ from bot.knowledge.llm import LLMLibrarian
 from bot.qualification.llm import LLMQualifier
 from tests.conftest import DATA
 from tests.e2e.harness import Harness, harness_for, polling
+from tests.e2e.test_admin import ADMIN, MANAGERS, reach_hot, replies_to, staffed
+from tests.e2e.test_admin import USER as PROSPECT
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.openai_server import Classify, FakeOpenAI, Status
 from tests.qualification.conftest import answer, settings
@@ -139,3 +141,17 @@ async def _answers(h: Harness) -> list[Any]:
     assert lead is not None
     async with h.db.session() as session:
         return list(await LeadRepo(session).answers(lead.id))
+
+
+async def test_messages_to_a_taken_lead_reach_the_managers_chat(
+    tg: FakeBotAPI, tmp_path: Path
+) -> None:
+
+    async with staffed(tg, tmp_path, KB) as h:
+        await reach_hot(h)
+        await h.say(ADMIN, "/take 1", expect="Lead #1 is yours")
+        assert await replies_to(h, PROSPECT, "hello? <anyone>") == []  # a person writes to them
+        card = await tg.wait_for_sent(MANAGERS, "New message", timeout=5)
+        assert "hello? &lt;anyone&gt;" in (card.text or "") and "lead #1" in (card.text or "")
+        await h.say(PROSPECT, "позовите менеджера")  # already with managers: forwarded, no hand-off
+        await tg.wait_for_sent(MANAGERS, "позовите менеджера", timeout=5)
