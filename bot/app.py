@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot.knowledge.librarian import Librarian, OfflineLibrarian
 from bot.privacy import RedactingFilter
 from bot.qualification import OfflineQualifier, Qualifier
 from bot.scenario.funnel import Funnel
@@ -37,21 +38,32 @@ def make_qualifier(settings: Settings) -> Qualifier:
     return OfflineQualifier()
 
 
+def make_librarian(settings: Settings) -> Librarian:
+    """The model picks knowledge-base entries when OPENAI_API_KEY is set; else retrieval."""
+    if settings.llm_enabled:
+        from bot.knowledge.llm import LLMLibrarian  # imports openai only when it is used
+
+        return LLMLibrarian.from_settings(settings)
+    return OfflineLibrarian()
+
+
 @asynccontextmanager
 async def open_app(settings: Settings) -> AsyncIterator[App]:
     """Load the scenario, open and migrate the database, wire the service; close on exit."""
     funnel = load_scenario(settings)
     db = Database(settings.database_url)
     qualifier = make_qualifier(settings)
+    librarian = make_librarian(settings)
     try:
         await db.upgrade()
         holder = ScenarioHolder(funnel)
-        service = FunnelService(db, holder, qualifier)
+        service = FunnelService(db, holder, qualifier, librarian=librarian)
         yield App(settings, db, holder, service)
     finally:
-        close = getattr(qualifier, "aclose", None)
-        if close is not None:
-            await close()
+        for owner in (qualifier, librarian):
+            close = getattr(owner, "aclose", None)
+            if close is not None:
+                await close()
         await db.close()
 
 

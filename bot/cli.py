@@ -96,12 +96,22 @@ def run() -> None:
 
 @app.command("eval")
 def eval_(
-    data: Annotated[Path, typer.Argument(help="Labelled examples: one JSON object a line.")],
+    data: Annotated[
+        Path | None, typer.Argument(help="Labelled examples: one JSON object a line.")
+    ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Use the offline classifier even with a key.")
     ] = False,
     scenario: Annotated[Path | None, typer.Option(help="Scenario file.")] = None,
     jobs: Annotated[int, typer.Option(min=1, max=32, help="Examples classified at once.")] = 4,
+    knowledge: Annotated[
+        Path | None,
+        typer.Option(
+            "--knowledge",
+            metavar="FILE",
+            help='Instead: knowledge-base routing on {"text", "expected": id|"none"} lines.',
+        ),
+    ] = None,
 ) -> None:
     """Score the classifier on labelled examples: accuracy, F1, confusion, fallbacks, cost."""
     from bot.app import load_scenario, make_qualifier
@@ -111,6 +121,36 @@ def eval_(
     from bot.qualification.report import run_eval
 
     settings = settings_or_exit(scenario=scenario)
+    if knowledge is not None:  # the knowledge base's routing
+        from bot.app import make_librarian
+        from bot.knowledge.evaluate import KnowledgeDataError
+        from bot.knowledge.librarian import Librarian, OfflineLibrarian
+        from bot.knowledge.report import run_knowledge_eval
+
+        async def look_up(path: Path) -> None:
+            librarian: Librarian = OfflineLibrarian() if offline else make_librarian(settings)
+            name = "offline" if isinstance(librarian, OfflineLibrarian) else "LLM"
+            try:
+                funnel = load_scenario(settings)
+                await run_knowledge_eval(
+                    funnel,
+                    librarian,
+                    path,
+                    name=f"{name} {settings.openai_model}" if name == "LLM" else name,
+                    source=str(settings.scenario),
+                )
+            finally:
+                close = getattr(librarian, "aclose", None)
+                if close is not None:
+                    await close()
+
+        try:
+            _run(look_up(knowledge))
+        except KnowledgeDataError as exc:
+            fail(f"error: {exc}")
+        return
+    if data is None:
+        fail("error: give a labelled file (or --knowledge FILE)")
 
     async def main() -> None:
         qualifier = OfflineQualifier() if offline else make_qualifier(settings)

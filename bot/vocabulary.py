@@ -30,6 +30,12 @@ class EventType(StrEnum):
     BUTTON_PRESSED = "button_pressed"
     STALE_BUTTON = "stale_button"
     REPLIED = "replied"
+    #: A free question, and which knowledge-base entry (or none) answered it.
+    QUESTION = "question"
+    #: The pending interview question asked again after an off-script answer.
+    QUESTION_REPEATED = "question_repeated"
+    #: The prospect asked for a person ("позовите менеджера").
+    HUMAN_REQUESTED = "human_requested"
     # the chain moving
     STEP_SENT = "step_sent"
     STEP_MOVED = "step_moved"
@@ -72,6 +78,8 @@ class EventType(StrEnum):
     HANDED_OFF = "handed_off"
     TAKEN = "taken"
     RELEASED = "released"
+    #: A manager wrote to the prospect (from the dashboard).
+    MANAGER_MESSAGE = "manager_message"
     # mailings
     BROADCAST_SENT = "broadcast_sent"
     BROADCAST_SKIPPED = "broadcast_skipped"
@@ -83,6 +91,8 @@ class AlertReason(StrEnum):
     HOT_SEGMENT = "hot_segment"
     OFFER_CLICKED = "offer_clicked"
     HANDOFF = "handoff"
+    #: A prospect wrote while a manager has the lead: the message goes to their chat.
+    MESSAGE = "message"
 
 
 class LeadStatus(StrEnum):

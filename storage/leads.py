@@ -147,7 +147,7 @@ class LeadRepo:
         lead = await self.session.get(Lead, lead_id)
         assert lead is not None
         lead.status = str(LeadStatus.HANDED_OFF)
-        lead.state = dict(halted_private(lead.state))
+        lead.state = dict(halted_private(lead.state, taken=True))
         lead.updated_at = now
         return state_from_row(lead, {})
 

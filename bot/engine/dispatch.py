@@ -19,6 +19,7 @@ from bot.engine.interview import (
 )
 from bot.engine.mailings import broadcast, broadcast_press, is_broadcast_step
 from bot.engine.offers import offer_clicked, paid
+from bot.engine.offscript import HUMAN_BUTTON, KNOWLEDGE_PREFIX, OffScript, looks_like_question
 from bot.engine.run import Run
 from bot.engine.text import clean_input
 from bot.engine.types import (
@@ -28,6 +29,7 @@ from bot.engine.types import (
     Classified,
     Contact,
     Input,
+    Looked,
     Paid,
     Press,
     Release,
@@ -126,34 +128,42 @@ def on_text(run: Run, event: Text) -> None:
         run.log(EventType.MESSAGE_RECEIVED, st.step, text=text, status=st.status)
         run.say(run.texts.stop)
         return
+    if cut:
+        run.say(run.texts.too_long)  # the prospect knows the end of it was not read
+    off = OffScript(run)
     if st.status == LeadStatus.HANDED_OFF:
-        run.log(EventType.MESSAGE_RECEIVED, st.step, text=text, status=st.status)
+        off.forward(text)
         return
     placed = run.funnel.get(st.step)
     if placed is not None:
         step = placed.step
         if st.waiting == Waiting.ANSWER and isinstance(step, QuestionStep):
-            answer_question(run, placed, text, typed=True)
+            if off.is_answer(placed, text):
+                answer_question(run, placed, text, typed=True)
+            else:
+                off.text(text)
             return
         if st.waiting in {Waiting.CONTACT, Waiting.MAGNET_CONTACT}:
-            typed_contact(run, placed, text)
+            if off.is_contact_aside(text):
+                off.text(text)
+            else:
+                typed_contact(run, placed, text)
             return
         if st.waiting == Waiting.TIMER and isinstance(step, WaitStep) and step.on_reply:
             run.log(EventType.REPLIED, placed.id, text=text)
             run.cancel_timers("replied")
             run.run(step.on_reply)
             return
-    off_script(run, text, cut)
+    off_script(run, text)
 
 
-def off_script(run: Run, text: str, cut: bool) -> None:
-    """Text the funnel did not ask for: logged, and answered with the "unknown" text."""
+def off_script(run: Run, text: str) -> None:
+    """Text the funnel did not ask for: a question, a request for a person, or noise."""
     st = run.state
-    run.log(EventType.MESSAGE_RECEIVED, st.step, text=text)
-    if cut:
-        run.say(run.texts.too_long)
-    if st.waiting != Waiting.CLASSIFY:
-        run.say(run.texts.unknown)
+    if st.waiting == Waiting.CLASSIFY and not looks_like_question(text):
+        run.log(EventType.MESSAGE_RECEIVED, st.step, text=text)
+        return
+    OffScript(run).text(text)
 
 
 def on_press(run: Run, event: Press) -> None:
@@ -167,6 +177,14 @@ def on_press(run: Run, event: Press) -> None:
     step_id = st.live.get(seq)
     if step_id is not None and is_broadcast_step(step_id):
         broadcast_press(run, seq, step_id, index)
+        return
+    if step_id is not None and step_id.startswith((HUMAN_BUTTON, KNOWLEDGE_PREFIX)):
+        if st.status in {LeadStatus.UNSUBSCRIBED, LeadStatus.HANDED_OFF}:
+            run.toast = run.texts.not_current
+            return
+        del st.live[seq]
+        if not OffScript(run).knowledge_press(step_id, index):
+            run.toast = run.texts.not_current
         return
     placed = run.funnel.get(step_id)
     if placed is None or st.status in {LeadStatus.UNSUBSCRIBED, LeadStatus.HANDED_OFF}:
@@ -209,7 +227,9 @@ def on_press(run: Run, event: Press) -> None:
     )
     if button.goto:
         run.cancel_timers("button")
+        sent = len(run.actions)
         run.run(button.goto)
+        run.acknowledge(sent)
 
 
 def on_contact(run: Run, event: Contact) -> None:
@@ -303,6 +323,7 @@ def on_release(run: Run, event: Release) -> None:
     if st.status != LeadStatus.HANDED_OFF:
         return
     st.status = LeadStatus.ACTIVE
+    st.told_handed_off = False
     run.log(EventType.RELEASED, st.step, by=event.by)
     run.priority = "touch"
     run.resume()
@@ -316,6 +337,7 @@ INPUT_HANDLERS: Mapping[type[Any], Callable[[Run, Any], None]] = {
     Contact: on_contact,
     TimerFired: on_timer,
     Classified: on_classified,
+    Looked: lambda run, event: OffScript(run).looked(event),
     Stop: on_stop,
     Blocked: on_blocked,
     Release: on_release,

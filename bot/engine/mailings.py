@@ -64,4 +64,6 @@ def broadcast_press(run: Run, seq: str, step_id: str, index: int) -> None:
     if goto and run.funnel.get(goto) is not None:
         run.cancel_timers("button")
         st.status = LeadStatus.ACTIVE
+        sent = len(run.actions)
         run.run(goto)
+        run.acknowledge(sent)

@@ -135,6 +135,15 @@ class Run:
 
     # --- timers ------------------------------------------------------------------------
 
+    def acknowledge(self, sent: int) -> None:
+        """A press that only starts a wait still hears something ("Да, напомните" → "Готово").
+
+        ``sent`` is how many actions there were before the press ran its target.
+        """
+        quiet = not any(isinstance(a, Send) for a in self.actions[sent:])
+        if quiet and self.state.waiting == Waiting.TIMER:
+            self.say(self.texts.button_noted)
+
     def cancel_timers(self, reason: str) -> None:
         if self.state.timer:
             self.state.timer = 0

@@ -154,6 +154,7 @@ def handoff(run: Run, placed: Placed) -> Next:
     run.say(step.handoff, placed.id, remove_keyboard=True)
     st.status = LeadStatus.HANDED_OFF
     st.waiting = Waiting.MANAGER
+    st.told_handed_off = True  # the step's own text said it
     run.cancel_timers("handed_off")
     run.log(EventType.HANDED_OFF, placed.id)
     run.raise_stage(Stage.HOT, placed.id)

@@ -36,6 +36,7 @@ class PrivateState(TypedDict):
     variants: dict[str, str]
     orders: list[str]
     broadcast_buttons: dict[str, list[str | None]]
+    told_handed_off: bool
 
 
 @dataclass(slots=True)
@@ -72,6 +73,7 @@ class LeadState:
     variants: dict[str, str] = field(default_factory=dict)  # step id -> variant id, for good
     orders: list[str] = field(default_factory=list)  # recent payment charge ids (no repeats)
     broadcast_buttons: dict[str, list[str | None]] = field(default_factory=dict)  # seq -> gotos
+    told_handed_off: bool = False  # texts.handed_off said since the lead went to managers
 
     def private(self) -> PrivateState:
         """The bookkeeping half of the state, for its JSON column (see ``load_private``)."""
@@ -86,6 +88,7 @@ class LeadState:
             "variants": self.variants,
             "orders": self.orders,
             "broadcast_buttons": self.broadcast_buttons,
+            "told_handed_off": self.told_handed_off,
         }
 
     def load_private(self, data: Mapping[str, Any] | None) -> None:
@@ -105,13 +108,16 @@ class LeadState:
             str(k): [str(t) if t else None for t in v]
             for k, v in (data.get("broadcast_buttons") or {}).items()
         }
+        self.told_handed_off = bool(data.get("told_handed_off", False))
 
     @property
     def has_contact(self) -> bool:
         return bool(self.phone or self.email)
 
 
-def halted_private(data: Mapping[str, Any] | None, *, forget_waiting: bool = False) -> PrivateState:
+def halted_private(
+    data: Mapping[str, Any] | None, *, forget_waiting: bool = False, taken: bool = False
+) -> PrivateState:
     """Stored bookkeeping with no pending timer and no half-typed answer.
 
     For the service and storage, which stop a lead outside the engine (a manager's Take,
@@ -120,6 +126,10 @@ def halted_private(data: Mapping[str, Any] | None, *, forget_waiting: bool = Fal
     state = LeadState()
     state.load_private(data)
     state.timer, state.draft = 0, ""
+    if taken:
+        # A manager writes in person: the bot does not add "a manager will write to you";
+        # the prospect's messages still reach the managers' chat.
+        state.told_handed_off = True
     if forget_waiting:
         state.waiting = None
     return state.private()
@@ -212,6 +222,23 @@ class Release:
     by: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Looked:
+    """The knowledge base's pick for an off-script question (``entry`` None: no answer).
+
+    The service produces it after ``AskKnowledge``: with the model, or offline.
+    """
+
+    entry: str | None
+    path: str  # "llm" or "offline" (or "offline_fallback" after a failed model call)
+    confidence: float = 0.0
+    length: int = 0  # characters of the question (the text itself is not logged here)
+    latency_ms: int = 0
+    tokens: int | None = None
+    error: str | None = None
+    asked: bool = True  # the text was question-shaped (else "no entry" is not confessed)
+
+
 Input = (
     Start
     | Text
@@ -224,6 +251,7 @@ Input = (
     | Release
     | Paid
     | Broadcast
+    | Looked
 )
 
 
@@ -314,6 +342,16 @@ class Alert:
 
     reason: str
     step: str | None = None
+    note: str = ""  # the prospect's own words, when they are the reason (forwarded as is)
+
+
+@dataclass(frozen=True, slots=True)
+class AskKnowledge:
+    """Look an off-script question up in the knowledge base; the pick comes back as ``Looked``."""
+
+    text: str
+    step: str | None = None
+    asked: bool = True  # question-shaped; copied to ``Looked``
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +366,17 @@ class RecordOrder:
     charge_id: str
 
 
-Action = Send | Schedule | CancelTimers | Log | SaveAnswer | ClassifyRequest | Alert | RecordOrder
+Action = (
+    Send
+    | Schedule
+    | CancelTimers
+    | Log
+    | SaveAnswer
+    | ClassifyRequest
+    | Alert
+    | RecordOrder
+    | AskKnowledge
+)
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.engine.engine import Engine
 from bot.engine.types import (
+    AskKnowledge,
     ClassifyRequest,
     Contact,
     Input,
@@ -32,6 +33,7 @@ from bot.engine.types import (
     Text,
     TimerFired,
 )
+from bot.knowledge.librarian import look_up_offline
 from bot.qualification.offline import Decision, classify_offline
 from bot.qualification.routing import route
 from bot.scenario.funnel import Funnel
@@ -62,6 +64,11 @@ class Action(_Strict):
     stop: Literal[True] | None = None
     start: str | Literal[True] | None = None
     silent: Literal[True] | None = Field(default=None, description="The bot said nothing more.")
+    answer: str | None = Field(
+        default=None,
+        description="The bot's next message answers from this knowledge-base entry ('none': "
+        "no entry fitted).",
+    )
 
 
 ACTIONS = tuple(Action.model_fields)
@@ -151,6 +158,7 @@ class _Player:
         self.timers: list[Schedule] = []
         self.pending_classify = False
         self.given: Classification | None = None
+        self.kb_answers: dict[int, str] = {}  # id of a message -> the entry it answered from
 
     def feed(self, event: Input) -> None:
         outcome = self.engine.handle(self.state, event, self.now)
@@ -168,6 +176,14 @@ class _Player:
             self.timers.remove(replies[-1])
             self.now = max(self.now, replies[-1].due)
             self.feed(TimerFired(replies[-1].token))
+            return
+        ask = next((a for a in outcome.actions if isinstance(a, AskKnowledge)), None)
+        if ask is not None:  # the offline retrieval, as the bot without a key looks it up
+            looked = look_up_offline(self.funnel, ask)
+            answered = self.engine.handle(self.state, looked, self.now)
+            if answered.messages:
+                self.kb_answers[id(answered.messages[0])] = looked.entry or "none"
+            self.absorb(answered)
             return
         if any(isinstance(a, ClassifyRequest) for a in outcome.actions):
             self.pending_classify = True
@@ -216,7 +232,7 @@ class _Player:
         keys = [name for name, value in action.model_dump().items() if value is not None]
         if len(keys) != 1:
             return f"a conversation line needs exactly one of {', '.join(ACTIONS)}; got {keys}"
-        waiting_for_bot = action.bot is not None or action.silent
+        waiting_for_bot = action.bot is not None or action.silent or action.answer is not None
         if self.pending_classify and waiting_for_bot and not self.inbox:
             self.classify()  # nothing given in the file: the offline classifier decides
         if action.bot is not None:
@@ -226,6 +242,19 @@ class _Player:
             self.seen.append(message)
             if action.bot.casefold() not in _plain(message.text).casefold():
                 return f"expected the bot to say {action.bot!r}, got {_plain(message.text)!r}"
+            return None
+        if action.answer is not None:
+            known = {e.id for e in self.funnel.scenario.knowledge} | {"none"}
+            if action.answer not in known:
+                return f"no knowledge entry {action.answer!r}"
+            if not self.inbox:
+                return f"expected an answer from {action.answer!r}, but the bot said nothing"
+            message = self.inbox.pop(0)
+            self.seen.append(message)
+            got = self.kb_answers.get(id(message))
+            if got != action.answer:
+                said = f"the answer of {got!r}" if got else repr(_plain(message.text))
+                return f"expected an answer from {action.answer!r}, got {said}"
             return None
         if action.silent:
             if self.inbox:

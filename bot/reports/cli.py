@@ -286,6 +286,10 @@ def report(
     variants: Annotated[
         bool, typer.Option("--variants", help="Instead: A/B variants, reach and conversion.")
     ] = False,
+    questions: Annotated[
+        bool,
+        typer.Option("--questions", help="Instead: unanswered questions and used KB entries."),
+    ] = False,
 ) -> None:
     """The funnel by step and the method's metrics (CR, CR1, CPL, CPO) for a cohort of leads."""
     from bot.reports.render import console, dropped_table, report_view
@@ -304,6 +308,16 @@ def report(
     funnel = _funnel(settings)
     if variants:
         _variants_report(settings, funnel, f, fmt)
+        return
+    if questions:  # issue 13: what to add to the knowledge base
+        from bot.reports.questions import as_dict as questions_dict
+        from bot.reports.questions import lines, question_report
+
+        found = _with_db(settings, lambda db: question_report(db, funnel, f.since, f.until))
+        if fmt is ReportFormat.json:
+            typer.echo(json.dumps(questions_dict(found), ensure_ascii=False, indent=2))
+        else:
+            typer.echo("\n".join(lines(found)))
         return
     if dropped is not None:
         if dropped not in funnel.steps:

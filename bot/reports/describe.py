@@ -85,6 +85,10 @@ _DESCRIBE: dict[str, Callable[[Payload], str]] = {
     "input_truncated": lambda p: f"{p.get('length')} characters",
     "timer_ignored": lambda p: f"token {p.get('token')}",
     "classification_ignored": lambda p: f"→ {p.get('segment')}",
+    "question": lambda p: (
+        f"→ {p.get('entry') or 'no answer in the knowledge base'} ({p.get('path')})"
+    ),
+    "human_requested": lambda p: f"{p.get('length')} characters",
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from bot.scenario.form_check import JUMP_FIELDS
 from bot.scenario.funnel import INTERVIEW, Funnel, Placed, auto_id
+from bot.scenario.knowledge_check import knowledge_targets
 from bot.scenario.model import BLOCKING_KINDS, BranchStep
 from bot.scenario.yaml_lines import Path as DataPath
 
@@ -101,6 +102,8 @@ def unreachable(funnel: Funnel, used_chains: set[str]) -> Iterator[tuple[DataPat
     entries = [funnel.scenario.after_purchase, *(r.chain for r in funnel.scenario.winback)]
     for chain in entries:
         todo += graph.chain_start(chain)
+    for target in knowledge_targets(funnel):  # a knowledge-base answer may lead there
+        todo += graph.by_id.get(target, [])
     while todo:
         current = todo.pop()
         if (current.chain, current.index) in seen:

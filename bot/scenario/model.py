@@ -527,6 +527,35 @@ class Texts(Strict):
     forgotten: Text = (
         "Done: your name, contacts and answers are erased, and we will not write again."
     )
+    # Off-script messages: said when the knowledge base has no answer, when a prospect asks
+    # for a person, and when a button starts a long wait.
+    kb_unknown: Text = (
+        "I don't have an exact answer to that here, and I'd rather not guess. "
+        "A manager can answer it — shall I connect you?"
+    )
+    manager_button: Annotated[str, Field(max_length=64)] = "Connect a manager"
+    human_requested: Text = "Of course — I'm passing your message to a manager now."
+    button_noted: Text = "Got it 👍"
+    # Said once while the model takes longer than a couple of seconds to answer.
+    hold: Text = "One moment, please — I'm looking into it."
+
+
+class KnowledgeEntry(Strict):
+    """One answer of the operator's knowledge base, with example phrasings of its question.
+
+    The bot answers only with this text: neither the model nor the retrieval ever writes a
+    fact of its own, they only pick an entry (or none).
+    """
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
+    questions: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        min_length=1, description="Example phrasings of the question."
+    )
+    answer: Text = Field(description="The answer (HTML, placeholders such as {name}).")
+    buttons: list[Button] = Field(default_factory=list, max_length=9)
+    file: str | None = Field(default=None, description="A document sent with the answer.")
+    goto: StepId | None = Field(default=None, description="Continue at this step afterwards.")
+    handoff: bool = Field(default=False, description="Connect a manager after answering.")
 
 
 class WinbackRule(Strict):
@@ -596,6 +625,10 @@ class Scenario(Strict):
     handoff_timeout: Annotated[SpanExpr | None, AfterValidator(_positive_span)] = Field(
         default=None,
         description="Give a lead back to the bot after this long with managers, e.g. 2d.",
+    )
+    knowledge: list[KnowledgeEntry] = Field(
+        default_factory=list,
+        description="Answers to free questions, asked at any point of the funnel.",
     )
     crm_events: list[CrmEvent] = Field(
         default_factory=lambda: list(DEFAULT_CRM_EVENTS),

@@ -19,6 +19,7 @@ from bot.scenario.graph_check import (
     path_of,
     unreachable,
 )
+from bot.scenario.knowledge_check import check_knowledge
 from bot.scenario.model import (
     BUILTIN_FIELDS,
     BranchStep,
@@ -124,6 +125,7 @@ def check_shape(
                 values = wanted if isinstance(wanted, list) else [wanted]
                 yield from _check_values(choices, key, values, (*path, "when", key))
     yield from _check_texts(scenario.texts.model_dump(), answer_keys)
+    yield from check_knowledge(funnel, answer_keys)
     for old, new in scenario.moved.items():
         if new not in known:
             yield ("moved", old), f"unknown step '{new}'" + did_you_mean(new, known)

@@ -8,15 +8,17 @@ managers' hand-overs build on it (``bot.service.touches``, ``bot.service.funnel`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
 from bot.engine.types import (
     Alert,
+    AskKnowledge,
     Blocked,
     CancelTimers,
     ClassifyRequest,
@@ -28,6 +30,7 @@ from bot.engine.types import (
     SaveAnswer,
     Schedule,
 )
+from bot.knowledge.librarian import Librarian, OfflineLibrarian
 from bot.qualification import Qualifier
 from bot.scenario.model import ZERO_DECIMAL, OfferStep
 from bot.service.holder import ScenarioHolder
@@ -49,7 +52,10 @@ from storage.touches import TouchRepo
 
 log = logging.getLogger(__name__)
 
-MAX_CLASSIFY_ROUNDS = 3
+#: Follow-up rounds per input (a classification, a knowledge look-up, each may lead on).
+MAX_FOLLOW_ROUNDS = 4
+#: Seconds of waiting on the model before the prospect gets one holding message.
+HOLD_AFTER = 2.5
 
 
 class FunnelCore:
@@ -62,8 +68,10 @@ class FunnelCore:
         qualifier: Qualifier,
         clock: Clock = utcnow,
         notifier: Notifier | None = None,
+        librarian: Librarian | None = None,
     ) -> None:
         self.db = db
+        self.librarian: Librarian = librarian or OfflineLibrarian()
         self.notifier = notifier
         self.sinks: list[EventSink] = []
         self.scenario = scenario
@@ -92,18 +100,40 @@ class FunnelCore:
             toast = outcome.toast
             delivered, gone = await self.deliver(key, lead_id, outcome, channel)
             await self.alert(lead_id, outcome)
-            for _ in range(MAX_CLASSIFY_ROUNDS):
-                request = next((a for a in outcome.actions if isinstance(a, ClassifyRequest)), None)
-                if request is None or gone:
+            for _ in range(MAX_FOLLOW_ROUNDS):
+                follow = await self.follow_up(outcome, channel)
+                if follow is None or gone:
                     break
-                answers = {k: v for k, _, v in request.answers}
-                async with channel.typing():
-                    classified = await self.qualifier.qualify(self.scenario.funnel, answers)
-                lead_id, outcome = await self.apply(key, classified)
+                lead_id, outcome = await self.apply(key, follow)
                 more, gone = await self.deliver(key, lead_id, outcome, channel)
                 delivered += more
                 await self.alert(lead_id, outcome)
             return Result(lead_id, outcome.state, toast, delivered)
+
+    async def follow_up(self, outcome: Outcome, channel: Channel) -> Input | None:
+        """Work the engine asked for outside its transaction: a classification or a look-up.
+
+        The prospect sees "typing…" meanwhile and, past ``HOLD_AFTER`` seconds, one short
+        holding message; the model's own budget (OPENAI_BUDGET) bounds the wait.
+        """
+        funnel = self.scenario.funnel
+        work: Awaitable[Input]
+        for action in outcome.actions:
+            if isinstance(action, AskKnowledge):
+                work = self.librarian.look_up(funnel, action)
+                break
+            if isinstance(action, ClassifyRequest):
+                work = self.qualifier.qualify(funnel, {k: v for k, _, v in action.answers})
+                break
+        else:
+            return None
+        async with channel.typing():
+            task: asyncio.Future[Input] = asyncio.ensure_future(work)
+            done, _ = await asyncio.wait({task}, timeout=HOLD_AFTER)
+            if not done:
+                with contextlib.suppress(SendRejected, RecipientGone):
+                    await channel.send(OutMessage(funnel.scenario.texts.hold))
+            return await task
 
     async def alert(self, lead_id: int, outcome: Outcome) -> None:
         """Tell managers about hot moments; a failing notifier never stops the funnel."""
@@ -113,7 +143,7 @@ class FunnelCore:
         for action in outcome.actions:
             if isinstance(action, Alert):
                 try:
-                    await self.notifier.alert(lead_id, action.reason, action.step)
+                    await self.notifier.alert(lead_id, action.reason, action.step, action.note)
                 except Exception:
                     log.exception("lead %s: the manager alert failed", lead_id)
 

@@ -34,7 +34,9 @@ class SendRejected(Exception):
 class Notifier(Protocol):
     """Where the engine's alerts go (the managers' chat, a CRM)."""
 
-    async def alert(self, lead_id: int, reason: str, step: str | None) -> None: ...
+    async def alert(self, lead_id: int, reason: str, step: str | None, note: str = "") -> None:
+        """``note``: what the prospect wrote, for alerts about a message."""
+        ...
 
 
 class EventSink(Protocol):

@@ -60,6 +60,8 @@ def _headline(service: FunnelService, card: LeadCard, reason: str | None, step: 
         return "💳 <b>Clicked an offer</b>" + (f": «{esc(offer)}»" if offer else "")
     if reason == "handoff":
         return "🙋 <b>Asks for a manager</b>" + (f" (step {esc(step)})" if step else "")
+    if reason == "message":
+        return "💬 <b>New message</b> from a lead with managers"
     return "📇 <b>Lead</b>"
 
 
@@ -90,13 +92,20 @@ def alert_html(
     step: str | None,
     tz: tzinfo,
     headline: str | None = None,
+    note: str = "",
 ) -> str:
-    """The card; ``headline`` keeps the first line of a card being redrawn."""
+    """The card; ``headline`` keeps the first line of a card being redrawn.
+
+    ``note`` is the prospect's own message (a request for a person, or a message written while
+    managers have the lead), shown first so the manager reads it without opening anything.
+    """
     r = card.lead
     funnel = service.scenario.funnel
     segment = funnel.segment(r.segment)
     headline = headline or _headline(service, card, reason, step)
     lines = [headline, f"{profile(card)} · lead #{r.id}"]
+    if note:
+        lines.append(f"<b>Message:</b> {esc(short(note, 1500))}")
     lines.append(f"<b>Source:</b> {esc(r.source or '—')}")
     if r.segment:
         title = f" «{esc(segment.title)}»" if segment else ""
@@ -153,16 +162,16 @@ class ManagerAlerts:
         self.tz = tz
         self.outbox = Outbox("manager-alerts")
 
-    async def alert(self, lead_id: int, reason: str, step: str | None) -> None:
-        self.outbox.put(lambda: self._send(lead_id, reason, step))
+    async def alert(self, lead_id: int, reason: str, step: str | None, note: str = "") -> None:
+        self.outbox.put(lambda: self._send(lead_id, reason, step, note))
 
-    async def _send(self, lead_id: int, reason: str, step: str | None) -> None:
+    async def _send(self, lead_id: int, reason: str, step: str | None, note: str = "") -> None:
         card = await lead_card(self.service.db, str(lead_id), self.tz)
         if card is None:
             return
         method = SendMessage(
             chat_id=self.chat_id,
-            text=alert_html(self.service, card, reason, step, self.tz),
+            text=alert_html(self.service, card, reason, step, self.tz, note=note),
             reply_markup=buttons(card, reason),
         )
         try:
