@@ -37,8 +37,8 @@ from bench.common import (
 from bot.qualification import OfflineQualifier
 from bot.service import FunnelService, ScenarioHolder
 from bot.telegram.channel import Channels
-from bot.telegram.factory import make_bot, make_dispatcher
-from bot.telegram.runner import serve_polling
+from app.factory import make_bot, make_dispatcher
+from app.runner import serve_polling
 from bot.telegram.throttle import Throttle
 from storage.db import Database
 

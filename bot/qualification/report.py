@@ -10,7 +10,9 @@ from rich.table import Table
 
 from bot.qualification import OfflineQualifier
 from bot.qualification.evaluate import Report, load_examples, predict, score
+from bot.qualification.configured import make_qualifier
 from bot.qualification.llm import LLMQualifier
+from bot.scenario.loader import load_funnel
 from bot.settings import Settings
 
 
@@ -104,10 +106,8 @@ async def run_eval(
     settings: Settings, data: Path, *, offline: bool, jobs: int, console: Console | None = None
 ) -> Report:
     """The body of ``leadbot eval``: load, classify, score, print."""
-    from bot.app import load_scenario, make_qualifier
-
     console = console or Console()
-    funnel = load_scenario(settings)
+    funnel = load_funnel(settings.scenario, settings.timezone)
     examples = load_examples(data, funnel)
     qualifier = OfflineQualifier() if offline else make_qualifier(settings)
     if isinstance(qualifier, LLMQualifier):

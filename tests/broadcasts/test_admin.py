@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.managers import Staff
 from bot.telegram.channel import Channels
-from bot.telegram.factory import make_dispatcher
+from app.factory import make_dispatcher
 from bot.telegram.throttle import Throttle
 from storage.models import Broadcast
 from tests.broadcasts.conftest import add_leads

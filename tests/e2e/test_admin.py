@@ -27,7 +27,7 @@ from sqlalchemy import update
 from bot.managers import Staff, contact_allowed
 from bot.service import utcnow
 from bot.telegram.channel import Channels
-from bot.telegram.factory import make_dispatcher
+from app.factory import make_dispatcher
 from bot.telegram.throttle import Throttle
 from storage.models import Lead
 from tests.conftest import Clock

@@ -8,7 +8,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from bot.telegram.runner import run_bot
+from app.runner import run_bot
 from tests.e2e.harness import MINI
 from tests.e2e.test_run import settings_for
 from tests.fakes.bot_api import FakeBotAPI

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.app import setup_logging
+from app.wiring import setup_logging
 from bot.engine.types import Contact, Start, Text
 from bot.privacy import RedactingFilter, forget_lead, prune
 from bot.qualification import OfflineQualifier

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.app import make_qualifier
+from bot.qualification.configured import make_qualifier
 from bot.engine.types import Classified
 from bot.qualification import OfflineQualifier
 from bot.qualification.evaluate import (
