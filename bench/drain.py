@@ -35,6 +35,8 @@ from aiogram import Bot
 from aiogram.methods import TelegramMethod
 from sqlalchemy import text
 
+from app.factory import make_bot, make_dispatcher
+from app.runner import serve_polling
 from bench.common import (
     TOKEN,
     TOUCH_TEXT,
@@ -52,8 +54,6 @@ from bench.common import (
 from bot.qualification import OfflineQualifier
 from bot.service import FunnelService, ScenarioHolder, utcnow
 from bot.telegram.channel import Channels
-from app.factory import make_bot, make_dispatcher
-from app.runner import serve_polling
 from bot.telegram.throttle import Throttle
 from storage.db import Database
 

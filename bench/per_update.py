@@ -22,6 +22,8 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.types import Message
 
+from app.factory import make_bot, make_dispatcher
+from app.runner import serve_polling
 from bench.common import (
     TOKEN,
     FakeProc,
@@ -37,8 +39,6 @@ from bench.common import (
 from bot.qualification import OfflineQualifier
 from bot.service import FunnelService, ScenarioHolder
 from bot.telegram.channel import Channels
-from app.factory import make_bot, make_dispatcher
-from app.runner import serve_polling
 from bot.telegram.throttle import Throttle
 from storage.db import Database
 

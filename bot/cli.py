@@ -77,8 +77,8 @@ def chat(
 @app.command()
 def run() -> None:
     """Run the Telegram bot: long polling, or a webhook server when WEBHOOK_URL is set."""
-    from app.wiring import setup_logging
     from app.preflight import StartupError, check_settings
+    from app.wiring import setup_logging
 
     settings = settings_or_exit()
     try:

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.qualification import OfflineQualifier
-from bot.qualification.evaluate import Report, load_examples, predict, score
 from bot.qualification.configured import make_qualifier
+from bot.qualification.evaluate import Report, load_examples, predict, score
 from bot.qualification.llm import LLMQualifier
 from bot.scenario.loader import load_funnel
 from bot.settings import Settings

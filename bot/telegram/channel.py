@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import (
-    TelegramAPIError,
     TelegramBadRequest,
     TelegramEntityTooLarge,
     TelegramForbiddenError,
@@ -28,7 +27,6 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.methods import (
-    SendChatAction,
     SendDocument,
     SendInvoice,
     SendMessage,
@@ -36,6 +34,7 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.types import FSInputFile, LabeledPrice, Message
+from aiogram.utils.chat_action import ChatActionSender
 
 from bot.engine.types import Invoice, OutMessage, Priority
 from bot.service import Channel, RecipientGone, ScenarioHolder, SendRejected
@@ -116,25 +115,15 @@ class TelegramChannel:
 
     @asynccontextmanager
     async def _typing(self) -> AsyncIterator[None]:
-        """Show "typing…" until the block ends (Telegram shows one action for ~5 s)."""
-        task = asyncio.create_task(self._keep_typing())
-        try:
+        """Show "typing…" until the block ends: aiogram's ``ChatActionSender``, repeated every
+        ``typing_every`` s (Telegram shows one action for ~5 s). Chat actions skip the
+        Throttle: they are not messages and Telegram does not count them as such. A failed
+        action ends the indicator for this block only; the reply itself still goes out."""
+        sender = ChatActionSender.typing(
+            chat_id=self.chat_id, bot=self.bot, interval=self.shared.typing_every
+        )
+        async with sender:
             yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-
-    async def _keep_typing(self) -> None:
-        action = SendChatAction(chat_id=self.chat_id, action="typing")
-        while True:
-            try:
-                await self.bot(action)
-            except TelegramForbiddenError:
-                return
-            except TelegramAPIError as exc:
-                log.debug("chat %s: typing not shown: %s", self.chat_id, exc)
-            await asyncio.sleep(self.shared.typing_every)
 
     async def _send_file(self, piece: Piece, priority: Priority) -> None:
         assert piece.file is not None

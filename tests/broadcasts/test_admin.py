@@ -17,9 +17,9 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select
 
+from app.factory import make_dispatcher
 from bot.managers import Staff
 from bot.telegram.channel import Channels
-from app.factory import make_dispatcher
 from bot.telegram.throttle import Throttle
 from storage.models import Broadcast
 from tests.broadcasts.conftest import add_leads

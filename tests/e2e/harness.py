@@ -22,14 +22,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select
 
+from app.dispatcher import LeadDispatcher
+from app.factory import make_dispatcher
 from bot.engine.types import Classified
 from bot.qualification import OfflineQualifier, Qualifier
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder, utcnow
 from bot.telegram.channel import CHANNEL, Channels
-from app.dispatcher import LeadDispatcher
-from app.factory import make_dispatcher
 from bot.telegram.throttle import Throttle
 from storage.db import Database
 from storage.models import Event, Lead, ScheduledTouch

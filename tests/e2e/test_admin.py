@@ -24,10 +24,10 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import update
 
+from app.factory import make_dispatcher
 from bot.managers import Staff, contact_allowed
 from bot.service import utcnow
 from bot.telegram.channel import Channels
-from app.factory import make_dispatcher
 from bot.telegram.throttle import Throttle
 from storage.models import Lead
 from tests.conftest import Clock

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.settings import Settings
 from app.runner import run_bot
+from bot.settings import Settings
 from storage.db import Database
 from storage.models import Event, Lead
 from tests.e2e.harness import MINI, TOKEN, GatedQualifier, until

@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import update
 
-from bot.managers.crm import CrmWebhook
 from bot.engine.types import Contact, Start, Text
+from bot.managers.crm import CrmWebhook
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.qualification.configured import make_qualifier
 from bot.engine.types import Classified
 from bot.qualification import OfflineQualifier
+from bot.qualification.configured import make_qualifier
 from bot.qualification.evaluate import (
     EvalDataError,
     Example,
