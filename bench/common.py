@@ -23,11 +23,12 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.engine.types import Contact, OutMessage, Press, Start, Text
+from bot.engine.types import Contact, Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from fakes.channels import Collect
 from storage.db import Database
 from storage.models import Lead, UTCDateTime
 
@@ -215,28 +216,6 @@ def load_mini() -> Funnel:
 # --------------------------------------------------------------------------------------------
 # Seeding: one lead walked through the real service, then cloned in bulk with SQL
 # --------------------------------------------------------------------------------------------
-
-
-class Collect:
-    """A channel that keeps what the service sends."""
-
-    def __init__(self) -> None:
-        self.sent: list[OutMessage] = []
-
-    async def send(self, message: OutMessage) -> None:
-        self.sent.append(message)
-
-    @contextlib.asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
-        yield
-
-    def press(self, label: str) -> Press:
-        for message in reversed(self.sent):
-            for row in message.buttons:
-                for button in row:
-                    if button.text == label and button.data:
-                        return Press(button.data)
-        raise LookupError(label)
 
 
 @dataclass

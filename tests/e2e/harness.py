@@ -31,9 +31,9 @@ from bot.scenario.loader import load_funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder, utcnow
 from bot.telegram.channel import CHANNEL, Channels
 from bot.telegram.throttle import Throttle
+from fakes.bot_api import Call, FakeBotAPI
 from storage.db import Database
 from storage.models import Event, Lead, ScheduledTouch
-from tests.fakes.bot_api import Call, FakeBotAPI
 
 TOKEN = "123456:TEST-e2e-token"
 TESTS = Path(__file__).resolve().parent.parent

@@ -9,9 +9,9 @@ import signal
 from pathlib import Path
 
 from app.runner import run_bot
+from fakes.bot_api import FakeBotAPI
 from tests.e2e.harness import MINI
 from tests.e2e.test_run import settings_for
-from tests.fakes.bot_api import FakeBotAPI
 
 ADMIN = 4242
 USER = 777

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from app.runner import run_bot
 from bot.settings import Settings
+from fakes.bot_api import FakeBotAPI
 from storage.db import Database
 from storage.models import Event, Lead
 from tests.e2e.harness import MINI, TOKEN, GatedQualifier, until
-from tests.fakes.bot_api import FakeBotAPI
 
 USER = 901
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,10 +23,11 @@ from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
 from bot.settings import SettingsError, load_settings
+from fakes.channels import Collect
 from storage.db import Database
 from storage.models import Lead
 from tests.conftest import Clock
-from tests.integration.test_service import KEY, Collect
+from tests.integration.test_service import KEY
 
 SECRET = "test-secret-0123456789"
 PHONE = "+79991234567"

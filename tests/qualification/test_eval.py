@@ -27,8 +27,8 @@ from bot.qualification.llm import LLMQualifier
 from bot.qualification.report import run_eval
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
+from fakes.openai_server import Classify, FakeOpenAI
 from tests.conftest import DATA, MINI, ROOT
-from tests.fakes.openai_server import Classify, FakeOpenAI
 from tests.qualification.conftest import answer, settings
 
 LEADBOT = Path(sys.executable).parent / "leadbot"
