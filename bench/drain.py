@@ -37,18 +37,15 @@ from sqlalchemy import text
 
 from app.factory import make_bot, make_dispatcher
 from app.runner import serve_polling
-from bench.common import (
-    TOKEN,
+from bench.fake_proc import TOKEN, FakeProc
+from bench.results import Row, percentile, say
+from bench.seeding import (
     TOUCH_TEXT,
-    FakeProc,
-    Row,
     clone,
     drop_templates,
     load_mini,
     make_templates,
-    percentile,
     postgres_database,
-    say,
     sqlite_url,
 )
 from bot.qualification import OfflineQualifier

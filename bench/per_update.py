@@ -24,16 +24,14 @@ from aiogram.types import Message
 
 from app.factory import make_bot, make_dispatcher
 from app.runner import serve_polling
-from bench.common import (
-    TOKEN,
-    FakeProc,
-    Row,
+from bench.fake_proc import TOKEN, FakeProc
+from bench.results import Row, say
+from bench.seeding import (
     clone,
     drop_templates,
     load_mini,
     make_templates,
     postgres_database,
-    say,
     sqlite_url,
 )
 from bot.qualification import OfflineQualifier
