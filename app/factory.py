@@ -22,7 +22,7 @@ from bot.managers.handoff import CHECK_EVERY, handoff_chore
 from bot.managers.staff import Staff
 from bot.service import FunnelService
 from bot.telegram.alerts import ManagerAlerts
-from bot.telegram.channel import Channels
+from bot.telegram.channel import Channels, QuietChatActions
 from bot.telegram.touches import TouchLoop
 from bot.winback import EVERY as WINBACK_EVERY
 from bot.winback import WinbackChore
@@ -37,6 +37,7 @@ def make_bot(token: str, api_url: str = "https://api.telegram.org") -> Bot:
     Raises aiogram's ``TokenValidationError`` for a token of the wrong shape.
     """
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    session.middleware(QuietChatActions())  # "typing…" failing never reaches the log as ERROR
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

@@ -13,10 +13,15 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramEntityTooLarge,
     TelegramForbiddenError,
@@ -27,12 +32,15 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.methods import (
+    Response,
+    SendChatAction,
     SendDocument,
     SendInvoice,
     SendMessage,
     SendPhoto,
     TelegramMethod,
 )
+from aiogram.methods.base import TelegramType
 from aiogram.types import FSInputFile, LabeledPrice, Message
 from aiogram.utils.chat_action import ChatActionSender
 
@@ -206,6 +214,31 @@ class TelegramChannel:
                 delay = min(2.0 ** (attempt - 1), 10.0)
                 log.warning("chat %s: %s; retrying in %.0fs", self.chat_id, exc, delay)
                 await asyncio.sleep(delay)
+
+
+class QuietChatActions(BaseRequestMiddleware):
+    """A request middleware: a failed ``sendChatAction`` is logged and answered False.
+
+    "typing…" is cosmetic, but aiogram's ``ChatActionSender`` lets an error end its task
+    with the exception unretrieved (an ERROR in the log for a prospect who just blocked the
+    bot). Installed on the bot by ``app.factory.make_bot``; other methods pass untouched.
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramAPIError as exc:
+            if not isinstance(method, SendChatAction):
+                raise
+            log.debug("chat %s: typing not shown: %s", method.chat_id, exc)
+            # aiogram's chain hands on the method's result (typed as Response); the answer
+            # to sendChatAction is a bool, and False says it was not shown.
+            return cast("Response[TelegramType]", False)
 
 
 class Unreachable:
