@@ -34,7 +34,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import Row, machine, postgres_version
+from bench.machine import machine, postgres_version
+from bench.results import Row
 
 
 class QuietLog(logging.Handler):

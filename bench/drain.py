@@ -35,25 +35,22 @@ from aiogram import Bot
 from aiogram.methods import TelegramMethod
 from sqlalchemy import text
 
-from bench.common import (
-    TOKEN,
+from app.factory import make_bot, make_dispatcher
+from app.runner import serve_polling
+from bench.fake_proc import TOKEN, FakeProc
+from bench.results import Row, percentile, say
+from bench.seeding import (
     TOUCH_TEXT,
-    FakeProc,
-    Row,
     clone,
     drop_templates,
     load_mini,
     make_templates,
-    percentile,
     postgres_database,
-    say,
     sqlite_url,
 )
 from bot.qualification import OfflineQualifier
 from bot.service import FunnelService, ScenarioHolder, utcnow
 from bot.telegram.channel import Channels
-from bot.telegram.factory import make_bot, make_dispatcher
-from bot.telegram.runner import serve_polling
 from bot.telegram.throttle import Throttle
 from storage.db import Database
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.bot_api import FakeBotAPI
+from fakes.bot_api import FakeBotAPI
 
 
 class Control:

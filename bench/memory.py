@@ -19,18 +19,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
+from bench.fake_proc import TOKEN, FakeProc
+from bench.results import Row, say
+from bench.seeding import (
     MINI,
     ROOT,
-    TOKEN,
     TOUCH_TEXT,
-    FakeProc,
-    Row,
     clone,
     drop_templates,
     load_mini,
     make_templates,
-    say,
     sqlite_url,
 )
 from bot.service import utcnow

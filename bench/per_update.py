@@ -22,23 +22,21 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.types import Message
 
-from bench.common import (
-    TOKEN,
-    FakeProc,
-    Row,
+from app.factory import make_bot, make_dispatcher
+from app.runner import serve_polling
+from bench.fake_proc import TOKEN, FakeProc
+from bench.results import Row, say
+from bench.seeding import (
     clone,
     drop_templates,
     load_mini,
     make_templates,
     postgres_database,
-    say,
     sqlite_url,
 )
 from bot.qualification import OfflineQualifier
 from bot.service import FunnelService, ScenarioHolder
 from bot.telegram.channel import Channels
-from bot.telegram.factory import make_bot, make_dispatcher
-from bot.telegram.runner import serve_polling
 from bot.telegram.throttle import Throttle
 from storage.db import Database
 

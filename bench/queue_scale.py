@@ -179,7 +179,7 @@ async def run(sizes: tuple[int, int], postgres: str | None) -> tuple[list[Any], 
     """
     import tempfile
 
-    from bench.common import Row, say
+    from bench.results import Row, say
 
     small, large = sizes
     rows: list[Any] = []

@@ -62,7 +62,7 @@ def chat(
     scenario: Annotated[Path | None, typer.Option(help="Scenario file.")] = None,
 ) -> None:
     """Play the funnel in the terminal (same engine, real database; /skip jumps over waits)."""
-    from bot.app import open_app
+    from app.wiring import open_app
     from bot.simulator import run_chat
 
     settings = settings_or_exit(scenario=scenario)
@@ -77,8 +77,8 @@ def chat(
 @app.command()
 def run() -> None:
     """Run the Telegram bot: long polling, or a webhook server when WEBHOOK_URL is set."""
-    from bot.app import setup_logging
-    from bot.telegram.preflight import StartupError, check_settings
+    from app.preflight import StartupError, check_settings
+    from app.wiring import setup_logging
 
     settings = settings_or_exit()
     try:
@@ -86,7 +86,7 @@ def run() -> None:
     except StartupError as exc:
         fail(str(exc), exc.code)
     setup_logging(settings.log_level)
-    from bot.telegram.runner import run_bot  # aiogram takes a while to import
+    from app.runner import run_bot  # aiogram takes a while to import
 
     try:
         _run(run_bot(settings))
@@ -196,7 +196,7 @@ def db_prune(
     """Erase personal data of leads quiet for longer than the retention period."""
     from datetime import UTC, datetime, timedelta
 
-    from bot.app import open_app
+    from app.wiring import open_app
     from bot.privacy import prune
 
     settings = settings_or_exit()
@@ -221,7 +221,7 @@ def forget(
     """Erase one lead's personal data; an anonymous record stays for the statistics."""
     from datetime import UTC, datetime
 
-    from bot.app import open_app
+    from app.wiring import open_app
     from bot.privacy import forget_lead
 
     settings = settings_or_exit()

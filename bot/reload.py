@@ -8,13 +8,13 @@ whose step disappeared to the place the file names under ``moved``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.managers.chores import Periodic
 from bot.scenario.loader import ScenarioError, load_funnel
 from bot.service import ScenarioHolder
 
@@ -53,7 +53,9 @@ class Reloader:
         self.notify = notify
         self._rejected: str | None = None
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
+        self._forced = False
+        #: The file watch as a periodic chore: ``start``/``stop`` it with the bot.
+        self.chore = Periodic("scenario reload", self._poll, every=2.0)
 
     def _digest(self) -> str | None:
         try:
@@ -97,14 +99,15 @@ class Reloader:
         return result
 
     def trigger(self) -> None:
-        """Ask the watcher to look now (SIGHUP)."""
-        self._wake.set()
+        """Ask the watcher to look now (SIGHUP), reporting even a known broken version."""
+        self._forced = True
+        self.chore.wake()
+
+    async def _poll(self) -> ReloadResult:
+        forced, self._forced = self._forced, False
+        return await self.reload(force=forced)
 
     async def watch(self, interval: float = 2.0) -> None:
         """Poll the file (cheap: one hash of a small file) until cancelled."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
-            forced = self._wake.is_set()
-            self._wake.clear()
-            await self.reload(force=forced)
+        self.chore.every = interval
+        await self.chore.run_forever()

@@ -1,33 +1,21 @@
 """aiogram routers: translate Telegram updates into engine inputs, and nothing more.
 
-Prospects are served in private chats only; admins also in the managers' chat (see
-``handlers.admin``); other groups and channels are ignored. Each module builds a fresh
-router, so a process (or a test) may build several dispatchers.
+``prospect/`` serves people in private chats; ``admin/`` (and ``broadcast``) the staff, in a
+private chat or the managers' chat (``filters``). ``reply`` is the one way to answer a chat
+outside the funnel. Handlers call ``bot`` services only: no funnel logic, no SQL, never
+``storage``. Each module builds a fresh router, so a process (or a test) may build several
+dispatchers; ``app.factory`` is the only place that includes them in one.
 """
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 
-from handlers import admin, broadcast, buttons, commands, errors, membership, messages, payments
+from handlers import admin, prospect
 
 
 def build_router() -> Router:
     """Admins and managers first (their filters let everyone else through), then prospects."""
     root = Router(name="leadbot")
-    prospects = Router(name="prospects")
-    prospects.message.filter(F.chat.type == ChatType.PRIVATE)
-    prospects.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-    prospects.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
-    prospects.include_routers(
-        commands.router(),
-        buttons.router(),
-        payments.router(),
-        messages.router(),
-        membership.router(),
-        errors.router(),
-    )
-    root.include_router(broadcast.router())  # /broadcast: admins only, in a private chat
-    root.include_routers(admin.router(), prospects)
+    root.include_routers(admin.router(), prospect.router())
     return root

@@ -45,8 +45,8 @@ from openai import (
 )
 from pydantic import BaseModel, ValidationError
 
-from tests.fakes.bot_api import FakeBotAPI, TelegramHTMLError, parse_telegram_html
-from tests.fakes.openai_server import (
+from fakes.bot_api import FakeBotAPI, TelegramHTMLError, parse_telegram_html
+from fakes.openai_server import (
     Classify,
     Delay,
     FakeOpenAI,

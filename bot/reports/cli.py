@@ -83,7 +83,7 @@ def _settings() -> Settings:
 
 
 def _funnel(settings: Settings) -> Funnel:
-    from bot.app import load_scenario
+    from app.wiring import load_scenario
     from bot.scenario.loader import ScenarioError
 
     try:

@@ -1,5 +1,8 @@
-"""The Telegram face: rendering, the channel to one chat, the dispatcher and the runner.
+"""The Telegram delivery the core's service uses: the channel to one chat (``channel``) and
+the one outgoing limiter (``throttle``), engine messages as Bot API calls (``render``,
+``keyboards``, ``split``, ``files``), the touch loop (``touches``), the managers' alert
+cards (``alerts``), admin views (``views``) and the staff's callback data (``callbacks``).
 
-Handlers (``handlers/``) translate updates into engine inputs; everything here turns the
-engine's messages back into Bot API calls and keeps the bot process running.
+Kept in ``bot/`` because the service calls it (a ``Channel``, a ``Notifier``); it never
+imports ``handlers``. Building the Bot and the Dispatcher and running them is ``app/``'s.
 """

@@ -16,36 +16,20 @@ from aiogram import Bot
 from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.managers import Staff, contact_allowed
-from bot.outbox import Outbox
+from bot.managers.outbox import Outbox
+from bot.managers.staff import Staff, contact_allowed
 from bot.reports.leads import LeadCard, TimelineEntry, lead_card
 from bot.reports.periods import local
 from bot.scenario.model import OfferStep
 from bot.service import FunnelService, RecipientGone, SendRejected
+from bot.telegram.callbacks import Handover, ManagerButton
 from bot.telegram.channel import Channels
 from bot.telegram.views import esc, parts, plain, profile, short
 
 log = logging.getLogger(__name__)
 
-#: Alert reasons in callback data ("mgr:take:42:h"), so a card redrawn later keeps its title.
-REASONS = {"hot_segment": "h", "offer_clicked": "o", "handoff": "f"}
-CODES = {code: reason for reason, code in REASONS.items()}
 MAX_ANSWERS = 15
 CARD_LIMIT = 3900  # visible characters: one message, room left for the status line
-
-
-def callback(action: str, lead_id: int, reason: str | None) -> str:
-    return f"mgr:{action}:{lead_id}:{REASONS.get(reason or '', 'm')}"
-
-
-def parse_callback(data: str) -> tuple[str, int, str | None] | None:
-    """``mgr:<take|release>:<lead id>:<reason code>`` -> (action, lead id, reason)."""
-    bits = data.split(":")
-    if len(bits) != 4 or bits[0] != "mgr" or bits[1] not in {"take", "release"}:
-        return None
-    if not bits[2].isdigit():
-        return None
-    return bits[1], int(bits[2]), CODES.get(bits[3])
 
 
 def _headline(service: FunnelService, card: LeadCard, reason: str | None, step: str | None) -> str:
@@ -138,11 +122,10 @@ def buttons(card: LeadCard, reason: str | None) -> InlineKeyboardMarkup | None:
     last = _hand_state(card.timeline)
     taken = status == "handed_off" and last is not None and last.type == "taken"
     if status == "active" or (status == "handed_off" and not taken):
-        row.append(
-            InlineKeyboardButton(text="Take", callback_data=callback("take", lead_id, reason))
-        )
+        data = ManagerButton.of(Handover.TAKE, lead_id, reason).pack()
+        row.append(InlineKeyboardButton(text="Take", callback_data=data))
     if status == "handed_off":
-        data = callback("release", lead_id, reason)
+        data = ManagerButton.of(Handover.RELEASE, lead_id, reason).pack()
         row.append(InlineKeyboardButton(text="Return to bot", callback_data=data))
     return InlineKeyboardMarkup(inline_keyboard=[row]) if row else None
 

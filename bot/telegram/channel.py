@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
@@ -28,6 +32,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.methods import (
+    Response,
     SendChatAction,
     SendDocument,
     SendInvoice,
@@ -35,7 +40,9 @@ from aiogram.methods import (
     SendPhoto,
     TelegramMethod,
 )
+from aiogram.methods.base import TelegramType
 from aiogram.types import FSInputFile, LabeledPrice, Message
+from aiogram.utils.chat_action import ChatActionSender
 
 from bot.engine.types import Invoice, OutMessage, Priority
 from bot.service import Channel, RecipientGone, ScenarioHolder, SendRejected
@@ -116,25 +123,15 @@ class TelegramChannel:
 
     @asynccontextmanager
     async def _typing(self) -> AsyncIterator[None]:
-        """Show "typing…" until the block ends (Telegram shows one action for ~5 s)."""
-        task = asyncio.create_task(self._keep_typing())
-        try:
+        """Show "typing…" until the block ends: aiogram's ``ChatActionSender``, repeated every
+        ``typing_every`` s (Telegram shows one action for ~5 s). Chat actions skip the
+        Throttle: they are not messages and Telegram does not count them as such. A failed
+        action ends the indicator for this block only; the reply itself still goes out."""
+        sender = ChatActionSender.typing(
+            chat_id=self.chat_id, bot=self.bot, interval=self.shared.typing_every
+        )
+        async with sender:
             yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-
-    async def _keep_typing(self) -> None:
-        action = SendChatAction(chat_id=self.chat_id, action="typing")
-        while True:
-            try:
-                await self.bot(action)
-            except TelegramForbiddenError:
-                return
-            except TelegramAPIError as exc:
-                log.debug("chat %s: typing not shown: %s", self.chat_id, exc)
-            await asyncio.sleep(self.shared.typing_every)
 
     async def _send_file(self, piece: Piece, priority: Priority) -> None:
         assert piece.file is not None
@@ -217,6 +214,31 @@ class TelegramChannel:
                 delay = min(2.0 ** (attempt - 1), 10.0)
                 log.warning("chat %s: %s; retrying in %.0fs", self.chat_id, exc, delay)
                 await asyncio.sleep(delay)
+
+
+class QuietChatActions(BaseRequestMiddleware):
+    """A request middleware: a failed ``sendChatAction`` is logged and answered False.
+
+    "typing…" is cosmetic, but aiogram's ``ChatActionSender`` lets an error end its task
+    with the exception unretrieved (an ERROR in the log for a prospect who just blocked the
+    bot). Installed on the bot by ``app.factory.make_bot``; other methods pass untouched.
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramAPIError as exc:
+            if not isinstance(method, SendChatAction):
+                raise
+            log.debug("chat %s: typing not shown: %s", method.chat_id, exc)
+            # aiogram's chain hands on the method's result (typed as Response); the answer
+            # to sendChatAction is a bool, and False says it was not shown.
+            return cast("Response[TelegramType]", False)
 
 
 class Unreachable:

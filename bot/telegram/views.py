@@ -6,10 +6,11 @@ Everything from the database is escaped: a prospect named ``<b>`` stays a name.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from datetime import tzinfo
 from decimal import Decimal
+
+from aiogram import html
 
 from bot.reports.leads import LeadCard
 from bot.reports.metrics import Metrics, Stats
@@ -25,7 +26,11 @@ STEP_WIDTH = 18
 
 
 def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=False)
+    """Any value as text inside Telegram HTML (aiogram's ``html.quote``); None is empty.
+
+    The one escape helper of the Telegram edge: alerts, admin replies and notices use it.
+    """
+    return html.quote("" if value is None else str(value))
 
 
 def short(text: str, limit: int) -> str:

@@ -15,10 +15,10 @@ from sqlalchemy import insert, select
 
 from bot.engine.types import Contact, Start, Text
 from bot.service import FunnelService, LeadKey
+from fakes.channels import Collect
 from storage.db import Database
 from storage.models import Event, Lead
 from tests.conftest import DATA, MINI
-from tests.integration.test_service import Collect
 
 
 async def add_leads(

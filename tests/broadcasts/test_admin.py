@@ -17,15 +17,15 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select
 
+from app.factory import make_dispatcher
 from bot.managers import Staff
 from bot.telegram.channel import Channels
-from bot.telegram.factory import make_dispatcher
 from bot.telegram.throttle import Throttle
+from fakes.bot_api import Call, FakeBotAPI
 from storage.models import Broadcast
 from tests.broadcasts.conftest import add_leads
 from tests.conftest import Clock
 from tests.e2e.harness import TOKEN, Harness, PlainHTTPSession, open_service, polling
-from tests.fakes.bot_api import Call, FakeBotAPI
 
 ADMIN, PROSPECT, OTHER = 5001, 5002, 5003
 LEADS = range(901, 906)

@@ -23,10 +23,10 @@ from bot.cli import app
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, ScenarioHolder
+from fakes.channels import Collect
 from storage.db import Database
 from tests.broadcasts.conftest import seed_hot
 from tests.conftest import MINI, ROOT, Clock
-from tests.integration.test_service import Collect
 from tests.reports.conftest import drive
 
 

@@ -30,14 +30,14 @@ from bot.telegram.channel import Channels
 from bot.telegram.throttle import Throttle
 from bot.telegram.touches import TouchLoop
 from bot.winback import WinbackChore
+from fakes.bot_api import FakeBotAPI
+from fakes.channels import Collect
 from storage.broadcasts import Audience, Progress
 from storage.db import Database
 from storage.models import Broadcast, Lead, ScheduledTouch
 from tests.broadcasts.conftest import add_event, add_leads, scenario_copy
 from tests.conftest import MINI, Clock
 from tests.e2e.harness import TOKEN, PlainHTTPSession, open_service, until
-from tests.fakes.bot_api import FakeBotAPI
-from tests.integration.test_service import Collect
 
 RATE = 120  # messages a second the fake allows (Telegram: about 30)
 NEWS = "Spring news for"

@@ -10,11 +10,11 @@ from bot.qualification import OfflineQualifier
 from bot.reports.broadcast import as_dict, build_broadcast_report
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from fakes.channels import Collect
 from storage.broadcasts import Audience
 from storage.db import Database
 from tests.broadcasts.conftest import seed_hot
 from tests.conftest import Clock
-from tests.integration.test_service import Collect
 
 MESSAGE = {"message": "News for {first_name}", "buttons": [{"text": "Tell me", "goto": "hot_call"}]}
 

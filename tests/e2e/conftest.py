@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fakes.bot_api import FakeBotAPI
 from tests.e2e.harness import Harness, harness_for, polling
-from tests.fakes.bot_api import FakeBotAPI
 
 
 @pytest.fixture

@@ -22,18 +22,18 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select
 
+from app.dispatcher import LeadDispatcher
+from app.factory import make_dispatcher
 from bot.engine.types import Classified
 from bot.qualification import OfflineQualifier, Qualifier
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder, utcnow
 from bot.telegram.channel import CHANNEL, Channels
-from bot.telegram.dispatcher import LeadDispatcher
-from bot.telegram.factory import make_dispatcher
 from bot.telegram.throttle import Throttle
+from fakes.bot_api import Call, FakeBotAPI
 from storage.db import Database
 from storage.models import Event, Lead, ScheduledTouch
-from tests.fakes.bot_api import Call, FakeBotAPI
 
 TOKEN = "123456:TEST-e2e-token"
 TESTS = Path(__file__).resolve().parent.parent
@@ -212,7 +212,7 @@ async def harness_for(
         TOKEN,
         session=PlainHTTPSession(api=TelegramAPIServer.from_base(tg.base_url)),
         default=DefaultBotProperties(parse_mode="HTML"),
-    )  # as bot.telegram.factory.make_bot builds it (test_run.py uses that one)
+    )  # as app.factory.make_bot builds it (test_run.py uses that one)
     channels = Channels(
         service.scenario,
         throttle=Throttle(rate=1000, per_chat=1000, burst=1000, chat_burst=1000),

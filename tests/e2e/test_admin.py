@@ -24,11 +24,12 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import update
 
+from app.factory import make_dispatcher
 from bot.managers import Staff, contact_allowed
 from bot.service import utcnow
 from bot.telegram.channel import Channels
-from bot.telegram.factory import make_dispatcher
 from bot.telegram.throttle import Throttle
+from fakes.bot_api import Call, FakeBotAPI
 from storage.models import Lead
 from tests.conftest import Clock
 from tests.e2e.harness import (
@@ -41,7 +42,6 @@ from tests.e2e.harness import (
     polling,
     until,
 )
-from tests.fakes.bot_api import Call, FakeBotAPI
 
 ADMIN, USER, OTHER, MANAGER = 700, 801, 802, 555
 MANAGERS = -1001234567890

@@ -27,9 +27,9 @@ from bot.qualification.offline import Decision, classify_offline
 from bot.qualification.routing import route
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import ScenarioError, load_funnel
+from fakes.bot_api import Call, FakeBotAPI
 from storage.models import Answer, ScheduledTouch
 from tests.e2e.harness import DEMO, PHONE, Harness, harness_for, polling, until
-from tests.fakes.bot_api import Call, FakeBotAPI
 
 USER = 1001
 _TAG = re.compile(r"<[^>]+>")

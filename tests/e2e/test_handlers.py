@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from bot.engine.types import Classified
 from bot.scenario.funnel import Funnel
-from handlers.commands import source_from
+from fakes.bot_api import FakeBotAPI
+from handlers.prospect.commands import source_from
 from storage.models import Event, Lead
 from tests.e2e.harness import GatedQualifier, Harness, harness_for, polling, until
-from tests.fakes.bot_api import FakeBotAPI
 
 USER, OTHER = 801, 802
 

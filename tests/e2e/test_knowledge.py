@@ -16,12 +16,12 @@ import pytest
 
 from bot.knowledge.llm import LLMLibrarian
 from bot.qualification.llm import LLMQualifier
+from fakes.bot_api import FakeBotAPI
+from fakes.openai_server import Classify, FakeOpenAI, Status
 from tests.conftest import DATA
 from tests.e2e.harness import Harness, harness_for, polling
 from tests.e2e.test_admin import ADMIN, MANAGERS, reach_hot, replies_to, staffed
 from tests.e2e.test_admin import USER as PROSPECT
-from tests.fakes.bot_api import FakeBotAPI
-from tests.fakes.openai_server import Classify, FakeOpenAI, Status
 from tests.qualification.conftest import answer, settings
 
 USER = 901

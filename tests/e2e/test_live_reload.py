@@ -8,10 +8,10 @@ import shutil
 import signal
 from pathlib import Path
 
-from bot.telegram.runner import run_bot
+from app.runner import run_bot
+from fakes.bot_api import FakeBotAPI
 from tests.e2e.harness import MINI
 from tests.e2e.test_run import settings_for
-from tests.fakes.bot_api import FakeBotAPI
 
 ADMIN = 4242
 USER = 777

@@ -14,8 +14,8 @@ import pytest
 from bot.engine.types import Invoice, OutButton, OutMessage
 from bot.service import RecipientGone, SendRejected
 from bot.telegram.split import MAX_TEXT, repair, split, visible_text
+from fakes.bot_api import FakeBotAPI, parse_telegram_html
 from tests.e2e.harness import MINI, Harness, harness_for
-from tests.fakes.bot_api import FakeBotAPI, parse_telegram_html
 
 USER = 777
 BUTTONS = ((OutButton("Yes", data="b:9:0"),), (OutButton("Site", url="https://shop.test"),))

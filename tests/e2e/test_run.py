@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.runner import run_bot
 from bot.settings import Settings
-from bot.telegram.runner import run_bot
+from fakes.bot_api import FakeBotAPI
 from storage.db import Database
 from storage.models import Event, Lead
 from tests.e2e.harness import MINI, TOKEN, GatedQualifier, until
-from tests.fakes.bot_api import FakeBotAPI
 
 USER = 901
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ async def test_polling_removes_a_webhook_and_finishes_updates_in_flight(
     tg: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow = GatedQualifier()
-    monkeypatch.setattr("bot.app.make_qualifier", lambda settings: slow)
+    monkeypatch.setattr("app.wiring.make_qualifier", lambda settings: slow)
     tg.webhook = {"url": HOOK, "secret_token": None, "allowed_updates": None}
     settings = settings_for(tg, tmp_path)
     stop = asyncio.Event()

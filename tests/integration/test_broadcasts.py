@@ -13,13 +13,13 @@ from bot.engine.types import OutMessage, Start, Stop
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from fakes.channels import Collect
 from storage import broadcasts
 from storage.broadcasts import Audience
 from storage.db import Database
 from storage.models import Event
 from tests.conftest import Clock
 from tests.integration.test_instances import seed
-from tests.integration.test_service import Collect
 
 N = 12
 MESSAGE = {"message": "News for {first_name}", "buttons": [{"text": "Tell me", "goto": "hot_call"}]}

@@ -17,16 +17,17 @@ import pytest
 from aiohttp import web
 from sqlalchemy import update
 
-from bot.crm import CrmWebhook
 from bot.engine.types import Contact, Start, Text
+from bot.managers.crm import CrmWebhook
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
 from bot.settings import SettingsError, load_settings
+from fakes.channels import Collect
 from storage.db import Database
 from storage.models import Lead
 from tests.conftest import Clock
-from tests.integration.test_service import KEY, Collect
+from tests.integration.test_service import KEY
 
 SECRET = "test-secret-0123456789"
 PHONE = "+79991234567"
@@ -172,7 +173,7 @@ async def test_a_crm_that_is_down_costs_the_funnel_nothing(
         chat = await hot_lead(service)
         assert time.monotonic() - started < 1.5  # 3 events x 2 slow attempts would be 1.8 s
         assert chat.sent[-1].text == "Machine X for Ann"
-        with caplog.at_level(logging.WARNING, logger="bot.crm"):
+        with caplog.at_level(logging.WARNING, logger="bot.managers.crm"):
             await crm.outbox.join()
     assert len(slow.requests) == 6
     assert caplog.text.count("CRM did not take") == 3
@@ -181,7 +182,7 @@ async def test_a_crm_that_is_down_costs_the_funnel_nothing(
     service.sinks.clear()
     caplog.clear()
     async with crm_for(service, "http://127.0.0.1:9/nothing-listens", attempts=2) as crm:
-        with caplog.at_level(logging.WARNING, logger="bot.crm"):
+        with caplog.at_level(logging.WARNING, logger="bot.managers.crm"):
             chat = await hot_lead(service, LeadKey("telegram", 1002))
             await crm.outbox.join()
     assert chat.sent[-1].text == "Machine X for Ann"

@@ -11,10 +11,10 @@ from bot.engine.types import Contact, OutMessage, Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from fakes.channels import Collect
 from storage.db import Database
 from storage.models import ScheduledTouch
 from tests.conftest import Clock, postgres_database
-from tests.integration.test_service import Collect
 
 LEADS = 40
 

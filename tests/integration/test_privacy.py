@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import setup_logging
+from app.wiring import setup_logging
 from bot.engine.types import Contact, Start, Text
 from bot.privacy import RedactingFilter, forget_lead, prune
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from fakes.channels import Collect
 from storage.db import Database
 from storage.models import Answer, Event, Lead, ScheduledTouch
 from tests.conftest import Clock
-from tests.integration.test_service import Collect
 
 PHONE, NAME, TEXT = "+79991234567", "Анна Секретова", "Наш офис на Тверской 7, звоните Ивану"
 

@@ -14,10 +14,10 @@ from bot.reload import Reloader, ReloadResult
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from fakes.channels import Collect
 from storage.db import Database
 from storage.models import Event
 from tests.conftest import MINI, Clock
-from tests.integration.test_service import Collect
 
 
 def copy_mini(tmp_path: Path) -> Path:

@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.engine.types import Contact, OutMessage, Press, Start, Text
+from bot.engine.types import Contact, OutMessage, Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, RecipientGone, ScenarioHolder, SendRejected
+from fakes.channels import Collect
 from storage.db import Database
 from storage.models import Event, Lead, ScheduledTouch
 from storage.touches import TouchRepo
 from tests.conftest import Clock
 from tests.unit.test_quiet_hours import windowed
-
-
-class Collect:
-    """A channel that keeps what it was sent, optionally failing like Telegram would."""
-
-    def __init__(self, fail: Exception | None = None) -> None:
-        self.sent: list[OutMessage] = []
-        self.fail = fail
-        self.typing_count = 0
-
-    async def send(self, message: OutMessage) -> None:
-        if self.fail is not None:
-            raise self.fail
-        self.sent.append(message)
-
-    @asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
-        self.typing_count += 1
-        yield
-
-    def press(self, label: str) -> Press:
-        for message in reversed(self.sent):
-            for row in message.buttons:
-                for button in row:
-                    if button.text == label and button.data:
-                        return Press(button.data)
-        raise AssertionError(label)
-
 
 KEY = LeadKey("telegram", 1001)
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.qualification.llm import LLMQualifier
 from bot.settings import Settings
-from tests.fakes.openai_server import FakeOpenAI
+from fakes.openai_server import FakeOpenAI
 
 MakeQualifier = Callable[..., Awaitable[LLMQualifier]]
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.app import make_qualifier
 from bot.engine.types import Classified
 from bot.qualification import OfflineQualifier
+from bot.qualification.configured import make_qualifier
 from bot.qualification.evaluate import (
     EvalDataError,
     Example,
@@ -27,8 +27,8 @@ from bot.qualification.llm import LLMQualifier
 from bot.qualification.report import run_eval
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
+from fakes.openai_server import Classify, FakeOpenAI
 from tests.conftest import DATA, MINI, ROOT
-from tests.fakes.openai_server import Classify, FakeOpenAI
 from tests.qualification.conftest import answer, settings
 
 LEADBOT = Path(sys.executable).parent / "leadbot"

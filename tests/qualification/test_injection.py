@@ -8,7 +8,7 @@ from bot.qualification import OfflineQualifier
 from bot.qualification.injection import INJECTION_SUSPECTED, detect_injection, find_injection
 from bot.qualification.llm import LLMQualifier
 from bot.scenario.funnel import Funnel
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from fakes.openai_server import FakeOpenAI, Reply
 from tests.qualification.conftest import answer
 
 ATTEMPTS = [

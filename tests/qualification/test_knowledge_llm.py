@@ -12,8 +12,8 @@ from bot.engine.types import AskKnowledge
 from bot.knowledge.llm import LLMLibrarian
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
+from fakes.openai_server import Delay, FakeOpenAI, Garbage, Refusal, Reply, Status
 from tests.conftest import DATA
-from tests.fakes.openai_server import Delay, FakeOpenAI, Garbage, Refusal, Reply, Status
 from tests.qualification.conftest import settings
 
 ASK = AskKnowledge("а сколько стоит кофемашина?", "q_need")

@@ -11,8 +11,7 @@ from bot.qualification import OfflineQualifier
 from bot.qualification.llm import LLMQualifier
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
-from tests.conftest import MINI
-from tests.fakes.openai_server import (
+from fakes.openai_server import (
     Behaviour,
     Delay,
     FakeOpenAI,
@@ -22,6 +21,7 @@ from tests.fakes.openai_server import (
     Reply,
     Status,
 )
+from tests.conftest import MINI
 from tests.qualification.conftest import MakeQualifier, answer
 
 HOT_ANSWERS = {"need": "buy", "budget": "big", "about": "40 people, we need a machine this week"}

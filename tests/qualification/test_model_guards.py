@@ -8,7 +8,7 @@ import time
 from bot.qualification.injection import INJECTION_SUSPECTED
 from bot.qualification.llm import LLMQualifier
 from bot.scenario.funnel import Funnel
-from tests.fakes.openai_server import Delay, FakeOpenAI, Reply
+from fakes.openai_server import Delay, FakeOpenAI, Reply
 from tests.qualification.conftest import MakeQualifier, answer
 
 

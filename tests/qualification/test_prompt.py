@@ -7,7 +7,7 @@ import json
 from bot.qualification import prompt
 from bot.qualification.llm import LLMQualifier
 from bot.scenario.funnel import Funnel
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from fakes.openai_server import FakeOpenAI, Reply
 from tests.qualification.conftest import answer
 
 SECRET = "Zebra-7731 coffee for the whole floor"

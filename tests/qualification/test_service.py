@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import select
 
-from bot.engine.types import Contact, OutMessage, Press, Start, Text
+from bot.engine.types import Contact, Start, Text
 from bot.qualification.llm import LLMQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from fakes.channels import Collect as Chat
+from fakes.openai_server import FakeOpenAI, Reply
 from storage.db import Database
 from storage.models import Event, Lead
 from tests.conftest import Clock
-from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.qualification.conftest import MakeQualifier, answer
 
 KEY = LeadKey("telegram", 2002)
-
-
-class Chat:
-    """A channel that keeps what the prospect was shown."""
-
-    def __init__(self) -> None:
-        self.sent: list[OutMessage] = []
-
-    async def send(self, message: OutMessage) -> None:
-        self.sent.append(message)
-
-    @asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
-        yield
-
-    def press(self, label: str) -> Press:
-        for message in reversed(self.sent):
-            for row in message.buttons:
-                for button in row:
-                    if button.text == label and button.data:
-                        return Press(button.data)
-        raise AssertionError(f"no button {label!r}")
 
 
 async def interview(service: FunnelService, chat: Chat) -> None:

@@ -22,10 +22,10 @@ from bot.engine.types import Classified, Contact, Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from fakes.channels import Collect
 from storage.db import Database
 from storage.leads import LeadRepo
 from tests.conftest import Clock
-from tests.integration.test_service import Collect
 
 
 class JobSeekerQualifier(OfflineQualifier):

@@ -9,7 +9,7 @@ from aiogram.types import Message
 from bot.engine.types import Contact, Input, Text
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
-from handlers.common import lead_key, say, texts
+from handlers.reply import lead_key, reply, texts
 
 #: Things a person sends that carry no words we can use; service messages are left alone.
 _MEDIA = {
@@ -61,7 +61,7 @@ async def caption(message: Message, service: FunnelService, channels: Channels, 
 
 async def media(message: Message, service: FunnelService, channels: Channels, bot: Bot) -> None:
     """A sticker, voice or photo alone: say kindly what the bot understands."""
-    await say(channels, bot, message.chat.id, texts(service).unknown)
+    await reply(channels, bot, message.chat.id, texts(service).unknown)
 
 
 def router() -> Router:

@@ -7,20 +7,18 @@ import logging
 from contextlib import suppress
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery
 
 from bot.engine.types import Press
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
-from handlers.common import lead_key
+from handlers.reply import answer, lead_key
 
 log = logging.getLogger(__name__)
 
 #: Telegram gives up on an unanswered press after ~15 s; a slow classification must not
 #: leave the button spinning, so the answer goes out early (without a toast) if needed.
 ANSWER_WITHIN = 5.0
-MAX_TOAST = 200  # Telegram refuses longer callback answers
 
 
 class Answer:
@@ -34,10 +32,7 @@ class Answer:
         if self.sent:
             return
         self.sent = True
-        try:
-            await self.query.answer(text=text[:MAX_TOAST] if text else None)
-        except TelegramAPIError as exc:
-            log.info("callback %s: answer not accepted: %s", self.query.id, exc)
+        await answer(self.query, text)
 
     async def later(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -45,22 +40,22 @@ class Answer:
 
 
 async def press(query: CallbackQuery, service: FunnelService, channels: Channels, bot: Bot) -> None:
-    answer = Answer(query)
+    once = Answer(query)
     if query.data is None:
-        await answer()
+        await once()
         return
     chat_id = query.message.chat.id if query.message is not None else query.from_user.id
-    watchdog = asyncio.create_task(answer.later(ANSWER_WITHIN))
+    watchdog = asyncio.create_task(once.later(ANSWER_WITHIN))
     try:
         result = await service.handle(
             lead_key(query.from_user), Press(query.data), channels.chat(bot, chat_id)
         )
     finally:
-        if not answer.sent:
+        if not once.sent:
             watchdog.cancel()
         with suppress(asyncio.CancelledError):
             await watchdog  # an early answer already under way is let through
-    await answer(result.toast)
+    await once(result.toast)
 
 
 def router() -> Router:

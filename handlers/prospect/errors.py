@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.enums import ChatType
 from aiogram.types import ErrorEvent
 
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
-from handlers.common import say, texts
+from handlers.reply import answer, reply, texts
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +28,19 @@ async def apologise(
     )
     query = update.callback_query
     if query is not None:
-        with suppress(TelegramAPIError):
-            await query.answer()
+        await answer(query)
     chat = None
     if update.message is not None:
         chat = update.message.chat
     elif query is not None and query.message is not None:
         chat = query.message.chat
-    if chat is not None and chat.type == "private":
+    if chat is not None and chat.type == ChatType.PRIVATE:
         try:
             text = texts(service).apology
         except Exception:  # the scenario itself may be what failed
             log.exception("no apology text available")
             return True
-        await say(channels, bot, chat.id, text)
+        await reply(channels, bot, chat.id, text)
     return True
 
 

@@ -1,190 +1,35 @@
-"""What the benchmarks share: the fake Bot API process, fast seeding, results, the machine."""
+"""Databases for the benchmarks, and fast seeding: one lead walked through the real
+service, then cloned in bulk with SQL."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
-import platform
-import sqlite3
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.engine.types import Contact, OutMessage, Press, Start, Text
+from bot.engine.types import Contact, Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from fakes.channels import Collect
 from storage.db import Database
 from storage.models import Lead, UTCDateTime
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "mini.yaml"
 TIMEZONE = "Europe/Moscow"
-TOKEN = "123456:BENCH-token"
 #: The touch every drained lead gets (mini.yaml, the wait after the hot offer).
 TOUCH_TEXT = "Here is a discount."
 TEMPLATE_USERS = 9_000_000_000
-
-
-# --------------------------------------------------------------------------------------------
-# Results
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    """One line of the summary table."""
-
-    number: str
-    name: str
-    value: str
-    target: str
-    passed: bool | None  # None: not measured (skipped)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def verdict(self) -> str:
-        return {True: "PASS", False: "FAIL", None: "SKIP"}[self.passed]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def say(message: str) -> None:
-    print(f"  {message}", flush=True)
-
-
-# --------------------------------------------------------------------------------------------
-# The fake Bot API, in its own process
-# --------------------------------------------------------------------------------------------
-
-
-class FakeProc:
-    """``bench.fake_server`` as a child process, and a client for its control routes."""
-
-    def __init__(
-        self,
-        *,
-        global_rate: float | None = None,
-        per_chat_rate: float | None = None,
-        per_chat_burst: int = 3,
-    ) -> None:
-        self.args = ["--per-chat-burst", str(per_chat_burst)]
-        if global_rate is not None:
-            self.args += ["--global-rate", str(global_rate)]
-        if per_chat_rate is not None:
-            self.args += ["--per-chat-rate", str(per_chat_rate)]
-        self.proc: asyncio.subprocess.Process | None = None
-        self.http: aiohttp.ClientSession | None = None
-        self.base_url = ""
-
-    async def __aenter__(self) -> FakeProc:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench.fake_server",
-            *self.args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
-        if not line.startswith(b"PORT "):
-            raise RuntimeError(f"the fake Bot API did not start: {line!r}")
-        self.base_url = f"http://127.0.0.1:{int(line.split()[1])}"
-        self.http = aiohttp.ClientSession()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.http is not None:
-            await self.http.close()
-        if self.proc is not None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-
-    async def _get(self, route: str, **params: Any) -> dict[str, Any]:
-        assert self.http is not None
-        query = {k: str(v) for k, v in params.items()}
-        async with self.http.get(f"{self.base_url}/_ctl/{route}", params=query) as response:
-            response.raise_for_status()
-            result: dict[str, Any] = await response.json()
-            return result
-
-    async def push(self, updates: list[dict[str, Any]]) -> dict[str, Any]:
-        """Queue updates; returns ``pushed`` ([update_id, user, time]) and ``calls``."""
-        assert self.http is not None
-        url = f"{self.base_url}/_ctl/push"
-        async with self.http.post(url, json={"updates": updates}) as response:
-            response.raise_for_status()
-            result: dict[str, Any] = await response.json()
-            return result
-
-    async def count(self, **params: Any) -> dict[str, Any]:
-        return await self._get("count", **params)
-
-    async def calls(self, since: int = 0) -> list[list[Any]]:
-        calls: list[list[Any]] = (await self._get("calls", since=since))["calls"]
-        return calls
-
-    async def info(self) -> dict[str, Any]:
-        return await self._get("info")
-
-    async def wait_count(
-        self,
-        expected: int,
-        timeout: float,  # noqa: ASYNC109 - a deadline for polling, not for one await
-        **params: Any,
-    ) -> dict[str, Any]:
-        """Poll ``count`` until it reaches ``expected`` (or the time runs out)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = await self.count(**params)
-            if result["count"] >= expected or time.monotonic() > deadline:
-                return result
-            await asyncio.sleep(0.05)
-
-    def cpu_seconds(self) -> float:
-        assert self.proc is not None
-        return process_cpu_seconds(self.proc.pid)
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    return time.process_time()
-
-
-# --------------------------------------------------------------------------------------------
-# Databases
-# --------------------------------------------------------------------------------------------
 
 
 def sqlite_url(path: Path) -> str:
@@ -210,33 +55,6 @@ async def postgres_database(base: str) -> AsyncIterator[str]:
 
 def load_mini() -> Funnel:
     return load_funnel(MINI, TIMEZONE)
-
-
-# --------------------------------------------------------------------------------------------
-# Seeding: one lead walked through the real service, then cloned in bulk with SQL
-# --------------------------------------------------------------------------------------------
-
-
-class Collect:
-    """A channel that keeps what the service sends."""
-
-    def __init__(self) -> None:
-        self.sent: list[OutMessage] = []
-
-    async def send(self, message: OutMessage) -> None:
-        self.sent.append(message)
-
-    @contextlib.asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
-        yield
-
-    def press(self, label: str) -> Press:
-        for message in reversed(self.sent):
-            for row in message.buttons:
-                for button in row:
-                    if button.text == label and button.data:
-                        return Press(button.data)
-        raise LookupError(label)
 
 
 @dataclass
@@ -408,61 +226,3 @@ async def drop_templates(db: Database, templates: Templates) -> None:
             {"a": templates.touch, "b": templates.question, "c": templates.typed},
         )
         await conn.execute(text("ANALYZE"))
-
-
-# --------------------------------------------------------------------------------------------
-# The machine
-# --------------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = "unknown"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    os_name = platform.platform()
-    with contextlib.suppress(OSError):
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                os_name = f"{line.split('=', 1)[1].strip(chr(34))} (kernel {platform.release()})"
-    import aiogram
-    import sqlalchemy
-
-    return {
-        "CPU": cpu,
-        "Cores": str(os.cpu_count()),
-        "RAM": ram,
-        "OS": os_name,
-        "Python": platform.python_version(),
-        "SQLite": sqlite3.sqlite_version,
-        "aiogram": aiogram.__version__,
-        "SQLAlchemy": sqlalchemy.__version__,
-        "Load average (1/5/15 min) at start": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
-
-
-async def postgres_version(url: str) -> str:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return str((await conn.execute(text("SHOW server_version"))).scalar_one())
-    finally:
-        await engine.dispose()
-
-
-@contextlib.contextmanager
-def timer() -> Iterator[list[float]]:
-    """``with timer() as t: ...`` then ``t[0]`` is the elapsed seconds."""
-    box = [0.0]
-    start = time.perf_counter()
-    try:
-        yield box
-    finally:
-        box[0] = time.perf_counter() - start

@@ -1,4 +1,8 @@
-"""Building the application's parts from settings, in one place for every command."""
+"""Building the application's parts from settings, in one place for every command.
+
+The scenario and the qualifier are loaded by ``bot`` helpers (``leadbot eval`` needs them
+without a database); what is wired here is the database and the service around them.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.knowledge.librarian import Librarian, OfflineLibrarian
+from bot.knowledge.configured import make_librarian
 from bot.privacy import RedactingFilter
-from bot.qualification import OfflineQualifier, Qualifier
+from bot.qualification.configured import make_qualifier
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
 from bot.service import FunnelService, ScenarioHolder
@@ -27,24 +31,6 @@ class App:
 
 def load_scenario(settings: Settings) -> Funnel:
     return load_funnel(settings.scenario, settings.timezone)
-
-
-def make_qualifier(settings: Settings) -> Qualifier:
-    """The LLM qualifier when OPENAI_API_KEY is set, else the offline scorer (no network)."""
-    if settings.llm_enabled:
-        from bot.qualification.llm import LLMQualifier  # imports openai only when it is used
-
-        return LLMQualifier.from_settings(settings)
-    return OfflineQualifier()
-
-
-def make_librarian(settings: Settings) -> Librarian:
-    """The model picks knowledge-base entries when OPENAI_API_KEY is set; else retrieval."""
-    if settings.llm_enabled:
-        from bot.knowledge.llm import LLMLibrarian  # imports openai only when it is used
-
-        return LLMLibrarian.from_settings(settings)
-    return OfflineLibrarian()
 
 
 @asynccontextmanager

@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 
 from bot.engine.types import Alert, Log, Outcome
-from bot.managers import contact_allowed
-from bot.outbox import Outbox
+from bot.managers.outbox import Outbox
+from bot.managers.staff import contact_allowed
 from bot.service import Clock, FunnelService, ScenarioHolder
 from bot.settings import Settings
 from storage.privacy import PERSONAL_PAYLOAD

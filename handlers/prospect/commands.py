@@ -6,12 +6,12 @@ import re
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import Message
+from aiogram.types import Message, ReplyKeyboardRemove
 
 from bot.engine.types import Start, Stop
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
-from handlers.common import lead_key, say, texts
+from handlers.reply import lead_key, reply, texts
 
 #: What Telegram itself allows in ``t.me/<bot>?start=<payload>``.
 _PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -53,7 +53,7 @@ async def stop(message: Message, service: FunnelService, channels: Channels, bot
 
 
 async def help_(message: Message, service: FunnelService, channels: Channels, bot: Bot) -> None:
-    await say(channels, bot, message.chat.id, texts(service).help)
+    await reply(channels, bot, message.chat.id, texts(service).help)
 
 
 async def forget(message: Message, service: FunnelService, channels: Channels, bot: Bot) -> None:
@@ -61,7 +61,7 @@ async def forget(message: Message, service: FunnelService, channels: Channels, b
     if message.from_user is None:
         return
     await service.forget(lead_key(message.from_user))
-    await say(channels, bot, message.chat.id, texts(service).forgotten, remove_keyboard=True)
+    await reply(channels, bot, message.chat.id, texts(service).forgotten, ReplyKeyboardRemove())
 
 
 def router() -> Router:

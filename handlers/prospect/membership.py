@@ -11,7 +11,7 @@ from aiogram.types import ChatMemberUpdated
 from bot.engine.types import Blocked
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
-from handlers.common import lead_key
+from handlers.reply import lead_key
 
 log = logging.getLogger(__name__)
 

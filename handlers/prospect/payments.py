@@ -16,7 +16,7 @@ from aiogram.types import Message, PreCheckoutQuery
 from bot.engine.types import Paid
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
-from handlers.common import lead_key, texts
+from handlers.reply import lead_key, texts
 
 log = logging.getLogger(__name__)
 

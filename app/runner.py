@@ -19,15 +19,15 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
-from bot.app import open_app
-from bot.crm import CrmWebhook
-from bot.managers import Staff
+from app.dispatcher import LeadDispatcher
+from app.factory import make_bot, make_dispatcher
+from app.maintenance import Maintenance
+from app.preflight import StartupError, check_settings
+from app.wiring import open_app
+from bot.managers.crm import CrmWebhook
+from bot.managers.staff import Staff
 from bot.settings import Settings
 from bot.telegram.channel import Channels
-from bot.telegram.dispatcher import LeadDispatcher
-from bot.telegram.factory import make_bot, make_dispatcher
-from bot.telegram.maintenance import Maintenance
-from bot.telegram.preflight import StartupError, check_settings
 from bot.telegram.throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ async def run_bot(
                 staff=Staff.from_settings(settings),
                 crm=CrmWebhook.from_settings(settings, app.service),
             )
-            upkeep = Maintenance(bot, app.service, settings)
+            upkeep = Maintenance(bot, app.service, settings, channels)
             dp["reloader"] = upkeep.reloader
             dp.startup.register(upkeep.start)
             dp.shutdown.register(upkeep.stop)

@@ -14,13 +14,15 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
 
-from bot.crm import CrmWebhook
-from bot.managers import HandoffTimeouts, Staff
+from app.dispatcher import LeadDispatcher
+from bot.managers.crm import CrmWebhook
+from bot.managers.handoff import CHECK_EVERY, handoff_chore
+from bot.managers.staff import Staff
 from bot.service import FunnelService
 from bot.telegram.alerts import ManagerAlerts
-from bot.telegram.channel import Channels
-from bot.telegram.dispatcher import LeadDispatcher
+from bot.telegram.channel import Channels, QuietChatActions
 from bot.telegram.touches import TouchLoop
 from bot.winback import EVERY as WINBACK_EVERY
 from bot.winback import WinbackChore
@@ -35,7 +37,8 @@ def make_bot(token: str, api_url: str = "https://api.telegram.org") -> Bot:
     Raises aiogram's ``TokenValidationError`` for a token of the wrong shape.
     """
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
-    return Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    session.middleware(QuietChatActions())  # "typing…" failing never reaches the log as ERROR
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
 def make_dispatcher(
@@ -47,7 +50,7 @@ def make_dispatcher(
     drain_timeout: float = 25.0,
     staff: Staff | None = None,
     crm: CrmWebhook | None = None,
-    handoff_check: float = 30.0,
+    handoff_check: float = CHECK_EVERY,
     winback_every: float = WINBACK_EVERY,
 ) -> LeadDispatcher:
     """Routers, workflow data, and the background work tied to the dispatcher's life.
@@ -64,7 +67,7 @@ def make_dispatcher(
     dp["staff"] = staff
     dp.include_router(build_router())
     channel_for = channels.for_leads(bot)
-    timeouts = HandoffTimeouts(service, channel_for, every=handoff_check)
+    timeouts = handoff_chore(service, channel_for, every=handoff_check)
     winback = WinbackChore(service, every=winback_every)  # the scenario's win-back rules
     touches = TouchLoop(service, channel_for, interval=touch_interval, chores=[timeouts, winback])
     dp["touches"] = touches

@@ -1,0 +1,172 @@
+"""What a test scripts: updates to deliver, failures to inject, files to serve."""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fakes.bot_api.base import FakeBotState
+from fakes.bot_api.html import utf16_len
+from fakes.bot_api.records import Failure
+
+
+class Scripting(FakeBotState):
+    # ---------------------------------------------------------------- fault injection
+
+    def fail_next(
+        self,
+        method: str,
+        status: int = 429,
+        retry_after: int = 3,
+        count: int = 1,
+        description: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` calls of ``method`` with an error (429 by default)."""
+        name = self._canonical.get(method.lower(), method)
+        self._failures.setdefault(name, deque()).append(
+            Failure(
+                status=status, retry_after=retry_after, description=description, remaining=count
+            )
+        )
+
+    def block_user(self, chat_id: int | str) -> None:
+        """Make every call targeting ``chat_id`` fail with 403 "bot was blocked by the user"."""
+        self.blocked.add(chat_id)
+
+    def unblock_user(self, chat_id: int | str) -> None:
+        self.blocked.discard(chat_id)
+
+    # ---------------------------------------------------------------- update injection
+
+    def push_update(self, update: Mapping[str, Any]) -> dict[str, Any]:
+        """Queue an update for getUpdates; assigns ``update_id`` if missing. Returns it."""
+        queued = self._prepare_update(update)
+        self.pending_updates.append(queued)
+        self._updates_event.set()
+        return queued
+
+    def push_updates(self, updates: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [self.push_update(update) for update in updates]
+
+    def message_update(
+        self,
+        user_id: int,
+        text: str | None,
+        *,
+        first_name: str | None = None,
+        username: str | None = None,
+        last_name: str | None = None,
+        language_code: str = "en",
+        contact: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Build (not queue) a private-chat message update from ``user_id``."""
+        user = self._remember_user(user_id, first_name, username, last_name, language_code)
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(user_id),
+            "from": user,
+            "chat": self._chat(user_id),
+            "date": int(time.time()),
+        }
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split(maxsplit=1)[0]
+                message["entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
+                ]
+        if contact is not None:
+            message["contact"] = contact
+        return {"message": message}
+
+    def contact_update(
+        self,
+        user_id: int,
+        phone: str,
+        *,
+        first_name: str | None = None,
+        own: bool = True,
+    ) -> dict[str, Any]:
+        """Build a message sharing a contact; ``own=False`` shares someone else's card."""
+        user = self._remember_user(user_id, first_name)
+        contact: dict[str, Any] = {"phone_number": phone, "first_name": user["first_name"]}
+        if own:
+            contact["user_id"] = user_id
+        else:
+            contact["first_name"] = "Someone Else"
+        return self.message_update(user_id, None, contact=contact)
+
+    def callback_update(
+        self,
+        user_id: int,
+        data: str,
+        message_id: int | None = None,
+        *,
+        first_name: str | None = None,
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        """Build a button press; by default on the latest message the bot sent to ``user_id``."""
+        user = self._remember_user(user_id, first_name, username)
+        if message_id is None:
+            own = [mid for (chat, mid) in self.messages if chat == user_id]
+            message_id = max(own) if own else None
+        message = self.messages.get((user_id, message_id)) if message_id is not None else None
+        if message is None:
+            message = {
+                "message_id": message_id or self._next_message_id(user_id),
+                "from": self._bot_user(),
+                "chat": self._chat(user_id),
+                "date": int(time.time()),
+                "text": "...",
+            }
+        query = {
+            "id": str(secrets.randbits(62)),
+            "from": user,
+            "message": copy.deepcopy(message),
+            "chat_instance": str(abs(hash(("chat_instance", user_id)))),
+            "data": data,
+        }
+        return {"callback_query": query}
+
+    def my_chat_member_update(self, user_id: int, status: str = "kicked") -> dict[str, Any]:
+        """Build the update Telegram sends when a user blocks (``kicked``) or unblocks the bot."""
+        user = self._remember_user(user_id)
+        old_status = "member" if status == "kicked" else "kicked"
+
+        def member(state: str) -> dict[str, Any]:
+            body: dict[str, Any] = {"status": state, "user": self._bot_user()}
+            if state == "kicked":
+                body["until_date"] = 0
+            return body
+
+        return {
+            "my_chat_member": {
+                "chat": self._chat(user_id),
+                "from": user,
+                "date": int(time.time()),
+                "old_chat_member": member(old_status),
+                "new_chat_member": member(status),
+            }
+        }
+
+    def pre_checkout_update(
+        self,
+        user_id: int,
+        total_amount: int,
+        *,
+        currency: str = "XTR",
+        payload: str = "payload",
+    ) -> dict[str, Any]:
+        """Build a pre_checkout_query as Telegram sends before charging the user."""
+        return {
+            "pre_checkout_query": {
+                "id": str(secrets.randbits(62)),
+                "from": self._remember_user(user_id),
+                "currency": currency,
+                "total_amount": total_amount,
+                "invoice_payload": payload,
+            }
+        }

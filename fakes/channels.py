@@ -1,0 +1,46 @@
+"""Channels for the funnel service that keep what they are sent, instead of Telegram.
+
+The service's ``Channel`` protocol is two calls (``send``, ``typing``); these record both,
+so a test or a benchmark can walk a lead through the real service and press the buttons
+it was shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.engine.types import OutMessage, Press
+
+
+class NoSuchButton(AssertionError, LookupError):
+    """The button pressed is on none of the messages sent (a failed test, or a seed gone
+    wrong in a benchmark)."""
+
+
+class Collect:
+    """A channel that keeps what it was sent, optionally failing like Telegram would."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.sent: list[OutMessage] = []
+        self.fail = fail
+        self.typing_count = 0
+
+    async def send(self, message: OutMessage) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(message)
+
+    @asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        self.typing_count += 1
+        yield
+
+    def press(self, label: str) -> Press:
+        """The press of the newest button labelled ``label``."""
+        for message in reversed(self.sent):
+            for row in message.buttons:
+                for button in row:
+                    if button.text == label and button.data:
+                        return Press(button.data)
+        raise NoSuchButton(label)

@@ -1,0 +1,26 @@
+"""Prospect-facing routers: what a person writes, presses, pays or blocks in a private chat,
+translated into engine inputs. Other chats are ignored here. Order matters: commands before
+buttons and payments, texts before the catch-all for media, errors last."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+
+from handlers.prospect import buttons, commands, errors, membership, messages, payments
+
+
+def router() -> Router:
+    prospects = Router(name="prospects")
+    prospects.message.filter(F.chat.type == ChatType.PRIVATE)
+    prospects.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    prospects.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
+    prospects.include_routers(
+        commands.router(),
+        buttons.router(),
+        payments.router(),
+        messages.router(),
+        membership.router(),
+        errors.router(),
+    )
+    return prospects

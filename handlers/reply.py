@@ -1,0 +1,62 @@
+"""What every handler needs: whose lead an update is, and the one way to answer a chat.
+
+``reply`` is the edge's only send helper outside the funnel (help, apologies, admin
+answers, previews): Telegram HTML cut into as many messages as it takes, through the
+process's one limiter (``TelegramChannel.call``), a failure logged and never raised. Text
+from the database or a person goes through ``bot.telegram.views.esc`` (aiogram's
+``html.quote``) before it gets here.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import SendMessage
+from aiogram.types import CallbackQuery, ReplyMarkupUnion, User
+
+from bot.scenario.model import Texts
+from bot.service import FunnelService, LeadKey, RecipientGone, SendRejected
+from bot.telegram.channel import CHANNEL, Channels
+from bot.telegram.views import parts
+
+log = logging.getLogger(__name__)
+
+MAX_TOAST = 200  # Telegram refuses longer callback answers
+
+
+def lead_key(user: User) -> LeadKey:
+    return LeadKey(CHANNEL, user.id)
+
+
+def texts(service: FunnelService) -> Texts:
+    return service.scenario.funnel.scenario.texts
+
+
+async def reply(
+    channels: Channels,
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    markup: ReplyMarkupUnion | None = None,
+) -> bool:
+    """Send ``text`` (Telegram HTML); ``markup`` (a keyboard, or its removal) rides on the
+    last part. False when Telegram did not take it (logged)."""
+    chat = channels.chat(bot, chat_id)
+    pieces = parts(text)
+    for i, part in enumerate(pieces):
+        keyboard = markup if i == len(pieces) - 1 else None
+        try:
+            await chat.call(SendMessage(chat_id=chat_id, text=part, reply_markup=keyboard))
+        except (RecipientGone, SendRejected) as exc:
+            log.info("chat %s: a reply was not sent: %s", chat_id, exc)
+            return False
+    return True
+
+
+async def answer(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press (a toast, or just stop the spinner); a refusal is ignored."""
+    with suppress(TelegramAPIError):
+        await query.answer(text=text[:MAX_TOAST] if text else None)
