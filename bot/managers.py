@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
-from bot.scenario.durations import Wait
 from bot.service import Channel, FunnelService
 from bot.settings import Settings
+from bot.time_phrases import Wait
 from storage.models import Lead
 from storage.repo import LeadRepo
 

@@ -28,12 +28,12 @@ from bot.reload import Reloader
 from bot.reports.export import export
 from bot.reports.leads import lead_card
 from bot.reports.metrics import stats
-from bot.reports.periods import PeriodError, parse_moment
 from bot.reports.report import build_report
 from bot.service import FunnelService, Handover, RecipientGone, SendRejected
 from bot.telegram.alerts import ManagerAlerts, parse_callback
 from bot.telegram.channel import CHANNEL, Channels
 from bot.telegram.views import esc, lead_card_html, many, parts, report_html, stats_html
+from bot.time_phrases import PeriodError, parse_moment
 from storage.queries import LeadFilter
 
 log = logging.getLogger(__name__)

@@ -217,44 +217,74 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress | None:
     broadcast = await get(session, broadcast_id)
     if broadcast is None:
         return None
-    stmt = (
-        select(ScheduledTouch.state, func.count())
-        .where(ScheduledTouch.broadcast_id == broadcast_id)
-        .group_by(ScheduledTouch.state)
-    )
-    states = {str(state): int(n) for state, n in await session.execute(stmt)}
-    skipped = select(func.count(Event.id)).where(
-        Event.type == "broadcast_skipped", of_broadcast(broadcast_id)
-    )
-    # Blocked while this broadcast's copy was being sent (Telegram answered 403).
+    return (await progress_of(session, [broadcast]))[0]
+
+
+async def progress_many(session: AsyncSession, limit: int = 50) -> list[Progress]:
+    """The newest ``limit`` broadcasts with their progress (a fixed number of queries)."""
+    return await progress_of(session, list(await list_all(session, limit)))
+
+
+async def progress_of(session: AsyncSession, rows: Sequence[Broadcast]) -> list[Progress]:
+    """Progress of these broadcasts: four grouped queries, however many broadcasts."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return []
     touch = ScheduledTouch
-    blocked = select(func.count(Event.id)).where(
-        Event.type == "blocked",
-        exists(
-            select(touch.id).where(
-                touch.broadcast_id == broadcast_id,
-                touch.lead_id == Event.lead_id,
-                touch.state == "sent",
-                Event.created_at >= touch.created_at,
-                Event.created_at <= touch.done_at,
+    states: dict[int, dict[str, int]] = {i: {} for i in ids}
+    by_state = (
+        select(touch.broadcast_id, touch.state, func.count())
+        .where(touch.broadcast_id.in_(ids))
+        .group_by(touch.broadcast_id, touch.state)
+    )
+    for bid, state, n in await session.execute(by_state):
+        states[int(bid or 0)][str(state)] = int(n)
+    payload_id = Event.payload["broadcast"].as_integer()
+    skipped = (
+        select(payload_id, func.count(Event.id))
+        .where(Event.type == "broadcast_skipped", payload_id.in_(ids))
+        .group_by(payload_id)
+    )
+    # Blocked while this broadcast's copy was being sent (Telegram answered 403); a lead has
+    # one copy per broadcast, so each event joins at most one touch of a broadcast.
+    blocked = (
+        select(touch.broadcast_id, func.count(Event.id))
+        .join(touch, touch.lead_id == Event.lead_id)
+        .where(
+            Event.type == "blocked",
+            touch.broadcast_id.in_(ids),
+            touch.state == "sent",
+            Event.created_at >= touch.created_at,
+            Event.created_at <= touch.done_at,
+        )
+        .group_by(touch.broadcast_id)
+    )
+    steps = {f"{BROADCAST_PREFIX}{i}": i for i in ids}
+    rejected_rows = await session.execute(
+        select(Event.step, func.count(func.distinct(Event.lead_id)))
+        .where(Event.type == "error", Event.step.in_(list(steps)))
+        .group_by(Event.step)
+    )
+    skips = {int(b): int(n) for b, n in await session.execute(skipped) if b is not None}
+    blocks = {int(b or 0): int(n) for b, n in await session.execute(blocked)}
+    rejects = {steps[str(step)]: int(n) for step, n in rejected_rows}
+    out = []
+    for row in rows:
+        st = states[row.id]
+        out.append(
+            Progress(
+                row,
+                queued=st.get("pending", 0) + st.get("claimed", 0) + st.get("sending", 0),
+                sent=st.get("sent", 0),
+                failed=st.get("unknown", 0),
+                cancelled=st.get("cancelled", 0),
+                skipped=skips.get(row.id, 0),
+                blocked=blocks.get(row.id, 0),
+                rejected=rejects.get(row.id, 0),
+                states=st,
             )
-        ),
-    )
-    rejected = select(func.count(func.distinct(Event.lead_id))).where(
-        Event.type == "error", Event.step == f"{BROADCAST_PREFIX}{broadcast_id}"
-    )
-    counts = [int((await session.execute(q)).scalar_one()) for q in (skipped, blocked, rejected)]
-    return Progress(
-        broadcast,
-        queued=states.get("pending", 0) + states.get("claimed", 0) + states.get("sending", 0),
-        sent=states.get("sent", 0),
-        failed=states.get("unknown", 0),
-        cancelled=states.get("cancelled", 0),
-        skipped=counts[0],
-        blocked=counts[1],
-        rejected=counts[2],
-        states=states,
-    )
+        )
+    return out
 
 
 async def list_all(session: AsyncSession, limit: int = 50) -> Sequence[Broadcast]:

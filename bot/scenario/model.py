@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.scenario.durations import Wait, parse_clock, parse_span, parse_wait
+from bot.time_phrases import Wait, parse_clock, parse_span, parse_wait
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,39}$"
 StepId = Annotated[str, Field(pattern=ID_PATTERN, description="The id of a step.")]

@@ -15,6 +15,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from bot.broadcasts.winback import EVERY as WINBACK_EVERY
+from bot.broadcasts.winback import WinbackChore
 from bot.crm import CrmWebhook
 from bot.managers import HandoffTimeouts, Staff
 from bot.service import FunnelService
@@ -22,8 +24,6 @@ from bot.telegram.alerts import ManagerAlerts
 from bot.telegram.channel import Channels
 from bot.telegram.dispatcher import LeadDispatcher
 from bot.telegram.touches import TouchLoop
-from bot.winback import EVERY as WINBACK_EVERY
-from bot.winback import WinbackChore
 from handlers import build_router
 
 log = logging.getLogger(__name__)

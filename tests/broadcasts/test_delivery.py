@@ -22,14 +22,13 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import func, select, update
 
-from bot.broadcast_control import control
-from bot.broadcasts import progress, start
+from bot.broadcasts.service import control, progress, start
+from bot.broadcasts.winback import WinbackChore
 from bot.engine.types import Stop
 from bot.service import FunnelService, LeadKey
 from bot.telegram.channel import Channels
 from bot.telegram.throttle import Throttle
 from bot.telegram.touches import TouchLoop
-from bot.winback import WinbackChore
 from storage.broadcasts import Audience, Progress
 from storage.db import Database
 from storage.models import Broadcast, Lead, ScheduledTouch

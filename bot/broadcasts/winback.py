@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from bot.broadcasts import run_winback
+from bot.broadcasts.service import run_winback
 from bot.service import FunnelService
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Operators' commands: the scenario's JSON Schema, scenario tests, and the funnel's picture."""
+"""Operators' commands: the scenario's JSON Schema, scenario tests, the funnel's picture, eval."""
 
 from __future__ import annotations
 
@@ -10,30 +10,10 @@ import typer
 
 from bot.operator.graph import GraphvizMissing, render, to_dot, to_mermaid
 from bot.operator.scenario_tests import run_tests, tests_path_for
-from bot.scenario.loader import ScenarioError, load_funnel
-from bot.scenario.model import Scenario
-
-
-def _funnel(path: Path | None) -> tuple[object, Path]:
-    from bot.cli import fail, settings_or_exit
-
-    settings = settings_or_exit()
-    target = path or settings.scenario
-    try:
-        return load_funnel(target, settings.timezone), target
-    except ScenarioError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        fail("the scenario has errors; fix them first (leadbot validate)", 1)
-
-
-def scenario_schema() -> dict[str, object]:
-    schema = Scenario.model_json_schema(by_alias=True)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **schema,
-        "title": "leadbot scenario",
-    }
+from bot.operator.schema import scenario_schema
+from cli.common import fail, run, scenario_or_exit, settings_or_exit
+from storage.db import Database
+from storage.queries import LeadFilter, step_groups
 
 
 def schema(
@@ -55,14 +35,14 @@ def test_scenario(
     ] = None,
 ) -> None:
     """Play the expected conversations beside a scenario through the real engine."""
-    from bot.cli import fail
-
-    funnel, target = _funnel(scenario)
+    settings = settings_or_exit()
+    target = scenario or settings.scenario
+    funnel = scenario_or_exit(settings, target)
     test_file = tests or tests_path_for(target)
     if not test_file.exists():
         fail(f"no scenario tests at {test_file}", 1)
     try:
-        report = run_tests(funnel, test_file)  # type: ignore[arg-type]
+        report = run_tests(funnel, test_file)
     except ValueError as exc:
         fail(str(exc), 1)
     for name in report.passed:
@@ -85,52 +65,65 @@ def graph(
     reach: Annotated[bool, typer.Option(help="Write each step's reach from the lead log.")] = False,
 ) -> None:
     """Draw the funnel: segments, chains, branches, waits and offers."""
-    from bot.cli import fail
-
-    funnel, _ = _funnel(scenario)
+    settings = settings_or_exit()
+    funnel = scenario_or_exit(settings, scenario)
     kind = (fmt or output.suffix.lstrip(".") or "svg").lower()
     kind = {"mmd": "mermaid", "gv": "dot"}.get(kind, kind)
     if kind not in {"svg", "png", "dot", "mermaid"}:
         fail(f"unknown format {kind!r}: use svg, png, dot or mermaid")
-    counts = _reach(funnel) if reach else None
+    counts = _reach(settings.database_url) if reach else None
     if kind == "mermaid":
-        output.write_text(to_mermaid(funnel, counts), encoding="utf-8")  # type: ignore[arg-type]
+        output.write_text(to_mermaid(funnel, counts), encoding="utf-8")
     elif kind == "dot":
-        output.write_text(to_dot(funnel, counts), encoding="utf-8")  # type: ignore[arg-type]
+        output.write_text(to_dot(funnel, counts), encoding="utf-8")
     else:
         try:
-            output.write_bytes(render(to_dot(funnel, counts), kind))  # type: ignore[arg-type]
+            output.write_bytes(render(to_dot(funnel, counts), kind))
         except GraphvizMissing as exc:
             fail(str(exc))
     typer.echo(f"wrote {output}")
 
 
-def _reach(funnel: object) -> dict[str, int]:
-    import asyncio
+def _reach(database_url: str) -> dict[str, int]:
+    reach: dict[str, int] = {}
 
-    from bot.cli import settings_or_exit
-    from storage.db import Database
-    from storage.queries import LeadFilter, step_groups
-
-    settings = settings_or_exit()
-
-    async def count() -> dict[str, int]:
-        db = Database(settings.database_url)
+    async def count() -> None:
+        db = Database(database_url)
         try:
             await db.upgrade()
             async with db.session() as session:
                 groups = await step_groups(session, LeadFilter())
-            reach: dict[str, int] = {}
             for group in groups:  # a lead has one source and segment: the sums are exact
                 reach[group.step] = reach.get(group.step, 0) + group.leads
-            return reach
         finally:
             await db.close()
 
-    return asyncio.run(count())
+    run(count())
+    return reach
+
+
+def eval_(
+    data: Annotated[Path, typer.Argument(help="Labelled examples: one JSON object a line.")],
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use the offline classifier even with a key.")
+    ] = False,
+    scenario: Annotated[Path | None, typer.Option(help="Scenario file.")] = None,
+    jobs: Annotated[int, typer.Option(min=1, max=32, help="Examples classified at once.")] = 4,
+) -> None:
+    """Score the classifier on labelled examples: accuracy, F1, confusion, fallbacks, cost."""
+    # Lazy on purpose: the eval report imports openai and rich tables, heavy for `--help`.
+    from bot.qualification.evaluate import EvalDataError
+    from bot.qualification.report import run_eval
+
+    settings = settings_or_exit(scenario=scenario)
+    try:
+        run(run_eval(settings, data, offline=offline, jobs=jobs))
+    except EvalDataError as exc:
+        fail(f"error: {exc}")
 
 
 def register(app: typer.Typer) -> None:
     app.command("schema")(schema)
     app.command("test-scenario")(test_scenario)
     app.command("graph")(graph)
+    app.command("eval")(eval_)
