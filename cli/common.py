@@ -25,8 +25,8 @@ from bot.scenario.loader import ScenarioError, load_funnel
 from bot.scenario.model import Stage
 from bot.settings import Settings, SettingsError, load_settings
 from bot.time_phrases import PeriodError, parse_moment
+from storage.criteria import NONE_LABEL, LeadFilter
 from storage.db import HEAD_REVISION, Database
-from storage.queries import NONE_LABEL, LeadFilter
 
 T = TypeVar("T")
 STAGES = tuple(s.value for s in Stage)

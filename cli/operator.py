@@ -12,8 +12,9 @@ from bot.operator.graph import GraphvizMissing, render, to_dot, to_mermaid
 from bot.operator.scenario_tests import run_tests, tests_path_for
 from bot.operator.schema import scenario_schema
 from cli.common import fail, run, scenario_or_exit, settings_or_exit
+from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.queries import LeadFilter, step_groups
+from storage.read_models import step_groups
 
 
 def schema(

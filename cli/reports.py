@@ -47,8 +47,8 @@ from cli.common import (
     settings_or_exit,
     with_db,
 )
+from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.queries import LeadFilter
 
 PROGRESS_FROM = 1000  # rows; smaller exports finish before a bar is worth drawing
 

@@ -34,7 +34,7 @@ from bot.telegram.alerts import ManagerAlerts, parse_callback
 from bot.telegram.channel import CHANNEL, Channels
 from bot.telegram.views import esc, lead_card_html, many, parts, report_html, stats_html
 from bot.time_phrases import PeriodError, parse_moment
-from storage.queries import LeadFilter
+from storage.criteria import LeadFilter
 
 log = logging.getLogger(__name__)
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.criteria import NEVER, LeadFilter
 from storage.models import Broadcast, Event, Lead, ScheduledTouch
-from storage.queries import NONE_LABEL
 
-# Whatever the filter says, a mailing never reaches these.
-NEVER = ("unsubscribed", "blocked", "handed_off")
 BROADCAST_STEP = "@broadcast"
 BROADCAST_PREFIX = "@b"  # the engine's step id for a broadcast message: @b<id>
 
@@ -39,34 +37,18 @@ class Audience:
     idle_days: float | None = None
     variant: tuple[str, str] | None = None  # (step, variant)
 
+    @property
+    def criteria(self) -> LeadFilter:
+        """The audience as the one lead-criteria object (arrival dates as since/until)."""
+        return LeadFilter(
+            segment=self.segment, stage=self.stage, status=self.status, source=self.source,
+            channel=self.channel, since=self.joined_after, until=self.joined_before,
+            stopped_at=self.stopped_at, idle_days=self.idle_days, variant=self.variant,
+            reachable=True,
+        )  # fmt: skip
+
     def conditions(self, now: datetime) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = [Lead.status.not_in(NEVER), Lead.user_id > 0]
-        for column, value in ((Lead.segment, self.segment), (Lead.source, self.source)):
-            if value is not None:
-                conds.append(column.is_(None) if value == NONE_LABEL else column == value)
-        if self.stage is not None:
-            conds.append(Lead.stage == self.stage)
-        if self.status is not None:
-            conds.append(Lead.status == self.status)
-        if self.channel is not None:
-            conds.append(Lead.channel == self.channel)
-        if self.joined_after is not None:
-            conds.append(Lead.created_at >= self.joined_after)
-        if self.joined_before is not None:
-            conds.append(Lead.created_at < self.joined_before)
-        if self.stopped_at:
-            conds.append(Lead.step.in_(self.stopped_at))
-        if self.idle_days is not None:
-            cutoff = now - timedelta(days=self.idle_days)
-            recent = select(Event.id).where(Event.lead_id == Lead.id, Event.created_at >= cutoff)
-            conds.append(~exists(recent))
-        if self.variant is not None:
-            step, variant = self.variant
-            seen = select(Event.id).where(
-                Event.lead_id == Lead.id, Event.step == step, Event.variant == variant
-            )
-            conds.append(exists(seen))
-        return conds
+        return self.criteria.conditions(now)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

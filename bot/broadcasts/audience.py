@@ -19,8 +19,8 @@ from bot.engine.types import Status
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import Stage
 from bot.time_phrases import PeriodError, parse_local_time, parse_moment
-from storage.broadcasts import NEVER, Audience
-from storage.queries import NONE_LABEL
+from storage.broadcasts import Audience
+from storage.criteria import NEVER, NONE_LABEL
 
 STAGES = tuple(s.value for s in Stage)
 STATUSES: tuple[str, ...] = get_args(Status)

@@ -22,8 +22,8 @@ from bot.reports.periods import idle, local
 from bot.reports.render import DASH, console, many
 from storage.broadcast_queries import SampleRow
 from storage.broadcasts import Progress as Standing
+from storage.criteria import NONE_LABEL
 from storage.db import Database
-from storage.queries import NONE_LABEL
 
 
 def _t(value: object) -> Text:

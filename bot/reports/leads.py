@@ -8,9 +8,10 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from bot.reports.describe import describe
+from storage.criteria import LeadFilter
 from storage.db import Database
 from storage.models import Event, Lead
-from storage.queries import LeadFilter, count_leads, leads_page
+from storage.read_models import count_leads, leads_page
 from storage.repo import LeadRepo
 
 

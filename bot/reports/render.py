@@ -19,7 +19,7 @@ from bot.reports.metrics import TIERS, Metrics
 from bot.reports.periods import idle, local
 from bot.reports.report import Report
 from bot.reports.steps import DroppedLead, FunnelSection, StepCount
-from storage.queries import NONE_LABEL
+from storage.criteria import NONE_LABEL
 
 DASH = "—"
 _TAG = re.compile(r"<[^>]+>")

@@ -10,12 +10,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-import storage.queries
+import storage.read_models
 from bot.reports.export import EVENT_FIELDS, export, lead_header
 from bot.scenario.funnel import Funnel
+from storage.criteria import LeadFilter
 from storage.db import Database
 from storage.models import Event
-from storage.queries import LeadFilter
 from storage.repo import LeadRepo
 from tests.reports.conftest import Journeys, at
 
@@ -115,7 +115,7 @@ async def test_prospect_text_never_becomes_a_formula(
 async def test_streams_in_batches_without_mixing_leads(
     db: Database, journeys: Journeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storage.queries, "STREAM_BATCH", 2)  # batch edges inside leads' rows
+    monkeypatch.setattr(storage.read_models, "STREAM_BATCH", 2)  # batch edges inside leads' rows
     out = tmp_path / "leads.csv"
     await export(db, "leads", LeadFilter(), out, "csv", MSK, ["need", "budget", "about"])
     answers = {r["first_name"]: (r["answer:need"], r["answer:budget"]) for r in read_csv(out)}
