@@ -151,8 +151,17 @@ def lead_filter(
     since: str | None = None,
     until: str | None = None,
     limit: int | None = None,
+    funnel: Funnel | None = None,
 ) -> LeadFilter:
-    """The shared filter options, checked, as the storage's lead criteria."""
+    """The shared filter options, checked, as the storage's lead criteria.
+
+    Given the scenario, a segment it does not have is refused with the ones it has
+    (an unknown segment would only ever list nobody).
+    """
+    if segment is not None and funnel is not None and segment != NONE_LABEL:
+        have = list(funnel.scenario.segments)
+        if segment not in have:
+            fail(f"--segment {segment!r}: use one of {', '.join([*have, NONE_LABEL])}")
     if stage is not None and stage not in STAGES:
         fail(f"--stage {stage!r}: use one of {', '.join(STAGES)}")
     if status is not None and status not in STATUSES:

@@ -81,8 +81,9 @@ def leads(
 ) -> None:
     """List leads, newest first: who, where from, segment, stage, status, current step."""
     settings = settings_or_exit()
+    funnel = scenario_or_exit(settings) if segment is not None else None
     f = lead_filter(settings, now(), segment=segment, stage=stage, status=status, source=source,
-                channel=channel, since=since, until=until, limit=limit)  # fmt: skip
+                channel=channel, since=since, until=until, limit=limit, funnel=funnel)  # fmt: skip
     rows = with_db(settings, lambda db: list_leads(db, f))
     console().print(leads_table(rows, ZoneInfo(settings.timezone)))
 
@@ -121,10 +122,14 @@ def export(
     For events, --since/--until bound the event's time; the other filters apply to its lead.
     """
     settings = settings_or_exit()
+    funnel = scenario_or_exit(settings) if segment is not None else None
     f = lead_filter(settings, now(), segment=segment, stage=stage, status=status, source=source,
-                channel=channel, since=since, until=until, limit=limit)  # fmt: skip
-    chosen = fmt or (FileFormat.xlsx if output.suffix.lower() == ".xlsx" else FileFormat.csv)
-    keys = list(scenario_or_exit(settings).answer_keys()) if kind is ExportKind.leads else []
+                channel=channel, since=since, until=until, limit=limit, funnel=funnel)  # fmt: skip
+    chosen = fmt or format_of(output)
+    if kind is ExportKind.leads:
+        keys = list((funnel or scenario_or_exit(settings)).answer_keys())
+    else:
+        keys = []
     tz = ZoneInfo(settings.timezone)
     show_bar = not quiet and sys.stderr.isatty()
 
@@ -147,6 +152,16 @@ def export(
     written = with_db(settings, work)
     if not quiet:
         typer.echo(f"wrote {written} {kind.value} to {output}")
+
+
+def format_of(output: Path) -> FileFormat:
+    """csv or xlsx from the file name; another suffix would get a file it does not name."""
+    suffix = output.suffix.lower()
+    if suffix == ".xlsx":
+        return FileFormat.xlsx
+    if suffix in {"", ".csv", ".txt"}:
+        return FileFormat.csv
+    fail(f"cannot write {suffix[1:]} ({output}): name it .csv or .xlsx, or give --format")
 
 
 def report(
@@ -183,10 +198,10 @@ def report(
     if broadcast is not None:
         _broadcast_report(settings, broadcast, window, fmt, moment)
         return
-    f = lead_filter(settings, moment, segment=segment, source=source, channel=channel,
-                since=since, until=until)  # fmt: skip
-    tz = ZoneInfo(settings.timezone)
     funnel = scenario_or_exit(settings)
+    f = lead_filter(settings, moment, segment=segment, source=source, channel=channel,
+                since=since, until=until, funnel=funnel)  # fmt: skip
+    tz = ZoneInfo(settings.timezone)
     if variants:
         _variants_report(settings, funnel, f, fmt)
         return

@@ -64,13 +64,6 @@ async def count(session: AsyncSession, audience: Audience, now: datetime) -> int
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def sample(
-    session: AsyncSession, audience: Audience, now: datetime, size: int = 10
-) -> Sequence[Lead]:
-    stmt = select(Lead).where(*audience.conditions(now)).order_by(Lead.id.desc()).limit(size)
-    return (await session.execute(stmt)).scalars().all()
-
-
 async def create(
     session: AsyncSession,
     *,

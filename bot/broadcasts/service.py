@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.reports.periods import local
 from bot.scenario.funnel import Funnel
-from bot.scenario.model import MessageStep
+from bot.scenario.model import BUILTIN_FIELDS, MessageStep, placeholders
 from storage import broadcasts
 from storage.broadcasts import Audience, Progress
 from storage.db import Database
@@ -53,6 +53,7 @@ def check_content(funnel: Funnel, message: dict[str, Any] | None, chain: str | N
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "message"
             raise BroadcastError(f"{where}: {first['msg']}") from None
+        _check_fields(funnel, [step.message or "", *(b.text for b in step.buttons)])
         for button in step.buttons:
             if button.goto and funnel.get(button.goto) is None:
                 raise BroadcastError(f"button '{button.text}' goes to unknown step '{button.goto}'")
@@ -61,14 +62,15 @@ def check_content(funnel: Funnel, message: dict[str, Any] | None, chain: str | N
                 raise BroadcastError(f"file '{asset}' not found next to the scenario")
 
 
-async def preview(
-    db: Database, audience: Audience, now: datetime, size: int = 10
-) -> tuple[int, list[Any]]:
-    async with db.session() as session:
-        return (
-            await broadcasts.count(session, audience, now),
-            list(await broadcasts.sample(session, audience, now, size)),
-        )
+def _check_fields(funnel: Funnel, texts: list[str]) -> None:
+    """``{nosuch}`` would reach every lead as it is typed: refuse it, as scenarios do."""
+    known = BUILTIN_FIELDS | set(funnel.answer_keys())
+    for text in texts:
+        for name in placeholders(text):
+            if name not in known:
+                raise BroadcastError(
+                    f"unknown field '{{{name}}}' in the text (have: {', '.join(sorted(known))})"
+                )
 
 
 async def start(
