@@ -103,6 +103,8 @@ def _show(ctx: Context, draft: Draft, size: int) -> Preview:
     console().print(
         audience_view(shown.count, shown.sample, describe(draft.audience), ctx.tz, ctx.now)
     )
+    if shown.hint:
+        typer.echo(shown.hint)
     return shown
 
 

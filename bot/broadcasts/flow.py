@@ -9,7 +9,7 @@ the same drafts with the same one-line ``BroadcastError``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -46,6 +46,14 @@ class Preview:
     count: int
     sample: list[SampleRow] = field(default_factory=list)
     messages: list[OutMessage] = field(default_factory=list)
+    elsewhere: int = 0  # leads the filter matches on other channels (not reached)
+
+    @property
+    def hint(self) -> str:
+        """A nudge when the channel filter leaves matching leads out, else nothing."""
+        if not self.elsewhere:
+            return ""
+        return f"{self.elsewhere} more lead(s) match on other channels (see --channel)"
 
     @property
     def seen_by(self) -> str:
@@ -97,14 +105,19 @@ async def preview(
     db: Database, funnel: Funnel, draft: Draft, now: datetime, size: int = 5
 ) -> Preview:
     """The count, a sample and (with content) the messages the first sampled lead gets."""
+    audience = draft.audience
     async with db.session() as session:
-        count = await broadcasts.count(session, draft.audience, now)
-        sample = await audience_sample(session, draft.audience, now, size) if count else []
+        count = await broadcasts.count(session, audience, now)
+        sample = await audience_sample(session, audience, now, size) if count else []
+        elsewhere = 0
+        if audience.channel is not None:
+            anywhere = replace(audience, channel=None)
+            elsewhere = await broadcasts.count(session, anywhere, now) - count
     if not count or not draft.has_content:
-        return Preview(count, sample)
+        return Preview(count, sample, elsewhere=elsewhere)
     lead = sample[0].lead if sample else None
     shown = preview_messages(funnel, lead, now, message=draft.message, chain=draft.chain)
-    return Preview(count, sample, shown)
+    return Preview(count, sample, shown, elsewhere)
 
 
 async def send(
