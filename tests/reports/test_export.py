@@ -132,3 +132,17 @@ async def test_a_failed_export_leaves_no_half_file(
     with pytest.raises(OSError):
         await export(db, "leads", LeadFilter(), out, "csv", MSK)
     assert not out.parent.exists()
+
+
+async def test_xlsx_keeps_its_header_in_view_with_filters_and_widths(
+    db: Database, journeys: Journeys, tmp_path: Path
+) -> None:
+    out = tmp_path / "leads.xlsx"
+    assert await export(db, "leads", LeadFilter(), out, "xlsx", MSK) == 6
+    sheet = load_workbook(out).active
+    assert sheet is not None
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, sheet.max_column).column_letter}7"
+    widths = {sheet.cell(1, c).value: sheet.column_dimensions[sheet.cell(1, c).column_letter].width
+              for c in range(1, sheet.max_column + 1)}  # fmt: skip
+    assert widths["created_at"] >= 20 and widths["summary"] >= 50 and widths["id"] >= 10
