@@ -85,7 +85,8 @@ def leads(
     f = lead_filter(settings, now(), segment=segment, stage=stage, status=status, source=source,
                 channel=channel, since=since, until=until, limit=limit, funnel=funnel)  # fmt: skip
     rows = with_db(settings, lambda db: list_leads(db, f))
-    console().print(leads_table(rows, ZoneInfo(settings.timezone)))
+    out = console()
+    out.print(leads_table(rows, ZoneInfo(settings.timezone), out.width))
 
 
 def lead(
