@@ -16,6 +16,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
 from bot.reports.broadcast import NoBroadcast, broadcast_view, build_broadcast_report
@@ -139,8 +140,6 @@ def export(
         try:
             if total < PROGRESS_FROM:
                 return await write_export(db, kind.value, f, output, chosen.value, tz, keys)
-            from rich.progress import Progress
-
             with Progress(console=console(stderr=True), transient=True) as progress:
                 task = progress.add_task(f"exporting {kind.value}", total=total)
                 return await write_export(
