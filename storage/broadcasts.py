@@ -141,13 +141,21 @@ async def by_rule(session: AsyncSession, rule: str) -> Broadcast | None:
 
 
 async def set_state(session: AsyncSession, broadcast_id: int, state: str, now: datetime) -> int:
-    """Pause, resume or cancel; cancelling also drops the queued messages."""
+    """Pause, resume or cancel; cancelling also drops the queued messages.
+
+    Copies a dispatcher has claimed but not started are dropped too: it would only drop
+    them itself when their turn comes, and meanwhile ``status`` would show them as queued.
+    One already being sent (``sending``) is let through.
+    """
     await session.execute(update(Broadcast).where(Broadcast.id == broadcast_id).values(state=state))
     if state != "cancelled":
         return 0
     result = await session.execute(
         update(ScheduledTouch)
-        .where(ScheduledTouch.broadcast_id == broadcast_id, ScheduledTouch.state == "pending")
+        .where(
+            ScheduledTouch.broadcast_id == broadcast_id,
+            ScheduledTouch.state.in_(("pending", "claimed")),
+        )
         .values(state="cancelled", done_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
