@@ -17,6 +17,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from app.dispatcher import LeadDispatcher
+from bot.broadcasts.winback import EVERY as WINBACK_EVERY
+from bot.broadcasts.winback import winback_chore
 from bot.managers.crm import CrmWebhook
 from bot.managers.handoff import CHECK_EVERY, handoff_chore
 from bot.managers.staff import Staff
@@ -24,8 +26,6 @@ from bot.service import FunnelService
 from bot.telegram.alerts import ManagerAlerts
 from bot.telegram.channel import Channels, QuietChatActions
 from bot.telegram.touches import TouchLoop
-from bot.winback import EVERY as WINBACK_EVERY
-from bot.winback import WinbackChore
 from handlers import build_router
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def make_dispatcher(
     dp.include_router(build_router())
     channel_for = channels.for_leads(bot)
     timeouts = handoff_chore(service, channel_for, every=handoff_check)
-    winback = WinbackChore(service, every=winback_every)  # the scenario's win-back rules
+    winback = winback_chore(service, every=winback_every)  # the scenario's win-back rules
     touches = TouchLoop(service, channel_for, interval=touch_interval, chores=[timeouts, winback])
     dp["touches"] = touches
     alerts: ManagerAlerts | None = None

@@ -1,5 +1,5 @@
-"""``python -m bot`` is the ``leadbot`` command."""
+"""``python -m bot``: the same as the ``leadbot`` command (kept for scripts that use it)."""
 
-from bot.cli import main
+from cli import main
 
 main()

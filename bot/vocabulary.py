@@ -189,6 +189,10 @@ class LeadFlag(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
 
 
+#: The names as command options and filters spell them.
+STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
+STATUSES: tuple[str, ...] = tuple(s.value for s in LeadStatus)
+
 #: The engine's step id of a broadcast message is ``@b<broadcast id>``.
 BROADCAST_PREFIX = "@b"
 #: The payload of every invoice the engine issues is ``offer:<offer step id>``.

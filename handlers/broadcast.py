@@ -13,34 +13,52 @@ import logging
 import secrets
 import shlex
 from contextlib import suppress
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, Filter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.methods import SendMessage
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, SendMessage
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.audience import Request, build_audience, describe, parse_at, parse_words
-from bot.broadcast_control import ACTIONS, DONE_WORD, control, default_name, progress_text
-from bot.broadcast_preview import preview_messages
-from bot.broadcasts import BroadcastError, check_content, preview, progress, start
+from bot.broadcasts.audience import Request, describe, parse_words
+from bot.broadcasts.flow import Draft, make_draft, message_of, preview, send
+from bot.broadcasts.service import (
+    ACTIONS,
+    DONE_WORD,
+    BroadcastError,
+    control,
+    progress,
+    progress_list,
+    progress_text,
+)
 from bot.engine.types import OutButton, OutMessage
 from bot.managers import Staff
 from bot.reports.leads import full_name
 from bot.service import FunnelService, RecipientGone, SendRejected
 from bot.telegram.channel import Channels
-from storage import broadcasts
-from storage.broadcasts import Audience
 
 log = logging.getLogger(__name__)
 
-PREFIX = "bcast:"
+PREFIX = "bcast"
+
+
+class Pressed(CallbackData, prefix=PREFIX):
+    """Send / Cancel under a preview (``nonce`` ties it to that preview), or a preview's
+    own button (``noop``), which only says that this is a preview."""
+
+    action: str
+    nonce: str = ""
+
+
 SAMPLE = 5
+NOOP_ANSWER = "This is a preview: the buttons work in the real mailing."
 USAGE = """<b>/broadcast</b> — a mailing to an audience of leads
 <code>/broadcast segment=hot stopped-at=hot_offer idle=3</code>, then send the text
 <code>/broadcast chain=comeback stopped-at=hot_offer</code> — start a chain instead
@@ -143,30 +161,26 @@ async def broadcast_cmd(
     _, _, body = (message.html_text or "").partition("\n")
     try:
         request = parse_words(words)
-        audience, starts = _check(service, request, tz)
-        if request.chain is not None and request.buttons:
-            raise BroadcastError("buttons go with a message; a chain has its own")
-        content = _content(body, request.buttons) if body.strip() else None
-        if content is not None or request.chain is not None:
-            check_content(service.scenario.funnel, content, request.chain)
+        content = message_of(body) if body.strip() else None
+        draft = _draft(service, request, tz, content)
     except BroadcastError as exc:
         await _say(channels, bot, chat_id, f"⚠️ {_esc(str(exc))}")
         return
-    draft = {"words": words, "message": content, "chain": request.chain}
-    if request.chain is None and content is None:
-        count, _ = await preview(service.db, audience, service.clock(), size=1)
-        if not count:
-            await _say(channels, bot, chat_id, _nobody(audience))
+    stored = {"words": words, "message": draft.message, "chain": draft.chain}
+    if not draft.has_content:
+        found = await preview(service.db, service.scenario.funnel, draft, service.clock(), 1)
+        if not found.count:
+            await _say(channels, bot, chat_id, _nobody(draft))
             return
         await state.set_state(Flow.text)
-        await state.set_data(draft)
+        await state.set_data(stored)
         await _say(
             channels, bot, chat_id,
-            f"<b>{count}</b> lead(s) match. Now send the message text ({{first_name}} and "
+            f"<b>{found.count}</b> lead(s) match. Now send the message text ({{first_name}} and "
             "formatting work). <code>/broadcast cancel</code> drops the draft.",
         )  # fmt: skip
         return
-    await _preview(message, state, service, channels, bot, draft, audience, starts, tz)
+    await _preview(message, state, service, channels, bot, stored, draft, tz)
 
 
 async def message_text(
@@ -178,34 +192,27 @@ async def message_text(
     staff: Staff | None = None,
 ) -> None:
     """The text of a mailing whose audience the admin chose a moment ago."""
-    draft = await state.get_data()
+    stored = await state.get_data()
     tz = _zone(staff, service)
     try:
-        request = parse_words(draft.get("words", []))
-        audience, starts = _check(service, request, tz)
-        content = _content(message.html_text or "", request.buttons)
-        check_content(service.scenario.funnel, content, None)
+        request = parse_words(stored.get("words", []))
+        draft = _draft(service, request, tz, message_of(message.html_text or ""))
     except BroadcastError as exc:
         await _say(channels, bot, message.chat.id, f"⚠️ {_esc(str(exc))}")
         return
-    draft["message"] = content
-    await _preview(message, state, service, channels, bot, draft, audience, starts, tz)
+    stored["message"] = draft.message
+    await _preview(message, state, service, channels, bot, stored, draft, tz)
 
 
-def _check(
-    service: FunnelService, request: Request, tz: tzinfo
-) -> tuple[Audience, datetime | None]:
-    now = service.clock()
-    audience = build_audience(request.audience, service.scenario.funnel, now, tz)
-    starts = parse_at(request.at, now, tz) if request.at else None
-    return audience, starts
-
-
-def _content(text: str, buttons: list[dict[str, str]]) -> dict[str, Any]:
-    content: dict[str, Any] = {"message": text.strip()}
-    if buttons:
-        content["buttons"] = buttons
-    return content
+def _draft(
+    service: FunnelService, request: Request, tz: tzinfo, content: dict[str, Any] | None
+) -> Draft:
+    """The words (and the text, once sent) as a checked draft: the flow every face uses."""
+    return make_draft(
+        service.scenario.funnel, request.audience, service.clock(), tz,
+        message=content, chain=request.chain, at=request.at, name=request.name,
+        buttons=request.buttons, content_later=True,
+    )  # fmt: skip
 
 
 async def _preview(
@@ -214,60 +221,54 @@ async def _preview(
     service: FunnelService,
     channels: Channels,
     bot: Bot,
-    draft: dict[str, Any],
-    audience: Audience,
-    starts: datetime | None,
+    stored: dict[str, Any],
+    draft: Draft,
     tz: tzinfo,
 ) -> None:
     """The message as a sample lead will see it, the count and some names; Send / Cancel."""
     chat_id = message.chat.id
-    now = service.clock()
-    count, sample = await preview(service.db, audience, now, size=SAMPLE)
-    if not count:
+    found = await preview(service.db, service.scenario.funnel, draft, service.clock(), SAMPLE)
+    if not found.count:
         await state.clear()
-        await _say(channels, bot, chat_id, _nobody(audience))
+        await _say(channels, bot, chat_id, _nobody(draft))
         return
-    shown = preview_messages(
-        service.scenario.funnel, sample[0], now, message=draft["message"], chain=draft["chain"]
-    )
-    who = _esc(sample[0].first_name or f"lead #{sample[0].id}")
-    await _say(channels, bot, chat_id, f"<b>Preview</b> — as {who} will see it:")
+    await _say(channels, bot, chat_id, f"<b>Preview</b> — as {_esc(found.seen_by)} will see it:")
     chat = channels.chat(bot, chat_id)
-    for out in shown:
+    for out in found.messages:
         try:
             await chat.send(_inert(out))
         except (RecipientGone, SendRejected) as exc:
             await _say(channels, bot, chat_id, f"⚠️ Telegram refused it: {_esc(str(exc))}")
             return
+    count, sample = found.count, [row.lead for row in found.sample]
     names = ", ".join(_esc(_name(lead)) for lead in sample)
     more = f" and {count - len(sample)} more" if count > len(sample) else ""
+    starts = draft.starts
     when = f"\nStarts: {starts.astimezone(tz):%Y-%m-%d %H:%M}" if starts else ""
     nonce = secrets.token_hex(4)
-    draft["nonce"] = nonce
+    stored["nonce"] = nonce
     await state.set_state(Flow.confirm)
-    await state.set_data(draft)
-    keyboard = InlineKeyboardMarkup(
-        inline_keyboard=[[
-            InlineKeyboardButton(text="Send", callback_data=f"{PREFIX}send:{nonce}"),
-            InlineKeyboardButton(text="Cancel", callback_data=f"{PREFIX}cancel:{nonce}"),
-        ]]
-    )  # fmt: skip
+    await state.set_data(stored)
+    keyboard = InlineKeyboardBuilder()
+    keyboard.button(text="Send", callback_data=Pressed(action="send", nonce=nonce))
+    keyboard.button(text="Cancel", callback_data=Pressed(action="cancel", nonce=nonce))
     await _say(
         channels, bot, chat_id,
-        f"<b>{count}</b> lead(s) match <i>{_esc(describe(audience))}</i>: "
+        f"<b>{count}</b> lead(s) match <i>{_esc(describe(draft.audience))}</i>: "
         f"{names}{more}.{when}\nSend it?",
-        keyboard,
+        keyboard.as_markup(),
     )  # fmt: skip
 
 
-def _nobody(audience: Audience) -> str:
-    return f"No leads match <i>{_esc(describe(audience))}</i>: nothing to send."
+def _nobody(draft: Draft) -> str:
+    return f"No leads match <i>{_esc(describe(draft.audience))}</i>: nothing to send."
 
 
 def _inert(message: OutMessage) -> OutMessage:
     """The preview's buttons look real but only say that this is a preview."""
+    noop = Pressed(action="noop").pack()
     rows = tuple(
-        tuple(b if b.url else OutButton(text=b.text, data=f"{PREFIX}noop") for b in row)
+        tuple(b if b.url else OutButton(text=b.text, data=noop) for b in row)
         for row in message.buttons
     )
     return OutMessage(
@@ -285,38 +286,37 @@ def _name(lead: Any) -> str:
 
 async def pressed(
     query: CallbackQuery,
+    callback_data: Pressed,
     state: FSMContext,
     service: FunnelService,
     channels: Channels,
     bot: Bot,
     staff: Staff | None = None,
 ) -> None:
-    action, _, nonce = (query.data or "").removeprefix(PREFIX).partition(":")
+    chat_id = query.from_user.id
+    action, nonce = callback_data.action, callback_data.nonce
     if action == "noop":
-        await _answer(query, "This is a preview: the buttons work in the real mailing.")
+        await _answer(channels, bot, query, NOOP_ANSWER)
         return
-    draft = await state.get_data()
-    if await state.get_state() != Flow.confirm.state or draft.get("nonce") != nonce:
-        await _answer(query, "This preview is no longer current.")
+    stored = await state.get_data()
+    if await state.get_state() != Flow.confirm.state or stored.get("nonce") != nonce:
+        await _answer(channels, bot, query, "This preview is no longer current.")
         return
     await state.clear()
-    await _drop_keyboard(query, bot)
-    chat_id = query.from_user.id
+    await _drop_keyboard(channels, bot, query)
     if action != "send":
-        await _answer(query, "Cancelled")
+        await _answer(channels, bot, query, "Cancelled")
         await _say(channels, bot, chat_id, "Cancelled: nothing was sent.")
         return
-    await _answer(query)
+    await _answer(channels, bot, query)
     tz = _zone(staff, service)
-    content, chain, now = draft.get("message"), draft.get("chain"), service.clock()
     try:
-        request = parse_words(draft.get("words", []))
-        audience, starts = _check(service, request, tz)
-        started = await start(
-            service.db, service.scenario.funnel,
-            name=request.name or default_name(content, chain, now, tz),
-            audience=audience, message=content, chain=chain, starts_at=starts,
-            created_by=f"tg:{query.from_user.id}", now=now,
+        request = parse_words(stored.get("words", []))
+        request.buttons = []  # already inside the stored message: not twice
+        draft = _draft(service, request, tz, stored.get("message"))
+        started = await send(
+            service.db, service.scenario.funnel, draft, service.clock(), tz,
+            created_by=f"tg:{query.from_user.id}",
         )  # fmt: skip
     except BroadcastError as exc:
         await _say(channels, bot, chat_id, f"⚠️ {_esc(str(exc))}")
@@ -330,18 +330,26 @@ async def pressed(
     )  # fmt: skip
 
 
-async def _answer(query: CallbackQuery, text: str | None = None) -> None:
-    with suppress(TelegramAPIError):
-        await query.answer(text=text)
+async def _answer(
+    channels: Channels, bot: Bot, query: CallbackQuery, text: str | None = None
+) -> None:
+    """Through the one outgoing limiter, like every call this router makes."""
+    with suppress(TelegramAPIError, RecipientGone, SendRejected):
+        await channels.chat(bot, query.from_user.id).call(
+            AnswerCallbackQuery(callback_query_id=query.id, text=text)
+        )
 
 
-async def _drop_keyboard(query: CallbackQuery, bot: Bot) -> None:
+async def _drop_keyboard(channels: Channels, bot: Bot, query: CallbackQuery) -> None:
     """The Send / Cancel buttons are pressed once; take them off the preview."""
     if query.message is None:
         return
-    with suppress(TelegramAPIError):
-        await bot.edit_message_reply_markup(
-            chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
+    chat_id = query.message.chat.id
+    with suppress(TelegramAPIError, RecipientGone, SendRejected):
+        await channels.chat(bot, chat_id).call(
+            EditMessageReplyMarkup(
+                chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
+            )
         )
 
 
@@ -376,12 +384,8 @@ async def _control(
 
 async def _list(service: FunnelService, tz: tzinfo, limit: int = 10) -> str:
     now = service.clock()
-    lines = []
-    async with service.db.session() as session:
-        for row in await broadcasts.list_all(session, limit):
-            found = await broadcasts.progress(session, row.id)
-            if found is not None:
-                lines.append(_esc(progress_text(found, now, tz)))
+    found = await progress_list(service.db, limit)
+    lines = [_esc(progress_text(p, now, tz)) for p in found]
     return "\n".join(lines) if lines else "No broadcasts yet."
 
 
@@ -391,5 +395,5 @@ def router() -> Router:
     flow.callback_query.filter(AdminChat())
     flow.message.register(broadcast_cmd, Command("broadcast"))
     flow.message.register(message_text, Flow.text, F.text, ~F.text.startswith("/"))
-    flow.callback_query.register(pressed, F.data.startswith(PREFIX))
+    flow.callback_query.register(pressed, Pressed.filter())
     return flow

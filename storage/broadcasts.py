@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.criteria import NEVER, LeadFilter
 from storage.models import Broadcast, Event, Lead, ScheduledTouch
-from storage.queries import NONE_LABEL
 
-# Whatever the filter says, a mailing never reaches these.
-NEVER = ("unsubscribed", "blocked", "handed_off")
 BROADCAST_STEP = "@broadcast"
 BROADCAST_PREFIX = "@b"  # the engine's step id for a broadcast message: @b<id>
 
@@ -39,34 +37,18 @@ class Audience:
     idle_days: float | None = None
     variant: tuple[str, str] | None = None  # (step, variant)
 
+    @property
+    def criteria(self) -> LeadFilter:
+        """The audience as the one lead-criteria object (arrival dates as since/until)."""
+        return LeadFilter(
+            segment=self.segment, stage=self.stage, status=self.status, source=self.source,
+            channel=self.channel, since=self.joined_after, until=self.joined_before,
+            stopped_at=self.stopped_at, idle_days=self.idle_days, variant=self.variant,
+            reachable=True,
+        )  # fmt: skip
+
     def conditions(self, now: datetime) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = [Lead.status.not_in(NEVER), Lead.user_id > 0]
-        for column, value in ((Lead.segment, self.segment), (Lead.source, self.source)):
-            if value is not None:
-                conds.append(column.is_(None) if value == NONE_LABEL else column == value)
-        if self.stage is not None:
-            conds.append(Lead.stage == self.stage)
-        if self.status is not None:
-            conds.append(Lead.status == self.status)
-        if self.channel is not None:
-            conds.append(Lead.channel == self.channel)
-        if self.joined_after is not None:
-            conds.append(Lead.created_at >= self.joined_after)
-        if self.joined_before is not None:
-            conds.append(Lead.created_at < self.joined_before)
-        if self.stopped_at:
-            conds.append(Lead.step.in_(self.stopped_at))
-        if self.idle_days is not None:
-            cutoff = now - timedelta(days=self.idle_days)
-            recent = select(Event.id).where(Event.lead_id == Lead.id, Event.created_at >= cutoff)
-            conds.append(~exists(recent))
-        if self.variant is not None:
-            step, variant = self.variant
-            seen = select(Event.id).where(
-                Event.lead_id == Lead.id, Event.step == step, Event.variant == variant
-            )
-            conds.append(exists(seen))
-        return conds
+        return self.criteria.conditions(now)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -80,13 +62,6 @@ class Audience:
 async def count(session: AsyncSession, audience: Audience, now: datetime) -> int:
     stmt = select(func.count(Lead.id)).where(*audience.conditions(now))
     return int((await session.execute(stmt)).scalar_one())
-
-
-async def sample(
-    session: AsyncSession, audience: Audience, now: datetime, size: int = 10
-) -> Sequence[Lead]:
-    stmt = select(Lead).where(*audience.conditions(now)).order_by(Lead.id.desc()).limit(size)
-    return (await session.execute(stmt)).scalars().all()
 
 
 async def create(
@@ -166,13 +141,21 @@ async def by_rule(session: AsyncSession, rule: str) -> Broadcast | None:
 
 
 async def set_state(session: AsyncSession, broadcast_id: int, state: str, now: datetime) -> int:
-    """Pause, resume or cancel; cancelling also drops the queued messages."""
+    """Pause, resume or cancel; cancelling also drops the queued messages.
+
+    Copies a dispatcher has claimed but not started are dropped too: it would only drop
+    them itself when their turn comes, and meanwhile ``status`` would show them as queued.
+    One already being sent (``sending``) is let through.
+    """
     await session.execute(update(Broadcast).where(Broadcast.id == broadcast_id).values(state=state))
     if state != "cancelled":
         return 0
     result = await session.execute(
         update(ScheduledTouch)
-        .where(ScheduledTouch.broadcast_id == broadcast_id, ScheduledTouch.state == "pending")
+        .where(
+            ScheduledTouch.broadcast_id == broadcast_id,
+            ScheduledTouch.state.in_(("pending", "claimed")),
+        )
         .values(state="cancelled", done_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -217,44 +200,74 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress | None:
     broadcast = await get(session, broadcast_id)
     if broadcast is None:
         return None
-    stmt = (
-        select(ScheduledTouch.state, func.count())
-        .where(ScheduledTouch.broadcast_id == broadcast_id)
-        .group_by(ScheduledTouch.state)
-    )
-    states = {str(state): int(n) for state, n in await session.execute(stmt)}
-    skipped = select(func.count(Event.id)).where(
-        Event.type == "broadcast_skipped", of_broadcast(broadcast_id)
-    )
-    # Blocked while this broadcast's copy was being sent (Telegram answered 403).
+    return (await progress_of(session, [broadcast]))[0]
+
+
+async def progress_many(session: AsyncSession, limit: int = 50) -> list[Progress]:
+    """The newest ``limit`` broadcasts with their progress (a fixed number of queries)."""
+    return await progress_of(session, list(await list_all(session, limit)))
+
+
+async def progress_of(session: AsyncSession, rows: Sequence[Broadcast]) -> list[Progress]:
+    """Progress of these broadcasts: four grouped queries, however many broadcasts."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return []
     touch = ScheduledTouch
-    blocked = select(func.count(Event.id)).where(
-        Event.type == "blocked",
-        exists(
-            select(touch.id).where(
-                touch.broadcast_id == broadcast_id,
-                touch.lead_id == Event.lead_id,
-                touch.state == "sent",
-                Event.created_at >= touch.created_at,
-                Event.created_at <= touch.done_at,
+    states: dict[int, dict[str, int]] = {i: {} for i in ids}
+    by_state = (
+        select(touch.broadcast_id, touch.state, func.count())
+        .where(touch.broadcast_id.in_(ids))
+        .group_by(touch.broadcast_id, touch.state)
+    )
+    for bid, state, n in await session.execute(by_state):
+        states[int(bid or 0)][str(state)] = int(n)
+    payload_id = Event.payload["broadcast"].as_integer()
+    skipped = (
+        select(payload_id, func.count(Event.id))
+        .where(Event.type == "broadcast_skipped", payload_id.in_(ids))
+        .group_by(payload_id)
+    )
+    # Blocked while this broadcast's copy was being sent (Telegram answered 403); a lead has
+    # one copy per broadcast, so each event joins at most one touch of a broadcast.
+    blocked = (
+        select(touch.broadcast_id, func.count(Event.id))
+        .join(touch, touch.lead_id == Event.lead_id)
+        .where(
+            Event.type == "blocked",
+            touch.broadcast_id.in_(ids),
+            touch.state == "sent",
+            Event.created_at >= touch.created_at,
+            Event.created_at <= touch.done_at,
+        )
+        .group_by(touch.broadcast_id)
+    )
+    steps = {f"{BROADCAST_PREFIX}{i}": i for i in ids}
+    rejected_rows = await session.execute(
+        select(Event.step, func.count(func.distinct(Event.lead_id)))
+        .where(Event.type == "error", Event.step.in_(list(steps)))
+        .group_by(Event.step)
+    )
+    skips = {int(b): int(n) for b, n in await session.execute(skipped) if b is not None}
+    blocks = {int(b or 0): int(n) for b, n in await session.execute(blocked)}
+    rejects = {steps[str(step)]: int(n) for step, n in rejected_rows}
+    out = []
+    for row in rows:
+        st = states[row.id]
+        out.append(
+            Progress(
+                row,
+                queued=st.get("pending", 0) + st.get("claimed", 0) + st.get("sending", 0),
+                sent=st.get("sent", 0),
+                failed=st.get("unknown", 0),
+                cancelled=st.get("cancelled", 0),
+                skipped=skips.get(row.id, 0),
+                blocked=blocks.get(row.id, 0),
+                rejected=rejects.get(row.id, 0),
+                states=st,
             )
-        ),
-    )
-    rejected = select(func.count(func.distinct(Event.lead_id))).where(
-        Event.type == "error", Event.step == f"{BROADCAST_PREFIX}{broadcast_id}"
-    )
-    counts = [int((await session.execute(q)).scalar_one()) for q in (skipped, blocked, rejected)]
-    return Progress(
-        broadcast,
-        queued=states.get("pending", 0) + states.get("claimed", 0) + states.get("sending", 0),
-        sent=states.get("sent", 0),
-        failed=states.get("unknown", 0),
-        cancelled=states.get("cancelled", 0),
-        skipped=counts[0],
-        blocked=counts[1],
-        rejected=counts[2],
-        states=states,
-    )
+        )
+    return out
 
 
 async def list_all(session: AsyncSession, limit: int = 50) -> Sequence[Broadcast]:

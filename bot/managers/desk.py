@@ -18,7 +18,7 @@ from bot.reports.leads import LeadCard, lead_card
 from bot.reports.metrics import Stats, stats
 from bot.reports.report import Report, build_report
 from bot.service import FunnelService
-from storage.queries import LeadFilter
+from storage.criteria import LeadFilter
 
 ExportKind = Literal["leads", "events"]
 

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Callable
 
 from bot.managers.chores import Periodic
-from bot.scenario.durations import Wait
 from bot.service import Channel, FunnelService
+from bot.time_phrases import Wait
 from storage.leads import LeadRecord, LeadRepo
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,7 @@
 """Reports on the lead log for managers, shared by ``leadbot`` and the Telegram admin commands.
 
-Plain functions returning dataclasses; the SQL behind them is in ``storage/queries.py``:
+Plain functions returning dataclasses; the SQL behind them is in ``storage/read_models.py``
+(which leads: ``storage/criteria.py``):
 
 - ``leads``: ``list_leads`` (the lead table) and ``lead_card`` (one lead and its timeline)
 - ``report``: ``build_report`` (metrics per source, the funnel by step) and its JSON/CSV forms

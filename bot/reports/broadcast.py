@@ -18,7 +18,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bot.audience import describe
+from bot.broadcasts.audience import describe
 from bot.reports.periods import idle, local
 from bot.scenario.funnel import Funnel
 from storage import broadcast_queries as q

@@ -17,8 +17,9 @@ from typing import Any, Literal
 from bot.reports.describe import describe
 from bot.reports.periods import naive_local
 from bot.reports.writers import open_writer
+from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.queries import LeadFilter, count_events, count_leads, stream_events, stream_leads
+from storage.read_models import count_events, count_leads, stream_events, stream_leads
 
 Kind = Literal["leads", "events"]
 Progress = Callable[[int], None]

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from bot.reports.describe import describe
+from storage.criteria import LeadFilter
 from storage.db import Database
 from storage.leads import LeadRepo
 from storage.models import Event, Lead
-from storage.queries import LeadFilter, count_leads, leads_page
+from storage.read_models import count_leads, leads_page
 
 
 @dataclass(frozen=True, slots=True)

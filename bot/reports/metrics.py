@@ -13,14 +13,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
-from bot.reports.periods import day_start
 from bot.reports.spend import Spend
 from bot.scenario.funnel import Funnel
+from bot.time_phrases import day_start
+from storage.criteria import NONE_LABEL, LeadFilter
 from storage.db import Database
-from storage.queries import (
-    NONE_LABEL,
+from storage.read_models import (
     EventGroup,
-    LeadFilter,
     LeadGroup,
     OrderRow,
     StepGroup,

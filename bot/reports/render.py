@@ -19,7 +19,7 @@ from bot.reports.metrics import TIERS, Metrics
 from bot.reports.periods import idle, local
 from bot.reports.report import Report
 from bot.reports.steps import DroppedLead, FunnelSection, StepCount
-from storage.queries import NONE_LABEL
+from storage.criteria import NONE_LABEL
 
 DASH = "—"
 _TAG = re.compile(r"<[^>]+>")
@@ -55,30 +55,47 @@ def plain(html: str) -> str:
 # --- leads --------------------------------------------------------------------------------
 
 
-def leads_table(page: LeadPage, tz: tzinfo) -> RenderableType:
+NARROW = 100  # columns; below this the lead table keeps what a manager scans for
+
+
+def leads_table(page: LeadPage, tz: tzinfo, width: int | None = None) -> RenderableType:
+    """The lead list; in a narrow terminal (80 columns) stage, contact and flags give way
+    and long words are cut with "…" rather than folded letter by letter."""
     rows = page.rows
     if not rows:
         return Text("no leads match")
     shown = many(len(rows), "lead")
     if page.total > len(rows):
         shown = f"{len(rows)} of {page.total} leads"
+    narrow = width is not None and width < NARROW
     table = Table(title=f"{shown}, newest first", title_justify="left")
-    for name in ("id", "created", "name", "source", "segment", "stage", "status", "step",
-                 "contact", "flags"):  # fmt: skip
-        table.add_column(name, justify="right" if name == "id" else "left", overflow="fold")
-    for r in rows:
-        table.add_row(
-            _t(r.id),
-            _t(local(r.created_at, tz)),
-            _t(r.who),
-            _t(r.source or NONE_LABEL),
-            _t(r.segment or NONE_LABEL),
-            _t(r.stage),
-            _t(r.status),
-            _t(r.step or DASH),
-            _t("yes" if r.has_contact else "no"),
-            _t(", ".join(r.flags)),
+    names = ["id", "created", "name", "source", "segment", "stage", "status", "step",
+             "contact", "flags"]  # fmt: skip
+    if narrow:
+        names = [n for n in names if n not in {"stage", "contact", "flags"}]
+        table.padding = (0, 1, 0, 0)
+    for name in names:
+        fixed = name in {"id", "created"}
+        table.add_column(
+            name,
+            justify="right" if name == "id" else "left",
+            no_wrap=fixed or narrow,
+            overflow="ellipsis" if narrow else "fold",
         )
+    for r in rows:
+        cells = {
+            "id": r.id,
+            "created": local(r.created_at, tz)[5:] if narrow else local(r.created_at, tz),
+            "name": r.who,
+            "source": r.source or NONE_LABEL,
+            "segment": r.segment or NONE_LABEL,
+            "stage": r.stage,
+            "status": r.status,
+            "step": r.step or DASH,
+            "contact": "yes" if r.has_contact else "no",
+            "flags": ", ".join(r.flags),
+        }
+        table.add_row(*(_t(cells[name]) for name in names))
     return table
 
 

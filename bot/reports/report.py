@@ -25,8 +25,8 @@ from bot.reports.metrics import (
 from bot.reports.spend import Spend
 from bot.reports.steps import FunnelSection, StepCount, funnel_sections
 from bot.scenario.funnel import Funnel
+from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.queries import LeadFilter
 
 RATES = ("cr_qualified", "cr_contact", "cr_lead_magnet", "offer_ctr", "cr1")
 COUNTS = (

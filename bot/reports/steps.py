@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from bot.reports.leads import LeadRow, lead_row
 from bot.reports.metrics import Cohort, label
 from bot.scenario.funnel import INTERVIEW, Funnel
+from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.queries import LeadFilter, stopped_at
+from storage.read_models import stopped_at
 
 SILENT_KINDS = frozenset({"goto"})
 WIN_BACK_STATUSES = ("active", "completed")

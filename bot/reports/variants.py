@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import MessageStep, OfferStep
+from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.queries import LeadFilter, reactions_after, variant_exposures
+from storage.read_models import reactions_after, variant_exposures
 
 
 @dataclass(frozen=True)

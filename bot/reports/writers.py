@@ -53,22 +53,47 @@ class CsvRows:
         self._file.close()
 
 
+MIN_WIDTH = 10
+TIME_WIDTH = 20  # 2026-03-01 10:00:00 without ####
+WIDE = {"summary": 60, "description": 50, "payload": 40, "other_answers": 50}
+MAX_WIDTH = 60
+
+
 class XlsxRows:
-    """openpyxl's write-only workbook: rows go straight to a temporary file, not memory."""
+    """openpyxl's write-only workbook: rows go straight to a temporary file, not memory.
+
+    The first row is the header: it stays in view (frozen), carries Excel's filter
+    buttons, and sets the column widths (the rows stream, so widths follow the header's
+    words, with room for dates and short values).
+    """
 
     def __init__(self, path: Path, sheet: str) -> None:
+        # Lazy on purpose: openpyxl is heavy and only XLSX exports need it.
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+        from openpyxl.utils import get_column_letter
 
         self._path = path
         self._book = Workbook(write_only=True)
         self._sheet = self._book.create_sheet(sheet)
         self._cell_type = WriteOnlyCell
         self._illegal = ILLEGAL_CHARACTERS_RE
+        self._letter = get_column_letter
+        self._rows = 0
+        self._columns = 0
 
     def write(self, row: Sequence[Any]) -> None:
+        if self._rows == 0:
+            self._columns = len(row)
+            for index, title in enumerate(row, 1):
+                name = str(title)
+                least = TIME_WIDTH if name.endswith("_at") else WIDE.get(name, MIN_WIDTH)
+                width = min(max(len(name) + 4, least), MAX_WIDTH)
+                self._sheet.column_dimensions[self._letter(index)].width = width
+            self._sheet.freeze_panes = "A2"
         self._sheet.append([self._cell(v) for v in row])
+        self._rows += 1
 
     def _cell(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -78,6 +103,8 @@ class XlsxRows:
         return cell
 
     def close(self) -> None:
+        if self._rows and self._columns:
+            self._sheet.auto_filter.ref = f"A1:{self._letter(self._columns)}{self._rows}"
         self._book.save(self._path)
         self._book.close()
 

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from bot.scenario.default_texts import BUILT_IN, Language, detect_language
-from bot.scenario.durations import Wait, parse_clock, parse_span, parse_wait
+from bot.time_phrases import Wait, parse_clock, parse_span, parse_wait
 from bot.vocabulary import AlertReason, EventType, Readiness, Stage
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,39}$"

@@ -18,7 +18,7 @@ from bot.reports.periods import local
 from bot.reports.report import Report
 from bot.reports.steps import FunnelSection
 from bot.telegram.split import MAX_TEXT, split, visible_text
-from storage.queries import NONE_LABEL
+from storage.criteria import NONE_LABEL
 
 DASH = "—"
 TIMELINE_SHOWN = 40  # the newest events in a /lead card; `leadbot lead` shows them all

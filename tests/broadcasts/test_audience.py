@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.audience import AudienceWords, build_audience, describe, parse_at, parse_words
-from bot.broadcasts import BroadcastError
+from bot.broadcasts.audience import AudienceWords, build_audience, describe, parse_at, parse_words
+from bot.broadcasts.service import BroadcastError
 from bot.scenario.funnel import Funnel
 from storage import broadcasts
 from storage.broadcast_queries import audience_sample

@@ -12,17 +12,18 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, ScenarioHolder
+from cli import app
 from fakes.channels import Collect
 from storage.db import Database
 from tests.broadcasts.conftest import seed_hot
@@ -37,7 +38,7 @@ class Run:
     err: str
 
 
-Leadbot = Callable[..., Awaitable[Run]]
+Leadbot = Callable[..., Coroutine[Any, Any, Run]]
 
 
 @dataclass

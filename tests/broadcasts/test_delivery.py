@@ -22,14 +22,13 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import func, select, update
 
-from bot.broadcast_control import control
-from bot.broadcasts import progress, start
+from bot.broadcasts.service import control, progress, start
+from bot.broadcasts.winback import winback_chore
 from bot.engine.types import Stop
 from bot.service import FunnelService, LeadKey
 from bot.telegram.channel import Channels
 from bot.telegram.throttle import Throttle
 from bot.telegram.touches import TouchLoop
-from bot.winback import WinbackChore
 from fakes.bot_api import FakeBotAPI
 from fakes.channels import Collect
 from storage.broadcasts import Audience, Progress
@@ -267,7 +266,7 @@ async def test_a_winback_rule_fires_once_and_only_once_from_the_running_loop(
     runs: list[dict[str, int]] = []
 
     def winback(service: FunnelService) -> Callable[[], Awaitable[object]]:
-        chore = WinbackChore(service, every=0.05)
+        chore = winback_chore(service, every=0.05)
 
         async def counted() -> object:
             result = await chore()

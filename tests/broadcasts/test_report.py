@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.broadcasts import start
+from bot.broadcasts.service import start
 from bot.engine.types import Blocked, OutMessage, Stop, Text
 from bot.qualification import OfflineQualifier
 from bot.reports.broadcast import as_dict, build_broadcast_report

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.broadcasts import BroadcastError, progress, run_winback, set_state, start
+from bot.broadcasts.service import BroadcastError, progress, run_winback, set_state, start
 from bot.engine.types import OutMessage, Start, Stop
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel

@@ -10,13 +10,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-import storage.queries
+import storage.read_models
 from bot.reports.export import EVENT_FIELDS, export, lead_header
 from bot.scenario.funnel import Funnel
+from storage.criteria import LeadFilter
 from storage.db import Database
 from storage.leads import LeadRepo
 from storage.models import Event
-from storage.queries import LeadFilter
 from tests.reports.conftest import Journeys, at
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -115,7 +115,7 @@ async def test_prospect_text_never_becomes_a_formula(
 async def test_streams_in_batches_without_mixing_leads(
     db: Database, journeys: Journeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storage.queries, "STREAM_BATCH", 2)  # batch edges inside leads' rows
+    monkeypatch.setattr(storage.read_models, "STREAM_BATCH", 2)  # batch edges inside leads' rows
     out = tmp_path / "leads.csv"
     await export(db, "leads", LeadFilter(), out, "csv", MSK, ["need", "budget", "about"])
     answers = {r["first_name"]: (r["answer:need"], r["answer:budget"]) for r in read_csv(out)}
@@ -132,3 +132,17 @@ async def test_a_failed_export_leaves_no_half_file(
     with pytest.raises(OSError):
         await export(db, "leads", LeadFilter(), out, "csv", MSK)
     assert not out.parent.exists()
+
+
+async def test_xlsx_keeps_its_header_in_view_with_filters_and_widths(
+    db: Database, journeys: Journeys, tmp_path: Path
+) -> None:
+    out = tmp_path / "leads.xlsx"
+    assert await export(db, "leads", LeadFilter(), out, "xlsx", MSK) == 6
+    sheet = load_workbook(out).active
+    assert sheet is not None
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, sheet.max_column).column_letter}7"
+    widths = {sheet.cell(1, c).value: sheet.column_dimensions[sheet.cell(1, c).column_letter].width
+              for c in range(1, sheet.max_column + 1)}  # fmt: skip
+    assert widths["created_at"] >= 20 and widths["summary"] >= 50 and widths["id"] >= 10

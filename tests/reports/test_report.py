@@ -13,8 +13,8 @@ from bot.reports.report import as_dict, build_report, csv_rows
 from bot.reports.spend import load_spend
 from bot.reports.steps import dropped_at
 from bot.scenario.funnel import Funnel
+from storage.criteria import NONE_LABEL, LeadFilter
 from storage.db import Database
-from storage.queries import NONE_LABEL, LeadFilter
 from tests.reports.conftest import Journeys, at
 
 

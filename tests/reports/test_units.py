@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.reports.describe import describe
-from bot.reports.periods import PeriodError, idle, parse_moment
+from bot.reports.periods import idle
 from bot.reports.spend import Spend, SpendError, load_spend
 from bot.reports.writers import defuse
+from bot.time_phrases import PeriodError, parse_moment
 
 NOW = datetime(2026, 3, 10, 21, 30, tzinfo=UTC)  # 00:30 on the 11th in Moscow
 MSK = ZoneInfo("Europe/Moscow")

@@ -10,8 +10,8 @@ from bot.reports.variants import VariantRow, two_proportion_p, variant_report
 from bot.scenario.loader import load_funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
 from fakes.channels import Collect
+from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.queries import LeadFilter
 from tests.conftest import MINI, Clock
 from tests.integration.test_instances import seed
 

@@ -1,4 +1,4 @@
-"""Read-only queries for managers' reports: lead lists, exports and funnel counts.
+"""Read models for managers' reports: lead lists, exports and funnel counts (read-only).
 
 Everything here only reads. Counts are grouped in SQL (by source, segment, step...) so a
 report costs a handful of queries whatever the number of leads; exports stream rows.
@@ -9,65 +9,16 @@ summed over sources or segments by the caller without double counting.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
+from storage.criteria import LeadFilter
 from storage.models import Answer, Event, Lead
 
-NONE_LABEL = "(none)"  # a filter value meaning "no source" / "not classified yet"
 STREAM_BATCH = 500
-
-
-@dataclass(frozen=True, slots=True)
-class LeadFilter:
-    """Which leads a manager asks about. ``since``/``until`` bound ``leads.created_at``
-    (or ``events.created_at`` for an event export); ``None`` means no bound."""
-
-    segment: str | None = None
-    stage: str | None = None
-    status: str | None = None
-    source: str | None = None
-    channel: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int | None = None
-
-
-def _equals(column: InstrumentedAttribute[str | None], value: str) -> ColumnElement[bool]:
-    return column.is_(None) if value == NONE_LABEL else column == value
-
-
-def _lead_conditions(f: LeadFilter, dated: bool = True) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    if f.segment is not None:
-        conds.append(_equals(Lead.segment, f.segment))
-    if f.source is not None:
-        conds.append(_equals(Lead.source, f.source))
-    if f.stage is not None:
-        conds.append(Lead.stage == f.stage)
-    if f.status is not None:
-        conds.append(Lead.status == f.status)
-    if f.channel is not None:
-        conds.append(Lead.channel == f.channel)
-    if dated and f.since is not None:
-        conds.append(Lead.created_at >= f.since)
-    if dated and f.until is not None:
-        conds.append(Lead.created_at < f.until)
-    return conds
-
-
-def _event_dates(f: LeadFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    if f.since is not None:
-        conds.append(Event.created_at >= f.since)
-    if f.until is not None:
-        conds.append(Event.created_at < f.until)
-    return conds
 
 
 NEWEST_FIRST = (Lead.created_at.desc(), Lead.id.desc())
@@ -77,14 +28,14 @@ NEWEST_FIRST = (Lead.created_at.desc(), Lead.id.desc())
 
 async def leads_page(session: AsyncSession, f: LeadFilter) -> Sequence[Lead]:
     """Leads matching ``f``, newest first, at most ``f.limit``."""
-    stmt = select(Lead).where(*_lead_conditions(f)).order_by(*NEWEST_FIRST)
+    stmt = select(Lead).where(*f.conditions()).order_by(*NEWEST_FIRST)
     if f.limit is not None:
         stmt = stmt.limit(f.limit)
     return (await session.execute(stmt)).scalars().all()
 
 
 async def count_leads(session: AsyncSession, f: LeadFilter) -> int:
-    stmt = select(func.count()).select_from(Lead).where(*_lead_conditions(f))
+    stmt = select(func.count()).select_from(Lead).where(*f.conditions())
     total = int((await session.execute(stmt)).scalar_one())
     return min(total, f.limit) if f.limit is not None else total
 
@@ -120,7 +71,7 @@ async def stream_leads(
 
     One joined query ordered by lead, grouped here, so answers cost no extra round trips.
     """
-    conds = _lead_conditions(f)
+    conds = f.conditions()
     if f.limit is not None:
         chosen = select(Lead.id).where(*conds).order_by(*NEWEST_FIRST).limit(f.limit)
         conds = [Lead.id.in_(chosen.scalar_subquery())]
@@ -162,7 +113,7 @@ def _events_stmt(f: LeadFilter) -> Select[Any]:
             Event.payload,
         )
         .join(Lead, Lead.id == Event.lead_id)
-        .where(*_lead_conditions(f, dated=False), *_event_dates(f))
+        .where(*f.conditions(dated=False), *f.event_dates())
     )
 
 
@@ -219,7 +170,7 @@ class OrderRow(NamedTuple):
 async def lead_groups(session: AsyncSession, f: LeadFilter) -> list[LeadGroup]:
     """How many leads of the cohort stand at each (source, segment, stage, status, step)."""
     keys = (Lead.source, Lead.segment, Lead.stage, Lead.status, Lead.step)
-    stmt = select(*keys, func.count()).where(*_lead_conditions(f)).group_by(*keys)
+    stmt = select(*keys, func.count()).where(*f.conditions()).group_by(*keys)
     return [LeadGroup(*row) for row in await session.execute(stmt)]
 
 
@@ -234,7 +185,7 @@ async def event_groups(
     stmt = (
         select(*keys, func.count(func.distinct(Event.lead_id)))
         .join(Lead, Lead.id == Event.lead_id)
-        .where(Event.type.in_(list(types)), *_lead_conditions(f))
+        .where(Event.type.in_(list(types)), *f.conditions())
         .group_by(*keys)
     )
     rows = (tuple(row) for row in await session.execute(stmt))
@@ -249,7 +200,7 @@ async def step_groups(session: AsyncSession, f: LeadFilter) -> list[StepGroup]:
     stmt = (
         select(*keys, func.count(func.distinct(Event.lead_id)))
         .join(Lead, Lead.id == Event.lead_id)
-        .where(Event.step.is_not(None), *_lead_conditions(f))
+        .where(Event.step.is_not(None), *f.conditions())
         .group_by(*keys)
     )
     return [StepGroup(src, seg, str(step), n) for src, seg, step, n in await session.execute(stmt)]
@@ -260,7 +211,7 @@ async def order_rows(session: AsyncSession, f: LeadFilter, order_type: str) -> l
     stmt = (
         select(Event.lead_id, Lead.source, Lead.segment, Event.payload)
         .join(Lead, Lead.id == Event.lead_id)
-        .where(Event.type == order_type, *_lead_conditions(f))
+        .where(Event.type == order_type, *f.conditions())
         .order_by(Event.id)
     )
     return [OrderRow(*row) for row in await session.execute(stmt)]
@@ -281,7 +232,7 @@ async def stopped_at(
     )
     stmt = (
         select(Lead, last.label("last_event_at"))
-        .where(Lead.step == step, Lead.status.in_(list(statuses)), *_lead_conditions(f))
+        .where(Lead.step == step, Lead.status.in_(list(statuses)), *f.conditions())
         .order_by(last.asc().nulls_first(), Lead.id)
     )
     if f.limit is not None:
@@ -290,9 +241,7 @@ async def stopped_at(
 
 
 __all__ = [
-    "NONE_LABEL",
     "EventGroup",
-    "LeadFilter",
     "LeadGroup",
     "OrderRow",
     "StepGroup",
@@ -316,7 +265,7 @@ async def variant_exposures(
     stmt = (
         select(Event.lead_id, Event.variant, func.min(Event.id))
         .join(Lead, Lead.id == Event.lead_id)
-        .where(Event.step == step, Event.variant.is_not(None), *_lead_conditions(f))
+        .where(Event.step == step, Event.variant.is_not(None), *f.conditions())
         .where(Event.type.in_(["step_sent", "offer_shown"]))
         .group_by(Event.lead_id, Event.variant)
     )

@@ -1,5 +1,8 @@
 """Broadcasts and win-back: mailings to an audience through the durable touch queue.
 
+Also the control state machine (pause, resume, cancel), the same from the CLI and from
+Telegram, so both faces get the same refusals: a cancelled mailing cannot be resumed.
+
 Each lead's copy is a touch, so a mailing obeys everything the chains obey: Telegram's
 limits, live replies first, quiet hours, no duplicates after a crash; and the engine checks
 at send time that the lead may still be written to (never unsubscribed, blocked or taken).
@@ -9,16 +12,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from bot.reports.periods import local
 from bot.scenario.funnel import Funnel
-from bot.scenario.model import MessageStep
+from bot.scenario.model import BUILTIN_FIELDS, MessageStep, placeholders
 from storage import broadcasts
-from storage.broadcasts import Audience
+from storage.broadcasts import Audience, Progress
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ class BroadcastError(ValueError):
 class Started:
     broadcast_id: int
     queued: int
+    name: str = ""
 
 
 def check_content(funnel: Funnel, message: dict[str, Any] | None, chain: str | None) -> None:
@@ -48,6 +53,7 @@ def check_content(funnel: Funnel, message: dict[str, Any] | None, chain: str | N
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "message"
             raise BroadcastError(f"{where}: {first['msg']}") from None
+        _check_fields(funnel, [step.message or "", *(b.text for b in step.buttons)])
         for button in step.buttons:
             if button.goto and funnel.get(button.goto) is None:
                 raise BroadcastError(f"button '{button.text}' goes to unknown step '{button.goto}'")
@@ -56,14 +62,15 @@ def check_content(funnel: Funnel, message: dict[str, Any] | None, chain: str | N
                 raise BroadcastError(f"file '{asset}' not found next to the scenario")
 
 
-async def preview(
-    db: Database, audience: Audience, now: datetime, size: int = 10
-) -> tuple[int, list[Any]]:
-    async with db.session() as session:
-        return (
-            await broadcasts.count(session, audience, now),
-            list(await broadcasts.sample(session, audience, now, size)),
-        )
+def _check_fields(funnel: Funnel, texts: list[str]) -> None:
+    """``{nosuch}`` would reach every lead as it is typed: refuse it, as scenarios do."""
+    known = BUILTIN_FIELDS | set(funnel.answer_keys())
+    for text in texts:
+        for name in placeholders(text):
+            if name not in known:
+                raise BroadcastError(
+                    f"unknown field '{{{name}}}' in the text (have: {', '.join(sorted(known))})"
+                )
 
 
 async def start(
@@ -95,7 +102,7 @@ async def start(
         queued = await broadcasts.enqueue(session, row, audience, now)
         broadcast_id = row.id
     log.info("broadcast %s '%s' queued for %s lead(s)", broadcast_id, name, queued)
-    return Started(broadcast_id, queued)
+    return Started(broadcast_id, queued, name)
 
 
 async def set_state(db: Database, broadcast_id: int, state: str, now: datetime) -> None:
@@ -105,7 +112,7 @@ async def set_state(db: Database, broadcast_id: int, state: str, now: datetime) 
         await broadcasts.set_state(session, broadcast_id, state, now)
 
 
-async def progress(db: Database, broadcast_id: int) -> broadcasts.Progress:
+async def progress(db: Database, broadcast_id: int) -> Progress:
     async with db.session() as session:
         found = await broadcasts.progress(session, broadcast_id)
     if found is None:
@@ -150,3 +157,73 @@ async def run_winback(db: Database, funnel: Funnel, now: datetime) -> dict[str, 
         if queued[rule.id]:
             log.info("win-back '%s' queued for %s lead(s)", rule.id, queued[rule.id])
     return queued
+
+
+async def progress_list(db: Database, limit: int) -> list[Progress]:
+    """The newest broadcasts with their progress, in one query for all their copies."""
+    async with db.session() as session:
+        return await broadcasts.progress_many(session, limit)
+
+
+# --- pause, resume, cancel ----------------------------------------------------------------
+
+#: action -> (the state it sets, the states it may be applied to)
+ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "pause": ("paused", frozenset({"active"})),
+    "resume": ("active", frozenset({"paused"})),
+    "cancel": ("cancelled", frozenset({"active", "paused"})),
+}
+DONE_WORD = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
+
+async def control(db: Database, broadcast_id: int, action: str, now: datetime) -> Progress:
+    """Apply ``action``; ``BroadcastError`` says in one line why it cannot be done."""
+    target, allowed = ACTIONS[action]
+    before = await progress(db, broadcast_id)
+    state = before.broadcast.state
+    if state not in allowed:
+        raise BroadcastError(f"broadcast {broadcast_id} is {state}: cannot {action} it")
+    if action != "cancel" and before.done and before.broadcast.kind != "winback":
+        raise BroadcastError(f"broadcast {broadcast_id} has finished: nothing to {action}")
+    await set_state(db, broadcast_id, target, now)
+    return await progress(db, broadcast_id)
+
+
+def state_word(p: Progress, now: datetime) -> str:
+    """``active`` is refined for people: waiting for its start time, sending, or finished."""
+    b = p.broadcast
+    if b.state != "active":
+        return b.state
+    if p.done:
+        return "finished"
+    return "scheduled" if b.starts_at > now else "sending"
+
+
+def progress_text(p: Progress, now: datetime, tz: tzinfo) -> str:
+    """One line: ``#3 «spring» sending: 120 sent · 2 failed · 1 skipped · 0 blocked · 877
+    queued``."""
+    b = p.broadcast
+    parts = [
+        f"{p.delivered} sent",
+        f"{p.failed + p.rejected} failed",
+        f"{p.skipped} skipped",
+        f"{p.blocked} blocked",
+        f"{p.queued} queued",
+    ]
+    if p.cancelled:
+        parts.append(f"{p.cancelled} cancelled")
+    when = f" (starts {local(b.starts_at, tz)})" if b.starts_at > now and p.queued else ""
+    return f"#{b.id} «{b.name}» {state_word(p, now)}{when}: " + " · ".join(parts)
+
+
+def default_name(
+    content: dict[str, Any] | None, chain: str | None, now: datetime, tz: tzinfo, stem: str = ""
+) -> str:
+    """A name for the list when none was given: the chain, the file or the first words."""
+    day = now.astimezone(tz).strftime("%Y-%m-%d")
+    if chain:
+        return f"{chain} {day}"
+    if stem:
+        return f"{stem} {day}"
+    words = " ".join(str((content or {}).get("message", "")).split()[:4])
+    return f"{words[:60]} {day}".strip()

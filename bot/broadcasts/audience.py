@@ -6,7 +6,6 @@ message) whether it was typed in a terminal or sent to the bot by an admin.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -15,17 +14,14 @@ from typing import Any
 
 import yaml
 
-from bot.broadcasts import BroadcastError
-from bot.reports.periods import PeriodError, parse_moment
+from bot.broadcasts.service import BroadcastError
 from bot.scenario.funnel import Funnel
-from bot.vocabulary import LeadStatus, Stage
-from storage.broadcasts import NEVER, Audience
-from storage.queries import NONE_LABEL
+from bot.time_phrases import PeriodError, parse_local_time, parse_moment
+from bot.vocabulary import STAGES, STATUSES
+from storage.broadcasts import Audience
+from storage.criteria import NEVER, NONE_LABEL
 
-STAGES = tuple(s.value for s in Stage)
-STATUSES: tuple[str, ...] = tuple(LeadStatus)
 CHANNELS = ("telegram", "terminal")
-_AT = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2})?)?$")
 
 
 @dataclass(slots=True)
@@ -100,17 +96,12 @@ def parse_variant(text: str, funnel: Funnel) -> tuple[str, str]:
 
 def parse_at(text: str, now: datetime, tz: tzinfo) -> datetime:
     """``2026-12-01 10:00`` (in TIMEZONE) or a date (its midnight): when a mailing starts."""
-    word = text.strip()
-    if not _AT.match(word):
-        raise BroadcastError(f"at: '{text}' should look like 2026-12-01 10:00")
     try:
-        moment = datetime.fromisoformat(word)
-    except ValueError:
-        raise BroadcastError(f"at: '{text}' is not a real date and time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
+        moment = parse_local_time(text, tz)
+    except PeriodError as exc:
+        raise BroadcastError(f"at: {exc}") from None
     if moment < now:
-        raise BroadcastError(f"at: {word} is in the past")
+        raise BroadcastError(f"at: {text.strip()} is in the past")
     return moment
 
 

@@ -9,9 +9,9 @@ however many bot processes share the database.
 from __future__ import annotations
 
 import logging
-import time
 
-from bot.broadcasts import run_winback
+from bot.broadcasts.service import run_winback
+from bot.managers.chores import Periodic
 from bot.service import FunnelService
 
 log = logging.getLogger(__name__)
@@ -19,20 +19,16 @@ log = logging.getLogger(__name__)
 EVERY = 300.0  # seconds; "no reaction for 3 days" does not need more precision
 
 
-class WinbackChore:
+def winback_chore(service: FunnelService, every: float = EVERY) -> Periodic[dict[str, int]]:
     """Queue win-back chains for leads that match a rule now, at most every ``every`` s."""
 
-    def __init__(self, service: FunnelService, every: float = EVERY) -> None:
-        self.service = service
-        self.every = every
-        self._next = 0.0
-
-    async def __call__(self) -> dict[str, int]:
-        funnel = self.service.scenario.funnel
-        if not funnel.scenario.winback or time.monotonic() < self._next:
+    async def job() -> dict[str, int]:
+        funnel = service.scenario.funnel
+        if not funnel.scenario.winback:
             return {}
-        self._next = time.monotonic() + self.every
-        queued = await run_winback(self.service.db, funnel, self.service.clock())
+        queued = await run_winback(service.db, funnel, service.clock())
         if any(queued.values()):
             log.info("win-back queued: %s", ", ".join(f"{k} {v}" for k, v in queued.items()))
         return queued
+
+    return Periodic("win-back", job, every)

@@ -5,22 +5,25 @@ Values from the database go in as ``Text`` so a prospect's ``[bold]`` name stays
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, tzinfo
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, tzinfo
 
 from rich.console import Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from bot.audience import describe
-from bot.broadcast_control import state_word
+from bot.broadcasts.audience import describe
+from bot.broadcasts.service import progress, progress_text, state_word
 from bot.reports.leads import lead_row
 from bot.reports.periods import idle, local
-from bot.reports.render import DASH, many
+from bot.reports.render import DASH, console, many
 from storage.broadcast_queries import SampleRow
-from storage.broadcasts import Progress
-from storage.queries import NONE_LABEL
+from storage.broadcasts import Progress as Standing
+from storage.criteria import NONE_LABEL
+from storage.db import Database
 
 
 def _t(value: object) -> Text:
@@ -53,12 +56,12 @@ def audience_view(
     return Group(head, sample_table(rows, tz, now, f"Sample ({shown})"))
 
 
-def bar(p: Progress) -> ProgressBar:
+def bar(p: Standing) -> ProgressBar:
     total = max(p.total - p.cancelled, 1)
     return ProgressBar(total=total, completed=p.sent + p.failed, width=40)
 
 
-def status_view(p: Progress, now: datetime, tz: tzinfo) -> RenderableType:
+def status_view(p: Standing, now: datetime, tz: tzinfo) -> RenderableType:
     b = p.broadcast
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
@@ -83,7 +86,7 @@ def status_view(p: Progress, now: datetime, tz: tzinfo) -> RenderableType:
     return Group(facts, bar(p), counts)
 
 
-def list_table(items: Sequence[Progress], now: datetime, tz: tzinfo) -> RenderableType:
+def list_table(items: Sequence[Standing], now: datetime, tz: tzinfo) -> RenderableType:
     if not items:
         return Text("no broadcasts yet: `leadbot broadcast send --help`")
     table = Table(title=f"{many(len(items), 'broadcast')}, newest first", title_justify="left")
@@ -105,3 +108,53 @@ def list_table(items: Sequence[Progress], now: datetime, tz: tzinfo) -> Renderab
 def _snippet(text: object, size: int = 40) -> str:
     words = " ".join(str(text or "").split())
     return words if len(words) <= size else words[: size - 1] + "…"
+
+
+# --- status --follow ------------------------------------------------------------------
+
+
+def finished(p: Standing) -> bool:
+    return p.done or p.broadcast.state == "cancelled"
+
+
+async def follow(
+    db: Database,
+    broadcast_id: int,
+    every: float,
+    tz: tzinfo,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Standing:
+    """Poll until nothing of the broadcast is queued (or it is cancelled); the last look."""
+    current = await progress(db, broadcast_id)
+    out = console(stderr=True)
+    if not out.is_terminal:
+        line = ""
+        while True:
+            text = progress_text(current, clock(), tz)
+            if text != line:
+                print(text, flush=True)
+                line = text
+            if finished(current):
+                return current
+            await asyncio.sleep(every)
+            current = await progress(db, broadcast_id)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out, transient=True) as shown:
+        task = shown.add_task("", total=None)
+        while True:
+            total = max(current.total - current.cancelled, 1)
+            shown.update(
+                task,
+                total=total,
+                completed=current.sent + current.failed,
+                description=progress_text(current, clock(), tz),
+            )
+            if finished(current):
+                return current
+            await asyncio.sleep(every)
+            current = await progress(db, broadcast_id)

@@ -1,0 +1,5 @@
+"""``python -m cli``: the same as the ``leadbot`` command."""
+
+from cli import main
+
+main()
