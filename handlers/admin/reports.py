@@ -22,10 +22,10 @@ from aiogram.types import FSInputFile, Message
 from bot.managers import desk
 from bot.managers.staff import Staff
 from bot.reload import Reloader
-from bot.time_phrases import PeriodError, parse_moment
 from bot.service import FunnelService, RecipientGone, SendRejected
 from bot.telegram.channel import CHANNEL, Channels
 from bot.telegram.views import esc, lead_card_html, many, report_html, stats_html
+from bot.time_phrases import PeriodError, parse_moment
 from handlers.filters import IsAdmin
 from handlers.reply import reply
 
