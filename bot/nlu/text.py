@@ -18,18 +18,26 @@ _CYRILLIC = re.compile(r"[а-я]")
 _RUSSIAN = snowballstemmer.stemmer("russian")
 _ENGLISH = snowballstemmer.stemmer("english")
 
-# Words that carry no meaning for telling prospects apart. Negations (не, no, not) and words
-# of intent (хочу, want) stay: they do carry it.
+# Function words that say nothing about who a prospect is. Negations (не, нет, no, not) and
+# words of intent or need (хочу, нужен, want, need) stay: they do carry it.
 STOP_WORDS = frozenset(
     """
-    а в во вот все всё вы да для до его ее её если есть же за и из или им их к как ко ли
-    мы на над наш наша наше наши не ни но о об от по под при про с со так там то тоже ты
-    у уже чем что чтобы это эта этот эти я мне меня мой моя мои нас нам вас вам ваш ваша
-    ваше ваши он она оно они бы был была были быть будет будем здравствуйте привет добрый
-    день пожалуйста спасибо
-    a an and are as at be been but by do does for from have has i i'm im in is it it's its
-    me my of on or our so that the their them there this to us was we we're were what
-    which who will with you your hi hello thanks please
+    а без бы был была были было быть в вам вас вам ваш ваша ваше ваши весь во вот все всё
+    всего вы где да даже для до его ее её ей ему если есть еще ещё же за здесь и из или им
+    их к как ко когда кто ли либо между меня мне мной мой моя мое моё мои мы на над нам нас
+    наш наша наше наши него нее неё ней нем нём них но ну о об однако он она они оно от по
+    под при про раз с сам сама само сами свой своя свое своё свои себе себя со так такая
+    также такие такой там те тем то тоже той только том тот ту ты у уж уже хоть чем через
+    что чтобы чье чья эта эти это этого этой этом этот эту я
+    здравствуйте привет добрый день вечер утро пожалуйста спасибо
+    a about above after again all also am an and any are as at be because been before
+    being both but by can could did do does doing done during each few for from further
+    had has have having he her here hers him his how i i'd i'll i'm i've if in into is it
+    it's its itself just me more most my myself of off on once only or other our ours out
+    over own same she should so some such than that that's the their theirs them then there
+    these they this those through to too under until up very was we we'd we'll we're we've
+    were what when where which while who whom why will with would you you'd you'll you're
+    your yours like hi hello hey thanks thank please
     """.split()
 )
 

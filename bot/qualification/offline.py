@@ -20,6 +20,8 @@ from bot.qualification.injection import find_injection
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import QuestionStep
 
+# An operator's keyword is a deliberate signal: worth a modest button answer.
+KEYWORD_POINTS = 1
 # Free text is worth up to this many points, about one strong button answer: the buttons
 # stay the firmer evidence when both are present.
 TEXT_POINTS = 6.0
@@ -60,7 +62,7 @@ def classify_offline(funnel: Funnel, answers: dict[str, str]) -> Decision:
     for seg_id, seg in funnel.scenario.segments.items():
         found = keyword_hits(seg.keywords, free_text)
         if found:
-            scores[seg_id] += len(found)
+            scores[seg_id] += KEYWORD_POINTS * len(found)
             hits[seg_id] = found
     similar = _text_points(funnel, free_text)
     for match, points in similar:
