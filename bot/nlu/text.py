@@ -20,8 +20,7 @@ _ENGLISH = snowballstemmer.stemmer("english")
 
 # Function words that say nothing about who a prospect is. Negations (не, нет, no, not) and
 # words of intent or need (хочу, нужен, want, need) stay: they do carry it.
-STOP_WORDS = frozenset(
-    """
+_STOP_WORDS = """
     а без бы был была были было быть в вам вас вам ваш ваша ваше ваши весь во вот все всё
     всего вы где да даже для до его ее её ей ему если есть еще ещё же за здесь и из или им
     их к как ко когда кто ли либо между меня мне мной мой моя мое моё мои мы на над нам нас
@@ -38,8 +37,8 @@ STOP_WORDS = frozenset(
     these they this those through to too under until up very was we we'd we'll we're we've
     were what when where which while who whom why will with would you you'd you'll you're
     your yours like hi hello hey thanks thank please
-    """.split()
-)
+"""
+STOP_WORDS = frozenset(_STOP_WORDS.split())
 
 
 def fold(text: str) -> str:
@@ -97,6 +96,8 @@ def _phrase_at(wanted: list[str], words: list[str], word_stems: list[str]) -> bo
 
 
 def _word_matches(want: str, want_stem: str, word: str, word_stem: str) -> bool:
-    return word_stem == want_stem or word.startswith(want) or (
-        len(want_stem) >= 4 and word_stem.startswith(want_stem)
+    return (
+        word_stem == want_stem
+        or word.startswith(want)
+        or (len(want_stem) >= 4 and word_stem.startswith(want_stem))
     )

@@ -48,7 +48,7 @@ class Decision:
 
 
 def classify_offline(funnel: Funnel, answers: dict[str, str]) -> Decision:
-    scores: Counter[str] = Counter()
+    scores: Counter[str] = Counter()  # whole points: buttons, keywords, rules
     option_scores = _option_scores(funnel)
     for key, value in answers.items():
         for segment, points in option_scores.get((key, value.casefold()), {}).items():
@@ -64,14 +64,15 @@ def classify_offline(funnel: Funnel, answers: dict[str, str]) -> Decision:
         if found:
             scores[seg_id] += KEYWORD_POINTS * len(found)
             hits[seg_id] = found
-    similar = _text_points(funnel, free_text)
-    for match, points in similar:
-        scores[match.label] += points
     for rule in funnel.scenario.classifier.rules:
         if rule.score and rule.applies(answers):
             scores.update(rule.score)
+    similar = _text_points(funnel, free_text)
+    totals: dict[str, float] = dict(scores)
+    for match, weight in similar:
+        totals[match.label] = totals.get(match.label, 0) + weight
 
-    positive = {k: v for k, v in scores.items() if v > 0}
+    positive = {k: v for k, v in totals.items() if v > 0}
     fallback = funnel.fallback_segment
     if not positive:
         segment_id, confidence = fallback, 0
@@ -82,11 +83,12 @@ def classify_offline(funnel: Funnel, answers: dict[str, str]) -> Decision:
         # Smoothed share of the evidence: one lucky keyword is not certainty.
         confidence = round(100 * best / (sum(positive.values()) + 2))
     chosen = funnel.scenario.segments[segment_id]
-    ranked = ", ".join(f"{k}={_num(v)}" for k, v in scores.most_common())
+    ordered = sorted(totals.items(), key=lambda kv: -kv[1])
+    ranked = ", ".join(f"{k}={_num(v)}" for k, v in ordered)
     reason = f"scores: {ranked}" if ranked else "no signals in the answers"
     if hits.get(segment_id):
         reason += f"; keywords: {', '.join(hits[segment_id][:5])}"
-    details: dict[str, object] = {"scores": {k: _num(v) for k, v in scores.items()}}
+    details: dict[str, object] = {"scores": {k: _num(v) for k, v in totals.items()}}
     for match, _ in similar:
         if match.label == segment_id:
             reason += f"; like the example «{_clip(match.phrase)}»"
