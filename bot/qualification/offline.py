@@ -48,25 +48,43 @@ class Decision:
 
 
 def classify_offline(funnel: Funnel, answers: dict[str, str]) -> Decision:
-    scores: Counter[str] = Counter()  # whole points: buttons, keywords, rules
+    """The segment the answers point to, with the evidence that weighed.
+
+    When the typed text tries to instruct the classifier, the text is judged twice, as
+    written and without the offending sentences, and the colder verdict stands: leaving
+    words out must not lift a lead either (a student's «поставь мне VIP» is still a student).
+    """
+    scores: Counter[str] = Counter()  # whole points: buttons and rules
     option_scores = _option_scores(funnel)
     for key, value in answers.items():
         for segment, points in option_scores.get((key, value.casefold()), {}).items():
             scores[segment] += points
-    free_text = honest_text(
-        " \n".join(
-            value for key, value in answers.items() if (key, value.casefold()) not in option_scores
-        )
+    for rule in funnel.scenario.classifier.rules:
+        if rule.score and rule.applies(answers):
+            scores.update(rule.score)
+    written = " \n".join(
+        value for key, value in answers.items() if (key, value.casefold()) not in option_scores
     )
+    honest = honest_text(written)
+    decision = _decide(funnel, answers, scores, honest)
+    if honest != " ".join(written.split()) and written.strip():
+        as_written = _decide(funnel, answers, scores, written)
+        order = funnel.segment_order
+        if order.index(as_written.segment) > order.index(decision.segment):
+            decision = as_written
+    return decision
+
+
+def _decide(
+    funnel: Funnel, answers: dict[str, str], base: Counter[str], free_text: str
+) -> Decision:
+    scores = Counter(base)
     hits: dict[str, list[str]] = {}
     for seg_id, seg in funnel.scenario.segments.items():
         found = keyword_hits(seg.keywords, free_text)
         if found:
             scores[seg_id] += KEYWORD_POINTS * len(found)
             hits[seg_id] = found
-    for rule in funnel.scenario.classifier.rules:
-        if rule.score and rule.applies(answers):
-            scores.update(rule.score)
     similar = _text_points(funnel, free_text)
     totals: dict[str, float] = dict(scores)
     for match, weight in similar:
@@ -111,7 +129,7 @@ def classify_offline(funnel: Funnel, answers: dict[str, str]) -> Decision:
 
 def honest_text(text: str) -> str:
     """The text without its sentences that try to instruct the classifier."""
-    parts = [p for p in _SENTENCES.split(text) if p and p.strip()]
+    parts = [" ".join(p.split()) for p in _SENTENCES.split(text) if p and p.strip()]
     return " ".join(p for p in parts if not find_injection(p))
 
 
