@@ -5,8 +5,9 @@ process (40+ MB of RSS, against a budget of 20 MB over bare aiogram) to fit a fe
 phrases, which plain dicts do in milliseconds. The model is deterministic: the same phrases and
 text give the same scores, to the last digit, on every run.
 
-Features are word stems plus, at a lower weight, character n-grams of the stems, which let
-related forms the stemmer leaves apart (сравниваем / сравнить) and small typos still meet.
+Features are word stems, a negation joined to the next stem, and, at a lower weight,
+character n-grams of the stems, which let related forms the stemmer leaves apart
+(сравниваем / сравнить) and small typos still meet.
 Each label's score blends the cosine to its centroid (what its phrases say together) with the
 cosine to its nearest phrase (one phrase said almost verbatim).
 """
@@ -17,6 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from bot.nlu.text import stems
 
@@ -25,6 +27,7 @@ Vector = dict[str, float]
 CHAR_WEIGHT = 0.35  # character n-grams help, but a shared stem must count for more
 NGRAM = 4
 CENTROID_SHARE = 0.5
+NEGATIONS = frozenset({"не", "нет", "без", "not", "no", "don't", "never", "can't"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,11 @@ class Match:
 
 def features(text: str) -> Counter[str]:
     counts: Counter[str] = Counter()
-    for word in stems(text):
+    words = stems(text)
+    for first, second in pairwise(words):
+        if first in NEGATIONS:  # «не готовы» is not «готовы»
+            counts[f"w:{first}_{second}"] += 1
+    for word in words:
         counts["w:" + word] += 1
         padded = f"<{word}>"
         if len(word) >= NGRAM:

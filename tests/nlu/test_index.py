@@ -95,3 +95,9 @@ def test_results_are_identical_across_processes(index: PhraseIndex) -> None:
 def test_match_is_a_plain_value() -> None:
     match = Match("a", 0.5, ("x",), "phrase", 0.7)
     assert match == Match("a", 0.5, ("x",), "phrase", 0.7)
+
+
+def test_a_negation_stays_with_its_word() -> None:
+    index = PhraseIndex.fit({"ready": ["мы готовы купить"], "later": ["мы не готовы покупать"]})
+    assert index.rank("пока не готовы")[0].label == "later"
+    assert "не_готов" in index.rank("пока не готовы")[0].terms
