@@ -30,6 +30,8 @@ TEXT_POINTS = 6.0
 MIN_SIMILARITY = 0.08
 # Only segments close to the best one get points; the rest is noise.
 NEAR_BEST = 0.75
+# The similarity at which the text earns its full points; a weaker likeness earns a share.
+FULL_AT = 0.3
 # Sentences are judged one by one, so a prompt-injection sentence can be left out.
 _SENTENCES = re.compile(r"(?<=[.!?…])\s+|\n+|<\|?[^<>]{0,30}\|?>")
 
@@ -143,7 +145,7 @@ def _text_points(funnel: Funnel, text: str) -> list[tuple[Match, float]]:
     if top < MIN_SIMILARITY:
         return []
     return [
-        (m, round(TEXT_POINTS * m.score / top * min(1.0, top / 0.3), 2))
+        (m, round(TEXT_POINTS * m.score / top * min(1.0, top / FULL_AT), 2))
         for m in ranked
         if m.score >= max(MIN_SIMILARITY, NEAR_BEST * top)
     ]
