@@ -99,15 +99,3 @@ def detect_injection(answers: Mapping[str, str]) -> list[str]:
     for value in answers.values():
         found += find_injection(value)
     return list(dict.fromkeys(found))
-
-
-_SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
-
-
-def strip_injection(answers: Mapping[str, str]) -> dict[str, str]:
-    """The answers without the sentences that match an attack pattern (for an honest verdict)."""
-    out: dict[str, str] = {}
-    for key, value in answers.items():
-        kept = [part for part in _SENTENCE.split(value) if not find_injection(part)]
-        out[key] = " ".join(kept)
-    return out

@@ -18,7 +18,7 @@ from openai import AsyncOpenAI
 
 from bot.engine.types import Classified
 from bot.qualification.call import ModelCall, ModelClient
-from bot.qualification.injection import INJECTION_SUSPECTED, detect_injection, strip_injection
+from bot.qualification.injection import INJECTION_SUSPECTED, detect_injection
 from bot.qualification.offline import Decision, classify_offline, summarize
 from bot.qualification.routing import route
 from bot.redact import redact_values
@@ -69,9 +69,8 @@ class LLMQualifier:
         flags = (INJECTION_SUSPECTED,) if suspicious else ()
         if suspicious:
             log.warning("possible prompt injection (%s)", ", ".join(suspicious))
-            offline = _with(
-                _colder(funnel, offline, honest_verdict(funnel, answers)), injection=suspicious
-            )
+            # classify_offline already judged the text with and without the attack (colder).
+            offline = _with(offline, injection=suspicious)
         if _forced_by_rules(funnel, answers):
             decided = dataclasses.replace(offline, path="rules")
             return route(funnel, decided, answers, apply_threshold=False, flags=flags)
@@ -170,22 +169,6 @@ def corroborate(
         reason=f"{result.reason} (not corroborated by the answers: {chosen} -> {ceiling})",
         details={**result.details, "uncorroborated_from": chosen},
     )
-
-
-def honest_verdict(funnel: Funnel, answers: dict[str, str]) -> Decision:
-    """The offline verdict on the answers with every sentence that looks like an attack removed.
-
-    Injected text often carries hot words ("ready to buy") that the offline scorer counts as
-    evidence; the honest remainder is what a flagged lead is judged by.
-    """
-    return classify_offline(funnel, strip_injection(answers))
-
-
-def _colder(funnel: Funnel, first: Decision, second: Decision) -> Decision:
-    order = funnel.segment_order
-    if second.segment not in order or first.segment not in order:
-        return first
-    return second if order.index(second.segment) > order.index(first.segment) else first
 
 
 def _forced_by_rules(funnel: Funnel, answers: dict[str, str]) -> bool:

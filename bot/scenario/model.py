@@ -449,6 +449,11 @@ class Segment(Strict):
     readiness: Readiness
     stage: Stage = Stage.WARM
     keywords: list[Annotated[str, Field(min_length=2, max_length=64)]] = Field(default_factory=list)
+    examples: list[Annotated[str, Field(min_length=2, max_length=500)]] = Field(
+        default_factory=list,
+        description="Typical phrases of such a prospect; the offline classifier learns from "
+        "them and the model sees them as examples.",
+    )
     funnel: str | None = Field(default=None, description="Chain to run; defaults to the id.")
     fallback: bool = False
     not_client: bool = False
