@@ -31,7 +31,7 @@ class EventType(StrEnum):
     STALE_BUTTON = "stale_button"
     REPLIED = "replied"
     #: A free question, and which knowledge-base entry (or none) answered it.
-    QUESTION = "question"
+    QUESTION = "free_question"
     #: The pending interview question asked again after an off-script answer.
     QUESTION_REPEATED = "question_repeated"
     #: The prospect asked for a person ("позовите менеджера").

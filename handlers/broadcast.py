@@ -8,7 +8,6 @@ through the same queue, checks and limits as ``leadbot broadcast send``.
 
 from __future__ import annotations
 
-import html
 import logging
 import secrets
 import shlex
@@ -17,14 +16,12 @@ from datetime import tzinfo
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject, Filter
-from aiogram.filters.callback_data import CallbackData
+from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, SendMessage
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.broadcasts.audience import Request, describe, parse_words
@@ -42,20 +39,13 @@ from bot.engine.types import OutButton, OutMessage
 from bot.managers import Staff
 from bot.reports.leads import full_name
 from bot.service import FunnelService, RecipientGone, SendRejected
+from bot.telegram.callbacks import BroadcastButton, PreviewAction
 from bot.telegram.channel import Channels
+from bot.telegram.views import esc
+from handlers.filters import IsAdmin
+from handlers.reply import reply
 
 log = logging.getLogger(__name__)
-
-PREFIX = "bcast"
-
-
-class Pressed(CallbackData, prefix=PREFIX):
-    """Send / Cancel under a preview (``nonce`` ties it to that preview), or a preview's
-    own button (``noop``), which only says that this is a preview."""
-
-    action: str
-    nonce: str = ""
-
 
 SAMPLE = 5
 NOOP_ANSWER = "This is a preview: the buttons work in the real mailing."
@@ -74,47 +64,9 @@ class Flow(StatesGroup):
     confirm = State()  # the preview is shown; Send or Cancel
 
 
-class AdminChat(Filter):
-    """An admin in a private chat; everyone else passes on to the funnel."""
-
-    async def __call__(self, event: Message | CallbackQuery, staff: Staff | None = None) -> bool:
-        chat = event.chat if isinstance(event, Message) else _chat_of(event)
-        user = event.from_user
-        return (
-            staff is not None
-            and user is not None
-            and staff.is_admin(user.id)
-            and chat is not None
-            and chat.type == ChatType.PRIVATE
-        )
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _chat_of(query: CallbackQuery) -> Any:
-    return query.message.chat if query.message is not None else None
-
-
 def _zone(staff: Staff | None, service: FunnelService) -> tzinfo:
     fallback = service.scenario.funnel.timezone
     return staff.zone(fallback) if staff is not None else fallback
-
-
-async def _say(
-    channels: Channels,
-    bot: Bot,
-    chat_id: int,
-    text: str,
-    markup: InlineKeyboardMarkup | None = None,
-) -> None:
-    try:
-        await channels.chat(bot, chat_id).call(
-            SendMessage(chat_id=chat_id, text=text, reply_markup=markup)
-        )
-    except (RecipientGone, SendRejected) as exc:
-        log.warning("chat %s: a /broadcast reply was not sent: %s", chat_id, exc)
 
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "«": '"', "»": '"'})  # phones "smarten" quotes
@@ -146,15 +98,15 @@ async def broadcast_cmd(
     head = words[0].lower() if words else ""
     tz = _zone(staff, service)
     if not words:
-        await _say(channels, bot, chat_id, USAGE)
+        await reply(channels, bot, chat_id, USAGE)
         return
     if head == "list":
-        await _say(channels, bot, chat_id, await _list(service, tz))
+        await reply(channels, bot, chat_id, await _list(service, tz))
         return
     if head in {"status", *ACTIONS}:
         if head == "cancel" and len(words) == 1:
             await state.clear()
-            await _say(channels, bot, chat_id, "The draft is dropped; nothing was sent.")
+            await reply(channels, bot, chat_id, "The draft is dropped; nothing was sent.")
             return
         await _control(service, channels, bot, chat_id, head, words[1:], tz)
         return
@@ -164,17 +116,17 @@ async def broadcast_cmd(
         content = message_of(body) if body.strip() else None
         draft = _draft(service, request, tz, content)
     except BroadcastError as exc:
-        await _say(channels, bot, chat_id, f"⚠️ {_esc(str(exc))}")
+        await reply(channels, bot, chat_id, f"⚠️ {esc(str(exc))}")
         return
     stored = {"words": words, "message": draft.message, "chain": draft.chain}
     if not draft.has_content:
         found = await preview(service.db, service.scenario.funnel, draft, service.clock(), 1)
         if not found.count:
-            await _say(channels, bot, chat_id, _nobody(draft))
+            await reply(channels, bot, chat_id, _nobody(draft))
             return
         await state.set_state(Flow.text)
         await state.set_data(stored)
-        await _say(
+        await reply(
             channels, bot, chat_id,
             f"<b>{found.count}</b> lead(s) match. Now send the message text ({{first_name}} and "
             "formatting work). <code>/broadcast cancel</code> drops the draft.",
@@ -198,7 +150,7 @@ async def message_text(
         request = parse_words(stored.get("words", []))
         draft = _draft(service, request, tz, message_of(message.html_text or ""))
     except BroadcastError as exc:
-        await _say(channels, bot, message.chat.id, f"⚠️ {_esc(str(exc))}")
+        await reply(channels, bot, message.chat.id, f"⚠️ {esc(str(exc))}")
         return
     stored["message"] = draft.message
     await _preview(message, state, service, channels, bot, stored, draft, tz)
@@ -230,18 +182,18 @@ async def _preview(
     found = await preview(service.db, service.scenario.funnel, draft, service.clock(), SAMPLE)
     if not found.count:
         await state.clear()
-        await _say(channels, bot, chat_id, _nobody(draft))
+        await reply(channels, bot, chat_id, _nobody(draft))
         return
-    await _say(channels, bot, chat_id, f"<b>Preview</b> — as {_esc(found.seen_by)} will see it:")
+    await reply(channels, bot, chat_id, f"<b>Preview</b> — as {esc(found.seen_by)} will see it:")
     chat = channels.chat(bot, chat_id)
     for out in found.messages:
         try:
             await chat.send(_inert(out))
         except (RecipientGone, SendRejected) as exc:
-            await _say(channels, bot, chat_id, f"⚠️ Telegram refused it: {_esc(str(exc))}")
+            await reply(channels, bot, chat_id, f"⚠️ Telegram refused it: {esc(str(exc))}")
             return
     count, sample = found.count, [row.lead for row in found.sample]
-    names = ", ".join(_esc(_name(lead)) for lead in sample)
+    names = ", ".join(esc(_name(lead)) for lead in sample)
     more = f" and {count - len(sample)} more" if count > len(sample) else ""
     starts = draft.starts
     when = f"\nStarts: {starts.astimezone(tz):%Y-%m-%d %H:%M}" if starts else ""
@@ -250,23 +202,27 @@ async def _preview(
     await state.set_state(Flow.confirm)
     await state.set_data(stored)
     keyboard = InlineKeyboardBuilder()
-    keyboard.button(text="Send", callback_data=Pressed(action="send", nonce=nonce))
-    keyboard.button(text="Cancel", callback_data=Pressed(action="cancel", nonce=nonce))
-    await _say(
+    keyboard.button(
+        text="Send", callback_data=BroadcastButton(action=PreviewAction.SEND, nonce=nonce)
+    )
+    keyboard.button(
+        text="Cancel", callback_data=BroadcastButton(action=PreviewAction.CANCEL, nonce=nonce)
+    )
+    await reply(
         channels, bot, chat_id,
-        f"<b>{count}</b> lead(s) match <i>{_esc(describe(draft.audience))}</i>: "
+        f"<b>{count}</b> lead(s) match <i>{esc(describe(draft.audience))}</i>: "
         f"{names}{more}.{when}\nSend it?",
         keyboard.as_markup(),
     )  # fmt: skip
 
 
 def _nobody(draft: Draft) -> str:
-    return f"No leads match <i>{_esc(describe(draft.audience))}</i>: nothing to send."
+    return f"No leads match <i>{esc(describe(draft.audience))}</i>: nothing to send."
 
 
 def _inert(message: OutMessage) -> OutMessage:
     """The preview's buttons look real but only say that this is a preview."""
-    noop = Pressed(action="noop").pack()
+    noop = BroadcastButton(action=PreviewAction.NOOP).pack()
     rows = tuple(
         tuple(b if b.url else OutButton(text=b.text, data=noop) for b in row)
         for row in message.buttons
@@ -286,7 +242,7 @@ def _name(lead: Any) -> str:
 
 async def pressed(
     query: CallbackQuery,
-    callback_data: Pressed,
+    callback_data: BroadcastButton,
     state: FSMContext,
     service: FunnelService,
     channels: Channels,
@@ -295,7 +251,7 @@ async def pressed(
 ) -> None:
     chat_id = query.from_user.id
     action, nonce = callback_data.action, callback_data.nonce
-    if action == "noop":
+    if action == PreviewAction.NOOP:
         await _answer(channels, bot, query, NOOP_ANSWER)
         return
     stored = await state.get_data()
@@ -304,9 +260,9 @@ async def pressed(
         return
     await state.clear()
     await _drop_keyboard(channels, bot, query)
-    if action != "send":
+    if action != PreviewAction.SEND:
         await _answer(channels, bot, query, "Cancelled")
-        await _say(channels, bot, chat_id, "Cancelled: nothing was sent.")
+        await reply(channels, bot, chat_id, "Cancelled: nothing was sent.")
         return
     await _answer(channels, bot, query)
     tz = _zone(staff, service)
@@ -319,10 +275,10 @@ async def pressed(
             created_by=f"tg:{query.from_user.id}",
         )  # fmt: skip
     except BroadcastError as exc:
-        await _say(channels, bot, chat_id, f"⚠️ {_esc(str(exc))}")
+        await reply(channels, bot, chat_id, f"⚠️ {esc(str(exc))}")
         return
     i = started.broadcast_id
-    await _say(
+    await reply(
         channels, bot, chat_id,
         f"Broadcast <b>#{i}</b> started: {started.queued} message(s) queued.\n"
         f"<code>/broadcast status {i}</code> · <code>/broadcast pause {i}</code> · "
@@ -367,7 +323,7 @@ async def _control(
 ) -> None:
     ref = args[0].lstrip("#") if args else ""
     if not ref.isdigit():
-        await _say(channels, bot, chat_id, f"Usage: <code>/broadcast {action} ID</code>")
+        await reply(channels, bot, chat_id, f"Usage: <code>/broadcast {action} ID</code>")
         return
     now = service.clock()
     try:
@@ -379,21 +335,21 @@ async def _control(
             text = f"{DONE_WORD[action].capitalize()}: {progress_text(found, now, tz)}"
     except BroadcastError as exc:
         text = f"⚠️ {exc}"
-    await _say(channels, bot, chat_id, _esc(text))
+    await reply(channels, bot, chat_id, esc(text))
 
 
 async def _list(service: FunnelService, tz: tzinfo, limit: int = 10) -> str:
     now = service.clock()
     found = await progress_list(service.db, limit)
-    lines = [_esc(progress_text(p, now, tz)) for p in found]
+    lines = [esc(progress_text(p, now, tz)) for p in found]
     return "\n".join(lines) if lines else "No broadcasts yet."
 
 
 def router() -> Router:
     flow = Router(name="broadcast")
-    flow.message.filter(AdminChat())
-    flow.callback_query.filter(AdminChat())
+    flow.message.filter(IsAdmin(private_only=True))
+    flow.callback_query.filter(IsAdmin(private_only=True))
     flow.message.register(broadcast_cmd, Command("broadcast"))
     flow.message.register(message_text, Flow.text, F.text, ~F.text.startswith("/"))
-    flow.callback_query.register(pressed, Pressed.filter())
+    flow.callback_query.register(pressed, BroadcastButton.filter())
     return flow

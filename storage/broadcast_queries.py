@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.vocabulary import EventType
 from storage.broadcasts import Audience, of_broadcast
 from storage.models import Event, Lead
 
@@ -59,7 +60,7 @@ async def reached(session: AsyncSession, broadcast_id: int) -> list[Reached]:
     """Every lead the broadcast reached, with its ``broadcast_sent`` event (first one)."""
     stmt = (
         select(Event.lead_id, func.min(Event.id), func.min(Event.created_at))
-        .where(Event.type == "broadcast_sent", of_broadcast(broadcast_id))
+        .where(Event.type == EventType.BROADCAST_SENT, of_broadcast(broadcast_id))
         .group_by(Event.lead_id)
     )
     rows = (await session.execute(stmt)).all()
@@ -91,7 +92,7 @@ async def events_after(
     """Events of these types by leads the broadcast reached, newer than ``after_id`` and
     older than ``before`` (the caller narrows each lead to its own window)."""
     reached_leads = select(Event.lead_id).where(
-        Event.type == "broadcast_sent", of_broadcast(broadcast_id)
+        Event.type == EventType.BROADCAST_SENT, of_broadcast(broadcast_id)
     )
     stmt = (
         select(Event.id, Event.lead_id, Event.type, Event.step, Event.created_at, Event.payload)

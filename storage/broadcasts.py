@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.vocabulary import BROADCAST_PREFIX, EventType
 from storage.criteria import NEVER, LeadFilter
 from storage.models import Broadcast, Event, Lead, ScheduledTouch
 
 BROADCAST_STEP = "@broadcast"
-BROADCAST_PREFIX = "@b"  # the engine's step id for a broadcast message: @b<id>
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ async def progress_of(session: AsyncSession, rows: Sequence[Broadcast]) -> list[
     payload_id = Event.payload["broadcast"].as_integer()
     skipped = (
         select(payload_id, func.count(Event.id))
-        .where(Event.type == "broadcast_skipped", payload_id.in_(ids))
+        .where(Event.type == EventType.BROADCAST_SKIPPED, payload_id.in_(ids))
         .group_by(payload_id)
     )
     # Blocked while this broadcast's copy was being sent (Telegram answered 403); a lead has
@@ -234,7 +234,7 @@ async def progress_of(session: AsyncSession, rows: Sequence[Broadcast]) -> list[
         select(touch.broadcast_id, func.count(Event.id))
         .join(touch, touch.lead_id == Event.lead_id)
         .where(
-            Event.type == "blocked",
+            Event.type == EventType.BLOCKED,
             touch.broadcast_id.in_(ids),
             touch.state == "sent",
             Event.created_at >= touch.created_at,
@@ -245,7 +245,7 @@ async def progress_of(session: AsyncSession, rows: Sequence[Broadcast]) -> list[
     steps = {f"{BROADCAST_PREFIX}{i}": i for i in ids}
     rejected_rows = await session.execute(
         select(Event.step, func.count(func.distinct(Event.lead_id)))
-        .where(Event.type == "error", Event.step.in_(list(steps)))
+        .where(Event.type == EventType.ERROR, Event.step.in_(list(steps)))
         .group_by(Event.step)
     )
     skips = {int(b): int(n) for b, n in await session.execute(skipped) if b is not None}

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.vocabulary import EventType
 from storage.models import Event
 from storage.privacy import ERASED
 
@@ -33,7 +34,7 @@ async def asked_questions(
 ) -> AsyncIterator[AskedQuestion]:
     """Every ``question`` event in the period with the words of the message it answered."""
     stmt = select(Event.lead_id, Event.type, Event.payload).where(
-        Event.type.in_(("question", "message_received"))
+        Event.type.in_((EventType.QUESTION, EventType.MESSAGE_RECEIVED))
     )
     if since is not None:
         stmt = stmt.where(Event.created_at >= since)
@@ -43,7 +44,7 @@ async def asked_questions(
     last_text: dict[int, str] = {}
     async for lead_id, type_, payload in await session.stream(stmt):
         data: dict[str, Any] = payload or {}
-        if type_ == "message_received":
+        if type_ == EventType.MESSAGE_RECEIVED:
             text = data.get("text")
             if isinstance(text, str) and text != ERASED:
                 last_text[lead_id] = text

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.vocabulary import EventType
 from storage.criteria import LeadFilter
 from storage.models import Answer, Event, Lead
 
@@ -266,7 +267,7 @@ async def variant_exposures(
         select(Event.lead_id, Event.variant, func.min(Event.id))
         .join(Lead, Lead.id == Event.lead_id)
         .where(Event.step == step, Event.variant.is_not(None), *f.conditions())
-        .where(Event.type.in_(["step_sent", "offer_shown"]))
+        .where(Event.type.in_([EventType.STEP_SENT, EventType.OFFER_SHOWN]))
         .group_by(Event.lead_id, Event.variant)
     )
     return [(int(lead), str(v), int(first)) for lead, v, first in await session.execute(stmt)]
@@ -274,13 +275,13 @@ async def variant_exposures(
 
 # What a prospect does (as opposed to what the bot sends).
 REACTIONS = (
-    "offer_clicked",
-    "button_pressed",
-    "answer_given",
-    "contact_shared",
-    "replied",
-    "message_received",
-    "order_paid",
+    EventType.OFFER_CLICKED,
+    EventType.BUTTON_PRESSED,
+    EventType.ANSWER_GIVEN,
+    EventType.CONTACT_SHARED,
+    EventType.REPLIED,
+    EventType.MESSAGE_RECEIVED,
+    EventType.ORDER_PAID,
 )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.reports.periods import local
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import BUILTIN_FIELDS, MessageStep, placeholders
+from bot.vocabulary import BroadcastState
 from storage import broadcasts
 from storage.broadcasts import Audience, Progress
 from storage.db import Database
@@ -192,7 +193,7 @@ async def control(db: Database, broadcast_id: int, action: str, now: datetime) -
 def state_word(p: Progress, now: datetime) -> str:
     """``active`` is refined for people: waiting for its start time, sending, or finished."""
     b = p.broadcast
-    if b.state != "active":
+    if b.state != BroadcastState.ACTIVE:
         return b.state
     if p.done:
         return "finished"

@@ -73,7 +73,7 @@ def relocate(run: Run) -> bool:
         target = chain[0] if chain else None
     target = target or funnel.start
     run.log(EventType.STEP_MOVED, target, old=st.step, new=target, version=funnel.version)
-    run.cancel_timers("step_moved")
+    run.cancel_timers(EventType.STEP_MOVED)
     st.step, st.waiting, st.draft = target, None, ""
     for seq, owner in list(st.live.items()):
         if funnel.get(owner) is None:
@@ -151,7 +151,7 @@ def on_text(run: Run, event: Text) -> None:
             return
         if st.waiting == Waiting.TIMER and isinstance(step, WaitStep) and step.on_reply:
             run.log(EventType.REPLIED, placed.id, text=text)
-            run.cancel_timers("replied")
+            run.cancel_timers(EventType.REPLIED)
             run.run(step.on_reply)
             return
     off_script(run, text)
@@ -304,7 +304,7 @@ def on_stop(run: Run, _: Stop) -> None:
         run.say(run.texts.stop, remove_keyboard=True)
         return
     st.status = LeadStatus.UNSUBSCRIBED
-    run.cancel_timers("unsubscribed")
+    run.cancel_timers(EventType.UNSUBSCRIBED)
     run.log(EventType.UNSUBSCRIBED, st.step)
     run.say(run.texts.stop, remove_keyboard=True)
 
@@ -314,7 +314,7 @@ def on_blocked(run: Run, event: Blocked) -> None:
     if st.status == LeadStatus.BLOCKED:
         return
     st.status = LeadStatus.BLOCKED
-    run.cancel_timers("blocked")
+    run.cancel_timers(EventType.BLOCKED)
     run.log(EventType.BLOCKED, st.step, reason=event.reason)
 
 

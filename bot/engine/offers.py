@@ -79,7 +79,7 @@ def offer_clicked(run: Run, placed: Placed, step: OfferStep) -> None:
             buttons=((OutButton(text=run.texts.offer_link_button, url=step.link),),),
         )
     if step.on_click:
-        run.cancel_timers("offer_clicked")
+        run.cancel_timers(EventType.OFFER_CLICKED)
         run.run(step.on_click)
 
 

@@ -159,7 +159,7 @@ class OffScript:
         st.waiting = Waiting.MANAGER
         st.draft = ""
         st.told_handed_off = False  # the next message hears texts.handed_off, once
-        run.cancel_timers("handed_off")
+        run.cancel_timers(EventType.HANDED_OFF)
         run.log(EventType.HANDED_OFF, st.step, reason="asked")
         run.raise_stage(Stage.HOT, st.step)
         run.actions.append(Alert(AlertReason.HANDOFF, st.step, note=note))
@@ -264,7 +264,7 @@ class OffScript:
             self.reask_contact(placed)
         elif st.waiting == "timer" and isinstance(step, WaitStep) and step.on_reply:
             run.log(EventType.REPLIED, placed.id)
-            run.cancel_timers("replied")
+            run.cancel_timers(EventType.REPLIED)
             run.run(step.on_reply)
 
     def reask_contact(self, placed: Placed) -> None:

@@ -237,5 +237,5 @@ class Run:
         st = self.state
         st.status = LeadStatus.COMPLETED
         st.waiting = None
-        self.cancel_timers("finished")
+        self.cancel_timers(EventType.FINISHED)
         self.log(EventType.FINISHED, step_id)

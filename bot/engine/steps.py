@@ -155,7 +155,7 @@ def handoff(run: Run, placed: Placed) -> Next:
     st.status = LeadStatus.HANDED_OFF
     st.waiting = Waiting.MANAGER
     st.told_handed_off = True  # the step's own text said it
-    run.cancel_timers("handed_off")
+    run.cancel_timers(EventType.HANDED_OFF)
     run.log(EventType.HANDED_OFF, placed.id)
     run.raise_stage(Stage.HOT, placed.id)
     run.actions.append(Alert(AlertReason.HANDOFF, placed.id))

@@ -24,14 +24,22 @@ from bot.managers.outbox import Outbox
 from bot.managers.staff import contact_allowed
 from bot.service import Clock, FunnelService, ScenarioHolder
 from bot.settings import Settings
+from bot.vocabulary import EventType
 from storage.privacy import PERSONAL_PAYLOAD
 
 log = logging.getLogger(__name__)
 
 #: Lead-log events a CRM may ask for; ``hot_segment`` is the engine's alert, not a log event.
 LOGGED = frozenset(
-    {"classified", "contact_shared", "handed_off", "taken", "released", "offer_clicked"}
-).union({"order_paid"})
+    {
+        EventType.CLASSIFIED,
+        EventType.CONTACT_SHARED,
+        EventType.HANDED_OFF,
+        EventType.TAKEN,
+        EventType.RELEASED,
+        EventType.OFFER_CLICKED,
+    }
+).union({EventType.ORDER_PAID})
 SIGNATURE_HEADER = "X-Leadbot-Signature"
 MAX_DELAY = 60.0
 

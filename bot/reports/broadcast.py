@@ -21,22 +21,23 @@ from rich.text import Text
 from bot.broadcasts.audience import describe
 from bot.reports.periods import idle, local
 from bot.scenario.funnel import Funnel
+from bot.vocabulary import EventType
 from storage import broadcast_queries as q
 from storage import broadcasts
 from storage.db import Database
 
-REPLIES = ("message_received", "answer_given", "replied")
-LOSSES = ("unsubscribed", "blocked")
+REPLIES = (EventType.MESSAGE_RECEIVED, EventType.ANSWER_GIVEN, EventType.REPLIED)
+LOSSES = (EventType.UNSUBSCRIBED, EventType.BLOCKED)
 CONVERSIONS = (
-    "step_sent",
-    "offer_shown",
-    "offer_clicked",
-    "contact_shared",
-    "handed_off",
-    "order_paid",
+    EventType.STEP_SENT,
+    EventType.OFFER_SHOWN,
+    EventType.OFFER_CLICKED,
+    EventType.CONTACT_SHARED,
+    EventType.HANDED_OFF,
+    EventType.ORDER_PAID,
 )
 #: Conversion events that a chain broadcast produces by itself at its own steps.
-SELF_MADE = ("step_sent", "offer_shown")
+SELF_MADE = (EventType.STEP_SENT, EventType.OFFER_SHOWN)
 DEFAULT_WINDOW = timedelta(days=3)
 
 

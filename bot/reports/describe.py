@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from bot.vocabulary import EventType
+
 MAX_TEXT = 80
 
 Payload = Mapping[str, Any]
@@ -50,20 +52,22 @@ def _text(p: Payload) -> str:
 
 
 _DESCRIBE: dict[str, Callable[[Payload], str]] = {
-    "started": _source,
-    "restarted": lambda p: f"{_source(p)}, was {p.get('status')}",
-    "step_sent": lambda p: f"{p.get('kind', 'message')} sent",
-    "question_asked": lambda p: f"asked {p.get('key')}",
-    "answer_given": lambda p: f"{p.get('key')} = “{short(p.get('value', ''))}” ({p.get('via')})",
-    "contact_requested": lambda p: f"asked for {p.get('ask')}",
-    "contact_shared": lambda p: f"{p.get('kind')}{' (typed)' if p.get('typed') else ''}",
-    "classified": _classified,
-    "stage_changed": lambda p: f"{p.get('old')} → {p.get('new')}",
-    "lead_magnet_delivered": lambda p: f"«{p.get('title')}»",
-    "lead_magnet_declined": lambda p: f"«{p.get('title')}»",
-    "offer_shown": _offer,
-    "offer_clicked": _offer,
-    "order_paid": lambda p: " ".join(
+    EventType.STARTED: _source,
+    EventType.RESTARTED: lambda p: f"{_source(p)}, was {p.get('status')}",
+    EventType.STEP_SENT: lambda p: f"{p.get('kind', 'message')} sent",
+    EventType.QUESTION_ASKED: lambda p: f"asked {p.get('key')}",
+    EventType.ANSWER_GIVEN: lambda p: (
+        f"{p.get('key')} = “{short(p.get('value', ''))}” ({p.get('via')})"
+    ),
+    EventType.CONTACT_REQUESTED: lambda p: f"asked for {p.get('ask')}",
+    EventType.CONTACT_SHARED: lambda p: f"{p.get('kind')}{' (typed)' if p.get('typed') else ''}",
+    EventType.CLASSIFIED: _classified,
+    EventType.STAGE_CHANGED: lambda p: f"{p.get('old')} → {p.get('new')}",
+    EventType.LEAD_MAGNET_DELIVERED: lambda p: f"«{p.get('title')}»",
+    EventType.LEAD_MAGNET_DECLINED: lambda p: f"«{p.get('title')}»",
+    EventType.OFFER_SHOWN: _offer,
+    EventType.OFFER_CLICKED: _offer,
+    EventType.ORDER_PAID: lambda p: " ".join(
         x
         for x in (
             _money(p, "amount"),
@@ -72,23 +76,25 @@ _DESCRIBE: dict[str, Callable[[Payload], str]] = {
         )
         if x
     ),
-    "button_pressed": lambda p: f"“{p.get('text')}”" + (f" → {p['goto']}" if p.get("goto") else ""),
-    "touch_scheduled": lambda p: f"due {p.get('due')}",
-    "replied": _text,
-    "message_received": _text,
-    "no_reply": lambda p: f"no reply in {p['waited']}" if p.get("waited") else "no reply",
-    "branched": lambda p: f"{p.get('on')} = {p.get('value')} → {p.get('goto')}",
-    "released": lambda p: f"by {p['by']}" if p.get("by") else "",
-    "taken": lambda p: f"by {p['by']}" if p.get("by") else "",
-    "blocked": lambda p: short(p.get("reason", "")),
-    "error": lambda p: short(p.get("reason", "")),
-    "input_truncated": lambda p: f"{p.get('length')} characters",
-    "timer_ignored": lambda p: f"token {p.get('token')}",
-    "classification_ignored": lambda p: f"→ {p.get('segment')}",
+    EventType.BUTTON_PRESSED: lambda p: (
+        f"“{p.get('text')}”" + (f" → {p['goto']}" if p.get("goto") else "")
+    ),
+    EventType.TOUCH_SCHEDULED: lambda p: f"due {p.get('due')}",
+    EventType.REPLIED: _text,
+    EventType.MESSAGE_RECEIVED: _text,
+    EventType.NO_REPLY: lambda p: f"no reply in {p['waited']}" if p.get("waited") else "no reply",
+    EventType.BRANCHED: lambda p: f"{p.get('on')} = {p.get('value')} → {p.get('goto')}",
+    EventType.RELEASED: lambda p: f"by {p['by']}" if p.get("by") else "",
+    EventType.TAKEN: lambda p: f"by {p['by']}" if p.get("by") else "",
+    EventType.BLOCKED: lambda p: short(p.get("reason", "")),
+    EventType.ERROR: lambda p: short(p.get("reason", "")),
+    EventType.INPUT_TRUNCATED: lambda p: f"{p.get('length')} characters",
+    EventType.TIMER_IGNORED: lambda p: f"token {p.get('token')}",
+    EventType.CLASSIFICATION_IGNORED: lambda p: f"→ {p.get('segment')}",
     "question": lambda p: (
         f"→ {p.get('entry') or 'no answer in the knowledge base'} ({p.get('path')})"
     ),
-    "human_requested": lambda p: f"{p.get('length')} characters",
+    EventType.HUMAN_REQUESTED: lambda p: f"{p.get('length')} characters",
 }
 
 

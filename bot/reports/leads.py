@@ -8,6 +8,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from bot.reports.describe import describe
+from bot.vocabulary import EventType
 from storage.criteria import LeadFilter
 from storage.db import Database
 from storage.leads import LeadRepo
@@ -167,7 +168,7 @@ def timeline_entry(event: Event, tz: tzinfo = UTC) -> TimelineEntry:
 
 def latest_classification(events: Sequence[Event]) -> Classification | None:
     for event in reversed(events):
-        if event.type != "classified":
+        if event.type != EventType.CLASSIFIED:
             continue
         p = event.payload or {}
         confidence = p.get("confidence")

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from bot.reports.spend import Spend
 from bot.scenario.funnel import Funnel
 from bot.time_phrases import day_start
+from bot.vocabulary import EventType
 from storage.criteria import NONE_LABEL, LeadFilter
 from storage.db import Database
 from storage.read_models import (
@@ -29,19 +30,22 @@ from storage.read_models import (
     step_groups,
 )
 
-ORDER_PAID = "order_paid"
+ORDER_PAID = EventType.ORDER_PAID
 TIERS = ("tripwire", "core", "upsell")
 # Event type -> the Metrics field that counts distinct leads with it.
-LEAD_EVENTS = {
-    "started": "leads",
-    "contact_shared": "contacts",
-    "lead_magnet_delivered": "lead_magnets",
-    "offer_shown": "offers_shown",
-    "offer_clicked": "offers_clicked",
-    "handed_off": "handoffs",
+LEAD_EVENTS: dict[str, str] = {
+    EventType.STARTED: "leads",
+    EventType.CONTACT_SHARED: "contacts",
+    EventType.LEAD_MAGNET_DELIVERED: "lead_magnets",
+    EventType.OFFER_SHOWN: "offers_shown",
+    EventType.OFFER_CLICKED: "offers_clicked",
+    EventType.HANDED_OFF: "handoffs",
     ORDER_PAID: "buyers",
 }
-TIERED_EVENTS = {"offer_shown": "shown_by_tier", "offer_clicked": "clicked_by_tier"}
+TIERED_EVENTS: dict[str, str] = {
+    EventType.OFFER_SHOWN: "shown_by_tier",
+    EventType.OFFER_CLICKED: "clicked_by_tier",
+}
 
 
 def label(value: str | None) -> str:

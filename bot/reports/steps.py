@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from bot.reports.leads import LeadRow, lead_row
 from bot.reports.metrics import Cohort, label
 from bot.scenario.funnel import INTERVIEW, Funnel
+from bot.vocabulary import EventType
 from storage.criteria import LeadFilter
 from storage.db import Database
 from storage.read_models import stopped_at
@@ -60,7 +61,7 @@ def funnel_sections(
     """The interview, then each segment's chain (only ``segment``'s when given)."""
     started: dict[str, int] = {}
     for e in cohort.events:
-        if e.type == "started":
+        if e.type == EventType.STARTED:
             started[label(e.source)] = started.get(label(e.source), 0) + e.leads
     sections = [_section(cohort, funnel, INTERVIEW, None, "Interview", started, sources)]
     for seg_id, seg in funnel.scenario.segments.items():

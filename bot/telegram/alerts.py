@@ -25,6 +25,7 @@ from bot.service import FunnelService, RecipientGone, SendRejected
 from bot.telegram.callbacks import Handover, ManagerButton
 from bot.telegram.channel import Channels
 from bot.telegram.views import esc, parts, plain, profile, short
+from bot.vocabulary import AlertReason, EventType, LeadStatus
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def _headline(service: FunnelService, card: LeadCard, reason: str | None, step: 
         segment = funnel.segment(card.lead.segment)
         title = segment.title if segment else card.lead.segment
         return f"🔥 <b>Hot lead</b>: placed in «{esc(title)}»"
-    if reason == "offer_clicked":
+    if reason == AlertReason.OFFER_CLICKED:
         placed = funnel.get(step)
         offer = placed.step.title if placed and isinstance(placed.step, OfferStep) else step
         return "💳 <b>Clicked an offer</b>" + (f": «{esc(offer)}»" if offer else "")
@@ -51,19 +52,19 @@ def _headline(service: FunnelService, card: LeadCard, reason: str | None, step: 
 
 def _hand_state(timeline: list[TimelineEntry]) -> TimelineEntry | None:
     """The latest hand-off, Take or release: who has the lead now."""
-    kinds = {"handed_off", "taken", "released"}
+    kinds = {EventType.HANDED_OFF, EventType.TAKEN, EventType.RELEASED}
     return next((e for e in reversed(timeline) if e.type in kinds), None)
 
 
 def _status_line(card: LeadCard, tz: tzinfo) -> str:
     last = _hand_state(card.timeline)
     status = card.lead.status
-    if status == "handed_off" and last is not None and last.type == "taken":
+    if status == LeadStatus.HANDED_OFF and last is not None and last.type == EventType.TAKEN:
         by = last.payload.get("by") or "a manager"
         return f"🤝 Taken by {esc(by)} at {local(last.at, tz)}: the bot is silent for this lead."
-    if status == "handed_off":
+    if status == LeadStatus.HANDED_OFF:
         return "⏳ Waiting for a manager: the bot is silent for this lead."
-    if last is not None and last.type == "released":
+    if last is not None and last.type == EventType.RELEASED:
         by = last.payload.get("by") or "a manager"
         return f"↩️ Back with the bot (returned by {esc(by)} at {local(last.at, tz)})."
     return f"🤖 The bot leads this conversation (status {esc(status)})."
@@ -120,11 +121,11 @@ def buttons(card: LeadCard, reason: str | None) -> InlineKeyboardMarkup | None:
     row: list[InlineKeyboardButton] = []
     lead_id, status = card.lead.id, card.lead.status
     last = _hand_state(card.timeline)
-    taken = status == "handed_off" and last is not None and last.type == "taken"
-    if status == "active" or (status == "handed_off" and not taken):
+    taken = status == LeadStatus.HANDED_OFF and last is not None and last.type == EventType.TAKEN
+    if status == LeadStatus.ACTIVE or (status == LeadStatus.HANDED_OFF and not taken):
         data = ManagerButton.of(Handover.TAKE, lead_id, reason).pack()
         row.append(InlineKeyboardButton(text="Take", callback_data=data))
-    if status == "handed_off":
+    if status == LeadStatus.HANDED_OFF:
         data = ManagerButton.of(Handover.RELEASE, lead_id, reason).pack()
         row.append(InlineKeyboardButton(text="Return to bot", callback_data=data))
     return InlineKeyboardMarkup(inline_keyboard=[row]) if row else None

@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from bot.vocabulary import AlertReason
+
 
 class Handover(StrEnum):
     TAKE = "take"
@@ -20,7 +22,11 @@ class Handover(StrEnum):
 
 
 #: Alert reasons as one letter ("mgr:take:42:h"), so a card redrawn later keeps its title.
-REASON_CODES = {"hot_segment": "h", "offer_clicked": "o", "handoff": "f"}
+REASON_CODES: dict[str, str] = {
+    AlertReason.HOT_SEGMENT: "h",
+    AlertReason.OFFER_CLICKED: "o",
+    AlertReason.HANDOFF: "f",
+}
 OTHER_REASON = "m"
 _REASONS = {code: reason for reason, code in REASON_CODES.items()}
 

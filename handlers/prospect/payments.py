@@ -16,17 +16,17 @@ from aiogram.types import Message, PreCheckoutQuery
 from bot.engine.types import Paid
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
+from bot.vocabulary import OFFER_PAYLOAD_PREFIX
 from handlers.reply import lead_key, texts
 
 log = logging.getLogger(__name__)
 
 #: What the engine puts in every invoice it issues (``bot.engine.engine.invoice_payload``).
-OUR_PAYLOAD = "offer:"
 
 
 async def checkout(query: PreCheckoutQuery, service: FunnelService) -> None:
     """Accept payments for our own invoices; an offer since renamed is still a sale."""
-    ours = query.invoice_payload.startswith(OUR_PAYLOAD)
+    ours = query.invoice_payload.startswith(OFFER_PAYLOAD_PREFIX)
     try:
         if ours:
             await query.answer(ok=True)

@@ -16,6 +16,7 @@ import pytest
 
 from bot.knowledge.llm import LLMLibrarian
 from bot.qualification.llm import LLMQualifier
+from bot.vocabulary import EventType
 from fakes.bot_api import FakeBotAPI
 from fakes.openai_server import Classify, FakeOpenAI, Status
 from tests.conftest import DATA
@@ -64,7 +65,7 @@ async def run_interview(h: Harness) -> None:
 
 
 async def question_events(h: Harness) -> list[dict[str, Any]]:
-    return [e.payload for e in await h.events(USER) if e.type == "question"]
+    return [e.payload for e in await h.events(USER) if e.type == EventType.QUESTION]
 
 
 async def test_three_questions_mid_interview_with_the_model(

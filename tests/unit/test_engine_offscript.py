@@ -30,7 +30,7 @@ from bot.knowledge.librarian import look_up_offline
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
 from bot.scenario.model import MessageStep
-from bot.vocabulary import LeadStatus
+from bot.vocabulary import EventType, LeadStatus
 from tests.conftest import DATA
 from tests.unit.test_engine import Walk, interview_to_classify
 
@@ -110,7 +110,7 @@ def test_question_at_a_buttons_question_is_answered_and_the_question_asked_again
     assert walk.texts() == ["Machine X costs 1000 EUR, Ann.", "What do you need?"]
     assert buttons(out) == ["Buy now", "Just looking"]
     assert out.state.step == "q_need" and out.state.waiting == "answer"
-    logged = next(log for log in out.logs if log.type == "question")
+    logged = next(log for log in out.logs if log.type == EventType.QUESTION)
     assert logged.payload["entry"] == "price" and logged.payload["path"] == "offline"
     assert logged.payload["length"] == len("How much does a machine cost?")
     assert "text" not in logged.payload
@@ -151,7 +151,7 @@ def test_unknown_question_is_admitted_and_a_manager_offered(kb: Funnel) -> None:
     out = ask(walk, "Do you accept bitcoin?")
     assert walk.texts()[0].startswith(UNKNOWN) and walk.texts()[1] == "What do you need?"
     assert buttons(out, 0) == ["Connect a manager"]
-    assert next(log for log in out.logs if log.type == "question").payload["entry"] is None
+    assert next(log for log in out.logs if log.type == EventType.QUESTION).payload["entry"] is None
     handed = walk(walk.button("Connect a manager"))
     assert handed.state.status == "handed_off"
     assert [a.reason for a in alerts(handed)] == ["handoff"]
@@ -327,7 +327,7 @@ def test_a_stale_pick_is_only_logged(kb: Funnel) -> None:
     walk = ended(kb)
     out = walk(Looked(entry="no_such_entry", path="offline", asked=False))
     assert walk.texts() == ["Thank you! If you have questions, just write here."]
-    assert out.logs[0].type == "question"
+    assert out.logs[0].type == EventType.QUESTION
 
 
 def test_without_a_knowledge_base_free_text_is_the_answer(mini: Funnel) -> None:
