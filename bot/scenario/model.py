@@ -4,6 +4,11 @@ A step is a mapping with exactly one *kind* key (``message``, ``question``, ``co
 ``classify``, ``lead_magnet``, ``offer``, ``wait``, ``branch``, ``handoff``, ``end``,
 ``goto``); the kind key holds the step's main value (usually its text). Steps run top to
 bottom within a chain unless a button, an option, a branch or a ``goto`` says otherwise.
+
+long: the whole grammar of the operator's file in one module, in the order of the file's
+sections, because it is the source of the JSON Schema editors read and of every ``file:line``
+message; its validators cross sections (texts name answer keys, rules name segments), and
+split by section they would import each other back and forth.
 """
 
 from __future__ import annotations
