@@ -7,8 +7,6 @@ exactly as for a Telegram prospect (channel ``terminal``).
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from bot.engine.types import Contact, Input, OutMessage, Paid, Press, Start, Stop, Text
+from bot.scenario.markup import strip_tags
 from bot.service import Channel, FunnelService, LeadKey
 from storage.leads import LeadRecord
 
@@ -26,7 +25,6 @@ HELP = (
     "  /start  start again (re-subscribe)           /quit   leave (the lead is kept)\n"
     "  /help   the bot's help text (as in Telegram) /forget erase my data (as in Telegram)"
 )
-_TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass
@@ -54,7 +52,7 @@ class TerminalChannel:
             # Numbers refer to the latest batch of choices; a plain reply keeps the old ones.
             self.choices = []
             self.fresh = False
-        text = html.unescape(_TAG.sub("", message.text.replace("<br>", "\n")))
+        text = strip_tags(message.text.replace("<br>", "\n"))
         self.out.write(f"\nbot> {text.strip()}\n")
         if message.image:
             self.out.write(f"     [image: {message.image}]\n")

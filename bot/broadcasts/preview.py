@@ -6,21 +6,19 @@ buttons and a chain's first messages look exactly as they will, and nothing is s
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import datetime
 from typing import Any
 
 from bot.engine.engine import Engine
 from bot.engine.types import Broadcast, LeadState, OutMessage
 from bot.scenario.funnel import Funnel
+from bot.scenario.markup import strip_tags
 from bot.scenario.model import MessageStep
 from bot.vocabulary import LeadStatus
 from storage.leads import state_from_row
 from storage.models import Lead
 
 PREVIEW_ID = 0  # no broadcast exists yet; the engine only needs a number
-_TAG = re.compile(r"<[^>]+>")
 
 
 def preview_messages(
@@ -67,4 +65,4 @@ def as_text(messages: list[OutMessage]) -> str:
 
 def plain(text: str) -> str:
     """Telegram HTML as a terminal shows it: tags dropped, entities decoded, lines kept."""
-    return html.unescape(_TAG.sub("", text)).strip()
+    return strip_tags(text).strip()

@@ -6,7 +6,6 @@ renders on GitHub, in GitLab and in most Markdown editors as it is.
 
 from __future__ import annotations
 
-import html
 import re
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.scenario.funnel import INTERVIEW, Funnel, Placed
+from bot.scenario.markup import strip_tags
 from bot.scenario.model import (
     BranchStep,
     ClassifyStep,
@@ -29,7 +29,6 @@ from bot.scenario.model import (
     WaitStep,
 )
 
-_TAG = re.compile(r"<[^>]+>")
 SHAPES = {
     "message": ("box", "#ffffff"),
     "question": ("box", "#e8f0fe"),
@@ -55,7 +54,7 @@ class Edge:
 
 
 def _short(text: str, limit: int = 48) -> str:
-    plain = " ".join(html.unescape(_TAG.sub("", text)).split())
+    plain = " ".join(strip_tags(text).split())
     return plain if len(plain) <= limit else plain[: limit - 1] + "…"
 
 

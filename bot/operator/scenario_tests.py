@@ -7,8 +7,6 @@ the file, so no model is called. Mismatches are reported with the step and both 
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +35,7 @@ from bot.knowledge.librarian import look_up_offline
 from bot.qualification.offline import Decision, classify_offline
 from bot.qualification.routing import route
 from bot.scenario.funnel import Funnel
-
-_TAG = re.compile(r"<[^>]+>")
+from bot.scenario.markup import strip_tags
 
 
 class _Strict(BaseModel):
@@ -328,7 +325,7 @@ class _Player:
 
 
 def _plain(text: str) -> str:
-    return html.unescape(_TAG.sub("", text))
+    return strip_tags(text)
 
 
 def run_tests(funnel: Funnel, path: Path) -> Report:

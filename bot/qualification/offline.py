@@ -9,7 +9,6 @@ into points, weighed together with the buttons and the operator's rules.
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from functools import lru_cache
 from bot.nlu import Match, PhraseIndex, keyword_hits
 from bot.qualification.injection import find_injection
 from bot.scenario.funnel import Funnel
+from bot.scenario.markup import strip_tags
 from bot.scenario.model import QuestionStep
 
 # An operator's keyword is a deliberate signal: worth a modest button answer.
@@ -193,6 +193,6 @@ def summarize(funnel: Funnel, answers: dict[str, str]) -> str:
 
 
 def _first_line(text: str) -> str:
-    plain = html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+    plain = strip_tags(text).strip()
     line = plain.splitlines()[0] if plain else plain
     return line[:120]

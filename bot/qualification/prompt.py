@@ -7,7 +7,6 @@ first. The system prompt says that this block is data and never instructions.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 
@@ -18,6 +17,7 @@ from openai.types.chat import (
 )
 
 from bot.scenario.funnel import Funnel
+from bot.scenario.markup import strip_tags
 from bot.scenario.model import QuestionStep
 
 OPEN = "<<<PROSPECT_ANSWERS"
@@ -32,7 +32,6 @@ MAX_EXAMPLE_CHARS = 200
 _BRACKETS = re.compile(
     "[<>\uff1c\uff1e\ufe64\ufe65\u2039\u203a\u2329\u232a\u27e8\u27e9\u3008\u3009\u300a\u300b]{2,}"
 )
-_TAG = re.compile(r"<[^>]+>")
 _MARKER = re.compile(r"prospect[\s_\-]*answers", re.IGNORECASE)
 
 SYSTEM = """\
@@ -132,4 +131,4 @@ def _option_labels(funnel: Funnel) -> dict[tuple[str, str], str]:
 
 def _plain(text: str) -> str:
     """A question as one line of plain text (scenario texts are Telegram HTML)."""
-    return " ".join(html.unescape(_TAG.sub(" ", text)).split())[:300]
+    return " ".join(strip_tags(text, " ").split())[:300]

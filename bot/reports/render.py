@@ -5,7 +5,6 @@ Every value from the database goes in as ``Text`` so a prospect's ``[bold]`` sta
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from decimal import Decimal
@@ -19,10 +18,10 @@ from bot.reports.metrics import TIERS, Metrics
 from bot.reports.periods import idle, local
 from bot.reports.report import Report
 from bot.reports.steps import DroppedLead, FunnelSection, StepCount
+from bot.scenario.markup import strip_tags
 from storage.criteria import NONE_LABEL
 
 DASH = "—"
-_TAG = re.compile(r"<[^>]+>")
 
 
 def console(stderr: bool = False) -> Console:
@@ -49,7 +48,7 @@ def money(amount: Decimal | None, currency: str | None) -> str:
 
 def plain(html: str) -> str:
     """Scenario texts are Telegram HTML; a terminal wants them without tags."""
-    return " ".join(_TAG.sub("", html).split())
+    return " ".join(strip_tags(html).split())
 
 
 # --- leads --------------------------------------------------------------------------------
