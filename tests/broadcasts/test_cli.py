@@ -46,6 +46,7 @@ class Prepared:
     run: Leadbot
     db_path: Path
     tmp: Path
+    env: dict[str, str]
 
 
 async def prepare(path: Path, mini: Funnel) -> dict[str, str]:
@@ -76,7 +77,7 @@ async def cli(tmp_path: Path, mini: Funnel) -> AsyncIterator[Prepared]:
         assert proc.returncode is not None
         return Run(proc.returncode, out.decode(), err.decode())
 
-    yield Prepared(run, path, tmp_path)
+    yield Prepared(run, path, tmp_path, env)
 
 
 @pytest.fixture
@@ -225,10 +226,18 @@ async def test_status_and_follow_while_the_bot_sends(cli: Prepared, mini: Funnel
     assert "#1 «back» (chain comeback)" in status.out and "sending" in status.out
     assert rows(status.out)[-1] == ["5", "0", "0", "0", "0", "0"]
 
-    follow = asyncio.create_task(cli.run("broadcast", "status", "1", "--follow", "--every", "0.2"))
-    await asyncio.sleep(3)  # the watcher is polling; now the bot delivers
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "broadcast", "status", "1", "--follow", "--every", "0.2",
+        cwd=ROOT, env=cli.env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    # The watcher has printed its first poll (however slowly it started); now the bot delivers.
+    first = await asyncio.wait_for(proc.stdout.readline(), 60)
     assert await deliver(cli.db_path, mini) >= 5  # with the chains' own waits, due since March
-    watched = await follow
+    rest, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    watched = Run(proc.returncode, first.decode() + rest.decode(), err.decode())
     assert watched.code == 0, watched.err
     lines = [line for line in watched.out.splitlines() if line.startswith("#1")]
     assert lines[0].endswith("5 queued") and lines[-1].startswith("#1 «back» finished: 5 sent")
