@@ -49,10 +49,24 @@ _ASKING = frozenset(
     """
     сколько как какой какая какое какие каков какова когда где куда почему зачем что чем кто
     можно есть ли работаете делаете даете даёте берете берёте принимаете подскажите скажите
-    расскажите объясните будет бывает нужно надо входит включено
+    расскажите объясните будет бывает нужно надо входит включено покажите пришлите скиньте
+    отправьте
     what how when where why who which whose do does did can could is are will would should
-    may tell explain
+    may tell explain show send
     """.split()  # noqa: SIM905 -- a word list reads better as words
+)
+# "Как можно быстрее", "когда-нибудь потом", "как получится", "can't say yet": answers that
+# begin with a question word. Checked on the text as written, before any "?" is looked for.
+_NOT_ASKING = re.compile(
+    r"^\W*(\w+-(то|нибудь|либо)\b|как\s+(можно\s+\w+(ее|ей|ше)\b|получится|обычно|всегда)|"
+    r"(cannot|can[’']t|\w+n[’']t)\b|"
+    r"(what|whatever|whenever|as soon as) (ever|possible|works))",
+)
+# "Хочу поговорить с человеком": a person, though no job title is named.
+_TALK_TO_A_PERSON = re.compile(
+    r"\b(поговорить|пообщаться|связаться|соедините|переключите|свяжите)\s+(меня\s+)?с\s+"
+    r"(живым\s+|реальным\s+)?(человеком|людьми)|"
+    r"\b(talk|speak|chat)\s+(to|with)\s+(a\s+)?(real\s+|live\s+)?(person|people|human)"
 )
 _LEADING = frozenset({"а", "и", "ну", "так", "ещё", "еще", "and", "so", "also", "but"})
 _NOISE = frozenset(
@@ -71,6 +85,8 @@ def words(text: str) -> list[str]:
 def wants_human(text: str) -> bool:
     """ "Позовите менеджера", "дайте контакт менеджера", "call a manager": a person, now."""
     folded = text.casefold()
+    if _TALK_TO_A_PERSON.search(folded):
+        return True
     if not _HUMAN_NOUNS.search(folded):
         return False
     return bool(_HUMAN_CUES.search(folded)) or len(words(folded)) <= 3
@@ -80,6 +96,8 @@ def looks_like_question(text: str) -> bool:
     """A question mark, or a question word first ("а сколько стоит", "how long does it take")."""
     if "?" in text:
         return True
+    if _NOT_ASKING.match(text.casefold()):
+        return False
     found = words(text)
     while found and found[0] in _LEADING:
         found = found[1:]
