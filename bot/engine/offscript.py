@@ -20,6 +20,7 @@ from bot.engine.types import (
     AskKnowledge,
     Looked,
 )
+from bot.knowledge.retrieval import best_entry
 from bot.scenario.funnel import Placed
 from bot.scenario.model import (
     ConsentStep,
@@ -146,7 +147,7 @@ class OffScript:
         run, st = self.run, self.run.state
         if wants_human(text):
             run.log(EventType.MESSAGE_RECEIVED, st.step, text=text, kind="human")
-            self.hand_over(text)
+            self.hand_over(text, self.handoff_entry(text))
             return
         asking = looks_like_question(text)
         if (is_noise(text) and not asking) or not run.funnel.scenario.knowledge:
@@ -168,11 +169,29 @@ class OffScript:
             st.told_handed_off = True
             run.say(run.texts.handed_off)
 
-    def hand_over(self, note: str) -> None:
-        """A request for a person: managers alerted with the message, the bot steps aside."""
+    def handoff_entry(self, text: str) -> KnowledgeEntry | None:
+        """The operator's own hand-off entry for this request, when one of them matches it.
+
+        "Дайте контакт менеджера" in a base with a "how to reach a person" entry hears that
+        entry's answer (who will write, when) rather than the built-in line. Only entries that
+        hand off are searched, so a request for a person never gets some other entry's facts.
+        """
+        entries = [e for e in self.run.funnel.scenario.knowledge if e.handoff]
+        best = best_entry(entries, text) if entries else None
+        return self.entry(best.entry) if best else None
+
+    def hand_over(self, note: str, entry: KnowledgeEntry | None = None) -> None:
+        """A request for a person: managers alerted with the message, the bot steps aside.
+
+        ``entry``: the hand-off entry whose answer the prospect hears instead of
+        ``texts.human_requested``.
+        """
         run, st = self.run, self.run.state
         run.log(EventType.HUMAN_REQUESTED, st.step, length=len(note))
-        run.say(run.texts.human_requested, st.step, remove_keyboard=True)
+        if entry is not None:
+            self.say_entry(entry, remove_keyboard=True)
+        else:
+            run.say(run.texts.human_requested, st.step, remove_keyboard=True)
         st.status = LeadStatus.HANDED_OFF
         st.waiting = Waiting.MANAGER
         st.draft = ""
@@ -207,17 +226,30 @@ class OffScript:
                 self.default_reply()
             self.resume_here()
             return
-        owner = f"{KNOWLEDGE_PREFIX}{entry.id}"
-        labels = [(b.text, b.url) for b in entry.buttons]
-        run.say(entry.answer, st.step, buttons=run.buttons_for(owner, labels), document=entry.file)
         if entry.handoff:
-            self.hand_over("")
-        elif entry.goto:
+            self.hand_over("", entry)
+            return
+        self.say_entry(entry)
+        if entry.goto:
             run.cancel_timers("knowledge")
             st.status, st.draft = LeadStatus.ACTIVE, ""
             run.run(entry.goto)
         else:
             self.resume_here()
+
+    def say_entry(self, entry: KnowledgeEntry, *, remove_keyboard: bool = False) -> None:
+        """The entry's answer, with its buttons and file."""
+        run = self.run
+        owner = f"{KNOWLEDGE_PREFIX}{entry.id}"
+        labels = [(b.text, b.url) for b in entry.buttons]
+        buttons = run.buttons_for(owner, labels)
+        run.say(
+            entry.answer,
+            run.state.step,
+            buttons=buttons,
+            document=entry.file,
+            remove_keyboard=remove_keyboard and not buttons,
+        )
 
     def entry(self, entry_id: str | None) -> KnowledgeEntry | None:
         entries = self.run.funnel.scenario.knowledge

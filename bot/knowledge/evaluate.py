@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,9 @@ def read_examples(
     return examples
 
 
-def funnel_for(funnel: Funnel, by_language: Mapping[str, Funnel] | None, lang: str | None) -> Funnel:
+def funnel_for(
+    funnel: Funnel, by_language: Mapping[str, Funnel] | None, lang: str | None
+) -> Funnel:
     """The scenario a question in ``lang`` is measured on."""
     return (by_language or {}).get(lang or "", funnel)
 

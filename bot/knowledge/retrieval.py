@@ -34,7 +34,9 @@ def rank_entries(entries: list[KnowledgeEntry], text: str) -> list[Ranked]:
     index = _index(tuple((e.id, tuple(e.questions)) for e in entries))
     if index is None:
         return []
-    ranked = [Ranked(m.label, round(m.score, 3)) for m in index.rank(text, unseen=True) if m.score > 0]
+    ranked = [
+        Ranked(m.label, round(m.score, 3)) for m in index.rank(text, unseen=True) if m.score > 0
+    ]
     ranked.sort(key=lambda r: (-r.score, r.entry))
     return ranked
 
