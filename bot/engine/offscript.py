@@ -131,6 +131,8 @@ class OffScript:
             return True
         if not step.accepts_text or wants_human(text):
             return False
+        if is_noise(text) and not looks_like_question(text):
+            return False  # "ок", "спасибо", 👍 tell nothing about the prospect: asked again
         if not self.run.funnel.scenario.knowledge:
             return True  # no base to ask: whatever is typed here is the answer
         return not looks_like_question(text) or len(words(text)) > MAX_QUESTION_WORDS
@@ -222,9 +224,9 @@ class OffScript:
             if event.asked:
                 buttons = run.buttons_for(HUMAN_BUTTON, [(run.texts.manager_button, None)])
                 run.say(run.texts.kb_unknown, st.step, buttons=buttons)
+                self.resume_here()
             else:
-                self.default_reply()
-            self.resume_here()
+                self.default_reply(reask=True)
             return
         if entry.handoff:
             self.hand_over("", entry)
@@ -274,8 +276,11 @@ class OffScript:
             run.run(button.goto)
         return True
 
-    def default_reply(self) -> None:
-        """What a message that is neither an answer nor a known question hears."""
+    def default_reply(self, *, reask: bool = False) -> None:
+        """What a message that is neither an answer nor a known question hears.
+
+        ``reask``: then ask the pending step again (after a look-up found nothing).
+        """
         run, st = self.run, self.run.state
         placed = run.funnel.get(st.step)
         if (
@@ -284,8 +289,17 @@ class OffScript:
             or st.waiting in {Waiting.TIMER, None}
         ):
             run.say(run.texts.finished)
+        elif (
+            st.waiting == Waiting.ANSWER
+            and isinstance(placed.step, QuestionStep)
+            and not placed.step.options
+        ):
+            self.resume_here()  # no buttons to point at: the question again
+            return
         elif st.waiting in {Waiting.ANSWER, Waiting.CONSENT}:
-            run.say(run.texts.unknown)
+            run.say(run.texts.unknown)  # the buttons are right above
+        if reask:
+            self.resume_here()
 
     def resume_here(self) -> None:
         """Ask the pending step again (with its buttons); a running wait keeps its time."""
