@@ -75,7 +75,8 @@ def _scenarios(
 ) -> tuple[dict[str, Funnel], list[str], set[str]]:
     """The scenario of each language asked about, their files, and languages without one."""
     own = funnel.scenario.language
-    by_language, sources, missing = {own: funnel}, [source or own], set()
+    by_language: dict[str, Funnel] = {own: funnel}
+    sources, missing = [source or own], set[str]()
     for lang in sorted(languages - {own}):
         sibling = _sibling(Path(source), lang) if source else None
         if sibling is None:
