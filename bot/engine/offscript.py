@@ -73,8 +73,9 @@ _LEADING = frozenset({"а", "и", "ну", "так", "ещё", "еще", "and", "
 _NOISE = frozenset(
     """
     ок ok okay окей хорошо ладно понятно ясно спасибо благодарю ага угу отлично супер класс
+    понял поняла принято большое огромное жду ждём ждем пока до свидания всего доброго
     thanks thank thx cool great fine good nice sure got it hi hello привет здравствуйте
-    добрый день вечер утро
+    добрый день вечер утро a lot so much noted alright perfect awesome bye you
     """.split()  # noqa: SIM905 -- a word list reads better as words
 )
 

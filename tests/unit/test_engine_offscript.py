@@ -106,6 +106,22 @@ def test_question_shapes_and_noise() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "noise"),
+    [
+        ("Спасибо большое!", True),
+        ("понял, жду", True),
+        ("thank you so much 🙏", True),
+        ("ok, noted", True),
+        ("нет", False),  # an answer to a yes/no question, not noise
+        ("Пока не знаю", False),
+        ("Бюджет до 50 тысяч", False),
+    ],
+)
+def test_noise(text: str, noise: bool) -> None:
+    assert is_noise(text) == noise
+
+
+@pytest.mark.parametrize(
     "text", ["Покажите примеры ваших работ", "Скиньте чек-лист", "send me your price list"]
 )
 def test_requests_for_information_are_questions(text: str) -> None:
