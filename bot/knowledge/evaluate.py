@@ -103,7 +103,8 @@ def read_examples(
         elif lang is not None and not isinstance(lang, str):
             problems.append(f'{path}:{number}: "lang" is a language code such as "ru" or "en"')
         elif expected not in _known(funnel_for(funnel, by_language, lang)):
-            problems.append(f"{path}:{number}: no knowledge entry '{expected}' in the scenario")
+            where = f"the {lang} scenario" if lang else "the scenario"
+            problems.append(f"{path}:{number}: no knowledge entry '{expected}' in {where}")
         else:
             examples.append(Example(number, text, expected, lang))
     if problems:
