@@ -132,7 +132,7 @@ class OffScript:
             return True
         if not step.accepts_text or wants_human(text):
             return False
-        if is_noise(text) and not looks_like_question(text):
+        if is_noise(text) and not looks_like_question(text) and not self.run.state.draft:
             return False  # "ок", "спасибо", 👍 tell nothing about the prospect: asked again
         if not self.run.funnel.scenario.knowledge:
             return True  # no base to ask: whatever is typed here is the answer

@@ -9,14 +9,18 @@ except that a person asked for takes the lead over.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from bot.engine.types import AskKnowledge, Broadcast, CancelTimers, Release, Start, Text
 from bot.scenario.funnel import Funnel
+from bot.scenario.loader import load_funnel
 from bot.scenario.model import MessageStep
 from bot.vocabulary import LeadStatus
+from tests.conftest import DATA
 from tests.unit.test_engine import Walk
 from tests.unit.test_engine_offscript import (
     UNKNOWN,
@@ -153,3 +157,14 @@ def test_with_a_manager_every_message_is_forwarded(kb: Funnel, text: str) -> Non
     assert [(a.reason, a.note) for a in alerts(out)] == [("message", text)]
     assert walk.texts() == ["A manager will write to you shortly."]
     assert out.state.status == LeadStatus.HANDED_OFF
+
+
+def test_noise_while_an_answer_is_being_typed_joins_the_answer(tmp_path: Path) -> None:
+    text = (DATA / "kb.yaml").read_text(encoding="utf-8").replace("debounce: 0s", "debounce: 20s")
+    (tmp_path / "kb.yaml").write_text(text, encoding="utf-8")
+    shutil.copytree(DATA / "assets", tmp_path / "assets")
+    walk = at_free_text_question(load_funnel(tmp_path / "kb.yaml", "Europe/Moscow"))
+    walk(Text("We are an office of 40"))
+    out = walk(Text("ок"))
+    assert not any(isinstance(a, AskKnowledge) for a in out.actions)
+    assert out.state.draft.startswith("We are an office of 40") and "ок" in out.state.draft
