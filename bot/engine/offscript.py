@@ -20,6 +20,7 @@ from bot.engine.types import (
     AskKnowledge,
     Looked,
 )
+from bot.knowledge.retrieval import best_entry
 from bot.scenario.funnel import Placed
 from bot.scenario.model import (
     ConsentStep,
@@ -49,17 +50,32 @@ _ASKING = frozenset(
     """
     сколько как какой какая какое какие каков какова когда где куда почему зачем что чем кто
     можно есть ли работаете делаете даете даёте берете берёте принимаете подскажите скажите
-    расскажите объясните будет бывает нужно надо входит включено
+    расскажите объясните будет бывает нужно надо входит включено покажите пришлите скиньте
+    отправьте
     what how when where why who which whose do does did can could is are will would should
-    may tell explain
+    may tell explain show send
     """.split()  # noqa: SIM905 -- a word list reads better as words
+)
+# "Как можно быстрее", "когда-нибудь потом", "как получится", "can't say yet": answers that
+# begin with a question word. Checked on the text as written, before any "?" is looked for.
+_NOT_ASKING = re.compile(
+    r"^\W*(\w+-(то|нибудь|либо)\b|как\s+(можно\s+\w+(ее|ей|ше)\b|получится|обычно|всегда)|"
+    r"(cannot|can[’']t|\w+n[’']t)\b|"
+    r"(what|whatever|whenever|as soon as) (ever|possible|works))",
+)
+# "Хочу поговорить с человеком": a person, though no job title is named.
+_TALK_TO_A_PERSON = re.compile(
+    r"\b(поговорить|пообщаться|связаться|соедините|переключите|свяжите)\s+(меня\s+)?с\s+"
+    r"(живым\s+|реальным\s+)?(человеком|людьми)|"
+    r"\b(talk|speak|chat)\s+(to|with)\s+(a\s+)?(real\s+|live\s+)?(person|people|human)"
 )
 _LEADING = frozenset({"а", "и", "ну", "так", "ещё", "еще", "and", "so", "also", "but"})
 _NOISE = frozenset(
     """
     ок ok okay окей хорошо ладно понятно ясно спасибо благодарю ага угу отлично супер класс
+    понял поняла принято большое огромное жду ждём ждем пока до свидания всего доброго
     thanks thank thx cool great fine good nice sure got it hi hello привет здравствуйте
-    добрый день вечер утро
+    добрый день вечер утро a lot so much noted alright perfect awesome bye you
     """.split()  # noqa: SIM905 -- a word list reads better as words
 )
 
@@ -71,6 +87,8 @@ def words(text: str) -> list[str]:
 def wants_human(text: str) -> bool:
     """ "Позовите менеджера", "дайте контакт менеджера", "call a manager": a person, now."""
     folded = text.casefold()
+    if _TALK_TO_A_PERSON.search(folded):
+        return True
     if not _HUMAN_NOUNS.search(folded):
         return False
     return bool(_HUMAN_CUES.search(folded)) or len(words(folded)) <= 3
@@ -80,6 +98,8 @@ def looks_like_question(text: str) -> bool:
     """A question mark, or a question word first ("а сколько стоит", "how long does it take")."""
     if "?" in text:
         return True
+    if _NOT_ASKING.match(text.casefold()):
+        return False
     found = words(text)
     while found and found[0] in _LEADING:
         found = found[1:]
@@ -112,6 +132,8 @@ class OffScript:
             return True
         if not step.accepts_text or wants_human(text):
             return False
+        if is_noise(text) and not looks_like_question(text) and not self.run.state.draft:
+            return False  # "ок", "спасибо", 👍 tell nothing about the prospect: asked again
         if not self.run.funnel.scenario.knowledge:
             return True  # no base to ask: whatever is typed here is the answer
         return not looks_like_question(text) or len(words(text)) > MAX_QUESTION_WORDS
@@ -128,7 +150,7 @@ class OffScript:
         run, st = self.run, self.run.state
         if wants_human(text):
             run.log(EventType.MESSAGE_RECEIVED, st.step, text=text, kind="human")
-            self.hand_over(text)
+            self.hand_over(text, self.handoff_entry(text))
             return
         asking = looks_like_question(text)
         if (is_noise(text) and not asking) or not run.funnel.scenario.knowledge:
@@ -150,11 +172,29 @@ class OffScript:
             st.told_handed_off = True
             run.say(run.texts.handed_off)
 
-    def hand_over(self, note: str) -> None:
-        """A request for a person: managers alerted with the message, the bot steps aside."""
+    def handoff_entry(self, text: str) -> KnowledgeEntry | None:
+        """The operator's own hand-off entry for this request, when one of them matches it.
+
+        "Дайте контакт менеджера" in a base with a "how to reach a person" entry hears that
+        entry's answer (who will write, when) rather than the built-in line. Only entries that
+        hand off are searched, so a request for a person never gets some other entry's facts.
+        """
+        entries = [e for e in self.run.funnel.scenario.knowledge if e.handoff]
+        best = best_entry(entries, text) if entries else None
+        return self.entry(best.entry) if best else None
+
+    def hand_over(self, note: str, entry: KnowledgeEntry | None = None) -> None:
+        """A request for a person: managers alerted with the message, the bot steps aside.
+
+        ``entry``: the hand-off entry whose answer the prospect hears instead of
+        ``texts.human_requested``.
+        """
         run, st = self.run, self.run.state
         run.log(EventType.HUMAN_REQUESTED, st.step, length=len(note))
-        run.say(run.texts.human_requested, st.step, remove_keyboard=True)
+        if entry is not None:
+            self.say_entry(entry, remove_keyboard=True)
+        else:
+            run.say(run.texts.human_requested, st.step, remove_keyboard=True)
         st.status = LeadStatus.HANDED_OFF
         st.waiting = Waiting.MANAGER
         st.draft = ""
@@ -185,21 +225,34 @@ class OffScript:
             if event.asked:
                 buttons = run.buttons_for(HUMAN_BUTTON, [(run.texts.manager_button, None)])
                 run.say(run.texts.kb_unknown, st.step, buttons=buttons)
+                self.resume_here()
             else:
-                self.default_reply()
-            self.resume_here()
+                self.default_reply(reask=True)
             return
-        owner = f"{KNOWLEDGE_PREFIX}{entry.id}"
-        labels = [(b.text, b.url) for b in entry.buttons]
-        run.say(entry.answer, st.step, buttons=run.buttons_for(owner, labels), document=entry.file)
         if entry.handoff:
-            self.hand_over("")
-        elif entry.goto:
+            self.hand_over("", entry)
+            return
+        self.say_entry(entry)
+        if entry.goto:
             run.cancel_timers("knowledge")
             st.status, st.draft = LeadStatus.ACTIVE, ""
             run.run(entry.goto)
         else:
             self.resume_here()
+
+    def say_entry(self, entry: KnowledgeEntry, *, remove_keyboard: bool = False) -> None:
+        """The entry's answer, with its buttons and file."""
+        run = self.run
+        owner = f"{KNOWLEDGE_PREFIX}{entry.id}"
+        labels = [(b.text, b.url) for b in entry.buttons]
+        buttons = run.buttons_for(owner, labels)
+        run.say(
+            entry.answer,
+            run.state.step,
+            buttons=buttons,
+            document=entry.file,
+            remove_keyboard=remove_keyboard and not buttons,
+        )
 
     def entry(self, entry_id: str | None) -> KnowledgeEntry | None:
         entries = self.run.funnel.scenario.knowledge
@@ -224,8 +277,11 @@ class OffScript:
             run.run(button.goto)
         return True
 
-    def default_reply(self) -> None:
-        """What a message that is neither an answer nor a known question hears."""
+    def default_reply(self, *, reask: bool = False) -> None:
+        """What a message that is neither an answer nor a known question hears.
+
+        ``reask``: then ask the pending step again (after a look-up found nothing).
+        """
         run, st = self.run, self.run.state
         placed = run.funnel.get(st.step)
         if (
@@ -234,8 +290,17 @@ class OffScript:
             or st.waiting in {Waiting.TIMER, None}
         ):
             run.say(run.texts.finished)
+        elif (
+            st.waiting == Waiting.ANSWER
+            and isinstance(placed.step, QuestionStep)
+            and not placed.step.options
+        ):
+            self.resume_here()  # no buttons to point at: the question again
+            return
         elif st.waiting in {Waiting.ANSWER, Waiting.CONSENT}:
-            run.say(run.texts.unknown)
+            run.say(run.texts.unknown)  # the buttons are right above
+        if reask:
+            self.resume_here()
 
     def resume_here(self) -> None:
         """Ask the pending step again (with its buttons); a running wait keeps its time."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class Example:
     line: int
     text: str
     expected: str  # an entry id or "none"
+    lang: str | None = None  # the question's language; measured on that language's scenario
 
 
 @dataclass(slots=True)
@@ -70,13 +72,18 @@ class KnowledgeScore:
         }
 
 
-def read_examples(path: Path, funnel: Funnel) -> list[Example]:
-    """``{"text": ..., "expected": id | "none"}`` a line; every bad line named at once."""
+def read_examples(
+    path: Path, funnel: Funnel, by_language: Mapping[str, Funnel] | None = None
+) -> list[Example]:
+    """``{"text": ..., "expected": id | "none", "lang": ...}`` a line; bad lines named at once.
+
+    A line with a ``lang`` is checked against that language's scenario in ``by_language``
+    (``funnel`` when there is none, or no ``lang``).
+    """
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise KnowledgeDataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    known = {e.id for e in funnel.scenario.knowledge} | {NONE}
     examples, problems = [], []
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
@@ -86,15 +93,20 @@ def read_examples(path: Path, funnel: Funnel) -> list[Example]:
         except json.JSONDecodeError as exc:
             problems.append(f"{path}:{number}: not JSON ({exc.msg})")
             continue
-        text, expected = (
-            (item.get("text"), item.get("expected")) if isinstance(item, dict) else (None, None)
+        text, expected, lang = (
+            (item.get("text"), item.get("expected"), item.get("lang"))
+            if isinstance(item, dict)
+            else (None, None, None)
         )
         if not isinstance(text, str) or not text.strip() or not isinstance(expected, str):
             problems.append(f'{path}:{number}: needs "text" and "expected" strings')
-        elif expected not in known:
-            problems.append(f"{path}:{number}: no knowledge entry '{expected}' in the scenario")
+        elif lang is not None and not isinstance(lang, str):
+            problems.append(f'{path}:{number}: "lang" is a language code such as "ru" or "en"')
+        elif expected not in _known(funnel_for(funnel, by_language, lang)):
+            where = f"the {lang} scenario" if lang else "the scenario"
+            problems.append(f"{path}:{number}: no knowledge entry '{expected}' in {where}")
         else:
-            examples.append(Example(number, text, expected))
+            examples.append(Example(number, text, expected, lang))
     if problems:
         raise KnowledgeDataError("\n".join(problems))
     if not examples:
@@ -102,11 +114,27 @@ def read_examples(path: Path, funnel: Funnel) -> list[Example]:
     return examples
 
 
-async def score(funnel: Funnel, librarian: Librarian, examples: list[Example]) -> KnowledgeScore:
+def funnel_for(
+    funnel: Funnel, by_language: Mapping[str, Funnel] | None, lang: str | None
+) -> Funnel:
+    """The scenario a question in ``lang`` is measured on."""
+    return (by_language or {}).get(lang or "", funnel)
+
+
+def _known(funnel: Funnel) -> set[str]:
+    return {e.id for e in funnel.scenario.knowledge} | {NONE}
+
+
+async def score(
+    funnel: Funnel,
+    librarian: Librarian,
+    examples: list[Example],
+    by_language: Mapping[str, Funnel] | None = None,
+) -> KnowledgeScore:
     result = KnowledgeScore()
     for example in examples:
         asked = AskKnowledge(example.text, None, looks_like_question(example.text))
-        looked = await librarian.look_up(funnel, asked)
+        looked = await librarian.look_up(funnel_for(funnel, by_language, example.lang), asked)
         got = looked.entry or NONE
         result.total += 1
         result.paths[looked.path] += 1

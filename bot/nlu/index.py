@@ -68,6 +68,8 @@ class PhraseIndex:
         self._idf = idf
         self._centroids = centroids
         self._phrases = phrases
+        # What a term no phrase has would weigh: as rare as rare gets (document frequency 0).
+        self._unseen_idf = max(idf.values(), default=1.0)
 
     @classmethod
     def fit(cls, labelled: Mapping[str, Sequence[str]]) -> PhraseIndex:
@@ -93,9 +95,15 @@ class PhraseIndex:
     def labels(self) -> list[str]:
         return list(self._centroids)
 
-    def rank(self, text: str) -> list[Match]:
-        """Every label with its score (0–1), best first; ties keep the fitting order."""
-        query = self._vector(features(text))
+    def rank(self, text: str, *, unseen: bool = False) -> list[Match]:
+        """Every label with its score (0–1), best first; ties keep the fitting order.
+
+        With ``unseen``, words no phrase has stay in the text's vector at the rarest weight,
+        so they pull every score down: "сколько стоит айфон" is not "сколько стоит бот".
+        The segment scorer leaves them out (a prospect's story is mostly such words); the
+        knowledge base counts them (a question about something it never mentions is not its).
+        """
+        query = self._vector(features(text), unseen=unseen)
         matches = []
         for label, centroid in self._centroids.items():
             to_centroid = _dot(query, centroid)
@@ -112,10 +120,10 @@ class PhraseIndex:
         order = {label: i for i, label in enumerate(self._centroids)}
         return sorted(matches, key=lambda m: (-m.score, order[m.label]))
 
-    def _vector(self, counts: Counter[str]) -> Vector:
+    def _vector(self, counts: Counter[str], *, unseen: bool = False) -> Vector:
         vector = {}
         for term, n in counts.items():
-            idf = self._idf.get(term)
+            idf = self._idf.get(term, self._unseen_idf if unseen else None)
             if idf is not None:
                 weight = CHAR_WEIGHT if term.startswith("c:") else 1.0
                 vector[term] = weight * (1 + math.log(n)) * idf

@@ -77,13 +77,22 @@ def buttons(out: Outcome, index: int = -1) -> list[str]:
         "call a manager",
         "Менеджер",
         "can I talk to a human",
+        "Хочу поговорить с человеком, а не с ботом",
+        "please let me talk to a real person",
     ],
 )
 def test_requests_for_a_person(text: str) -> None:
     assert wants_human(text)
 
 
-@pytest.mark.parametrize("text", ["у нас нет менеджера по продажам в штате", "We sell to offices"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "у нас нет менеджера по продажам в штате",
+        "We sell to offices",
+        "У нас 200 человек в месяц приходит",
+    ],
+)
 def test_not_requests_for_a_person(text: str) -> None:
     assert not wants_human(text)
 
@@ -94,6 +103,45 @@ def test_question_shapes_and_noise() -> None:
     assert looks_like_question("с ИП договор заключаете?")
     assert not looks_like_question("We have a big office with 40 people")
     assert is_noise("спасибо!") and is_noise("👍") and not is_noise("how much")
+
+
+@pytest.mark.parametrize(
+    ("text", "noise"),
+    [
+        ("Спасибо большое!", True),
+        ("понял, жду", True),
+        ("thank you so much 🙏", True),
+        ("ok, noted", True),
+        ("нет", False),  # an answer to a yes/no question, not noise
+        ("Пока не знаю", False),
+        ("Бюджет до 50 тысяч", False),
+    ],
+)
+def test_noise(text: str, noise: bool) -> None:
+    assert is_noise(text) == noise
+
+
+@pytest.mark.parametrize(
+    "text", ["Покажите примеры ваших работ", "Скиньте чек-лист", "send me your price list"]
+)
+def test_requests_for_information_are_questions(text: str) -> None:
+    assert looks_like_question(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Как можно быстрее",
+        "Как получится",
+        "Когда-нибудь потом",
+        "Что-то около 100 тысяч",
+        "Can't say yet",
+        "Don't know yet",
+    ],
+)
+def test_answers_that_begin_with_a_question_word_are_answers(text: str) -> None:
+    """At "when do you want to start?" these are the answer, not a question to the base."""
+    assert not looks_like_question(text)
 
 
 # --- a question pending -----------------------------------------------------------------
