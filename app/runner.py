@@ -156,9 +156,7 @@ async def serve_webhook(
     path = urlsplit(settings.webhook_url).path or "/"
     app = web.Application()
     setup_application(app, dp, bot=bot)  # first: its shutdown drains updates
-    UpdateHandler(dp, bot, handle_in_background=False, secret_token=secret).register(
-        app, path=path
-    )
+    UpdateHandler(dp, bot, handle_in_background=False, secret_token=secret).register(app, path=path)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from aiogram import Bot
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
@@ -54,7 +55,9 @@ class UpdateHandler(SimpleRequestHandler):
                 _reason(exc),
             )
             return web.Response(status=400, text="Bad Request: not a Telegram update")
-        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            bot, update, **self.data
+        )
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
