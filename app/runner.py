@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import signal
 from contextlib import suppress
 from urllib.parse import urlsplit
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
 from app.dispatcher import LeadDispatcher
 from app.factory import make_bot, make_dispatcher
 from app.maintenance import Maintenance
 from app.preflight import StartupError, check_settings
+from app.webhook import UpdateHandler, webhook_secret
 from app.wiring import open_app
 from bot.managers.crm import CrmWebhook
 from bot.managers.staff import Staff
@@ -145,21 +145,18 @@ async def serve_webhook(
 ) -> None:
     """An aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT at the path of WEBHOOK_URL.
 
-    Requests without the right ``X-Telegram-Bot-Api-Secret-Token`` get 401. Updates are
-    handled before the answer, so Telegram retries one that a stopping bot did not finish.
+    Requests without the right ``X-Telegram-Bot-Api-Secret-Token`` get 401 (WEBHOOK_SECRET,
+    or one derived from the token: ``app.webhook``); bodies that are not updates get 400.
+    Updates are handled before the answer, so Telegram retries one that a stopping bot did
+    not finish.
     The webhook stays registered on exit: Telegram keeps updates until the bot is back.
     """
     assert settings.webhook_url is not None
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    if secret is None:
-        secret = secrets.token_urlsafe(32)
-        log.warning("WEBHOOK_SECRET is not set; using a random one for this run")
+    secret = webhook_secret(settings, bot.token)
     path = urlsplit(settings.webhook_url).path or "/"
     app = web.Application()
     setup_application(app, dp, bot=bot)  # first: its shutdown drains updates
-    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=secret).register(
-        app, path=path
-    )
+    UpdateHandler(dp, bot, handle_in_background=False, secret_token=secret).register(app, path=path)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:

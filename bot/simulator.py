@@ -19,6 +19,7 @@ from bot.service import Channel, FunnelService, LeadKey
 from storage.leads import LeadRecord
 
 CHANNEL = "terminal"
+DEFAULT_NAME = "Tester"  # `leadbot chat` without --name, for a lead not seen before
 HELP = (
     "Simulator commands: a number picks a choice; any other text is your answer.\n"
     "  /skip   fire the next waiting touch now      /stop   unsubscribe\n"
@@ -106,7 +107,7 @@ async def run_chat(
     service: FunnelService,
     user_id: int,
     source: str | None,
-    first_name: str,
+    first_name: str | None,
     phone: str,
     stdin: TextIO = sys.stdin,
     out: TextIO = sys.stdout,
@@ -139,6 +140,10 @@ async def run_chat(
                 channel.fresh = True
                 await service.fire_due(channel_for, worker="simulator", channel=CHANNEL)
 
+    if first_name is None:
+        # A returning tester keeps the name stored; only a new lead needs one made up.
+        stored = await service.record_of(key)
+        first_name = "" if stored is not None and stored.first_name else DEFAULT_NAME
     out.write(HELP + "\n")
     await feed(Start(source=source, first_name=first_name))
     tick = asyncio.create_task(ticker())

@@ -33,7 +33,10 @@ def validate(
 def chat(
     user: Annotated[int, typer.Option(help="Simulated Telegram user id.")] = 1,
     source: Annotated[str | None, typer.Option(help="Deep-link source to start with.")] = None,
-    name: Annotated[str, typer.Option(help="Prospect's first name.")] = "Tester",
+    name: Annotated[
+        str | None,
+        typer.Option(help="Prospect's first name [default: the stored one, or Tester]."),
+    ] = None,
     phone: Annotated[
         str, typer.Option(help="Phone shared by the contact button.")
     ] = "+79991234567",

@@ -11,7 +11,7 @@ from bot.privacy import forget_user
 from bot.service.ports import ChannelFor, Handover, LeadKey
 from bot.service.touches import TouchService
 from bot.vocabulary import EventType, LeadStatus
-from storage.leads import LeadRepo
+from storage.leads import LeadRecord, LeadRepo
 from storage.touches import TouchRepo
 
 MISSING = "missing"  # Handover.status when there is no such lead
@@ -24,6 +24,11 @@ class FunnelService(TouchService):
         async with self.db.session() as session:
             lead = await LeadRepo(session).record(lead_id)
             return LeadKey(lead.channel, lead.user_id) if lead is not None else None
+
+    async def record_of(self, key: LeadKey) -> LeadRecord | None:
+        """The lead of ``key`` as stored, None before its first contact."""
+        async with self.db.session() as session, session.begin():
+            return await LeadRepo(session).record_for_update(key.channel, key.user_id)
 
     async def take(self, lead_id: int, by: str, manager_id: int | None = None) -> Handover:
         """A manager takes the lead: touches cancelled, the bot silent until released.

@@ -19,7 +19,9 @@ class Chat:
         self.output = ""
 
     @classmethod
-    async def start(cls, db: Path, *args: str, scenario: Path = MINI) -> Chat:
+    async def start(
+        cls, db: Path, *args: str, scenario: Path = MINI, name: str | None = "Ann"
+    ) -> Chat:
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
@@ -33,8 +35,7 @@ class Chat:
             "chat",
             "--scenario",
             str(scenario),
-            "--name",
-            "Ann",
+            *(("--name", name) if name is not None else ()),
             *args,
             cwd=ROOT,
             env=env,
@@ -121,3 +122,22 @@ async def test_demo_scenario_plays_with_no_keys(tmp_path: Path, demo_path: Path)
     chat.proc.stdin.write(b"/quit\n")
     await chat.proc.stdin.drain()
     assert await asyncio.wait_for(chat.proc.wait(), 20) == 0
+
+
+async def test_a_second_run_without_name_keeps_the_stored_name(tmp_path: Path) -> None:
+    db = tmp_path / "names.db"
+    chat = await Chat.start(db, "--user", "7")
+    await chat.expect("What do you need?")
+    await chat.say("/quit", then="bye")
+    await chat.proc.wait()
+    chat = await Chat.start(db, "--user", "7", name=None)  # as a tester runs it again
+    await chat.expect("you>")
+    await chat.say("/quit", then="bye")
+    await chat.proc.wait()
+    assert rows(db, "SELECT first_name FROM leads WHERE user_id = 7") == [("Ann",)]
+
+    chat = await Chat.start(db, "--user", "8", name=None)  # a new lead still gets a name
+    await chat.expect("What do you need?")
+    await chat.say("/quit", then="bye")
+    await chat.proc.wait()
+    assert rows(db, "SELECT first_name FROM leads WHERE user_id = 8") == [("Tester",)]
