@@ -74,7 +74,12 @@ async def build_report(
     total = with_spend(metrics(cohort, skip), total_spend(spend, sources))
     filters = {
         k: v
-        for k, v in (("source", f.source), ("segment", f.segment), ("channel", f.channel))
+        for k, v in (
+            ("source", f.source),
+            ("segment", f.segment),
+            ("channel", f.channel),
+            ("language", f.language),
+        )
         if v is not None
     }
     return Report(

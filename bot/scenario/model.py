@@ -607,6 +607,13 @@ class Scenario(Strict):
             " description and the texts (Cyrillic means ru)."
         ),
     )
+    translations: dict[Language, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description=(
+            "The same funnel in other languages: language -> sibling scenario file, picked by"
+            " the prospect's Telegram language (e.g. en: demo.en.yaml)."
+        ),
+    )
     timezone: str | None = None
     sending_window: SendingWindow | None = None
     texts: Texts = Field(default_factory=Texts)

@@ -116,7 +116,7 @@ class FunnelCore:
         The prospect sees "typing…" meanwhile and, past ``HOLD_AFTER`` seconds, one short
         holding message; the model's own budget (OPENAI_BUDGET) bounds the wait.
         """
-        funnel = self.scenario.funnel
+        funnel = self.scenario.funnel.for_language(outcome.state.language)
         work: Awaitable[Input]
         for action in outcome.actions:
             if isinstance(action, AskKnowledge):

@@ -60,10 +60,14 @@ class Scripting(FakeBotState):
         first_name: str | None = None,
         username: str | None = None,
         last_name: str | None = None,
-        language_code: str = "en",
+        language_code: str | None = None,
         contact: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Build (not queue) a private-chat message update from ``user_id``."""
+        """Build (not queue) a private-chat message update from ``user_id``.
+
+        ``language_code`` is left out unless given (Telegram omits it when the client does not
+        say); once given it sticks to the user, as a client's language does.
+        """
         user = self._remember_user(user_id, first_name, username, last_name, language_code)
         message: dict[str, Any] = {
             "message_id": self._next_message_id(user_id),
