@@ -36,6 +36,8 @@ LEAD_EVENTS = {
     "started": "leads",
     "contact_shared": "contacts",
     "lead_magnet_delivered": "lead_magnets",
+    "gate_shown": "gates_shown",
+    "gate_joined": "gates_joined",
     "offer_shown": "offers_shown",
     "offer_clicked": "offers_clicked",
     "handed_off": "handoffs",
@@ -62,6 +64,8 @@ class Metrics:
     not_client: int = 0
     contacts: int = 0
     lead_magnets: int = 0
+    gates_shown: int = 0  # asked to join a lead magnet's channel
+    gates_joined: int = 0  # joined after the ask, and got the lead magnet
     offers_shown: int = 0
     offers_clicked: int = 0
     handoffs: int = 0
@@ -87,6 +91,11 @@ class Metrics:
     @property
     def cr_lead_magnet(self) -> float | None:
         return ratio(self.lead_magnets, self.leads)
+
+    @property
+    def cr_gate(self) -> float | None:
+        """The subscription gate's conversion: joined the channel / asked to join."""
+        return ratio(self.gates_joined, self.gates_shown)
 
     @property
     def offer_ctr(self) -> float | None:

@@ -28,13 +28,15 @@ from bot.scenario.funnel import Funnel
 from storage.criteria import LeadFilter
 from storage.db import Database
 
-RATES = ("cr_qualified", "cr_contact", "cr_lead_magnet", "offer_ctr", "cr1")
+RATES = ("cr_qualified", "cr_contact", "cr_lead_magnet", "cr_gate", "offer_ctr", "cr1")
 COUNTS = (
     "leads",
     "qualified",
     "not_client",
     "contacts",
     "lead_magnets",
+    "gates_shown",
+    "gates_joined",
     "offers_shown",
     "offers_clicked",
     "handoffs",

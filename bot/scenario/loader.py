@@ -122,10 +122,15 @@ def _translate(
                 problems.append(Problem(shown, line_of(lines, path), format_path(path), message))
         funnel.translations[language] = other
         texts.append(other.version)
-    if texts:  # an edit of a translation is a new version of the funnel too
-        joined = ":".join([funnel.version, *texts])
-        funnel.version = hashlib.sha256(joined.encode()).hexdigest()[:12]
+    funnel.version = joined_version(funnel.version, texts)
     return problems
+
+
+def joined_version(main: str, translations: list[str]) -> str:
+    """The version of a funnel with translations: an edit of any of its files changes it."""
+    if not translations:
+        return main
+    return hashlib.sha256(":".join([main, *translations]).encode()).hexdigest()[:12]
 
 
 def plural(count: int, word: str) -> str:
@@ -159,4 +164,12 @@ def _shown(file: Path) -> str:
         return str(file)
 
 
-__all__ = ["Problem", "ScenarioError", "load_funnel", "parse_funnel", "plural", "summary"]
+__all__ = [
+    "Problem",
+    "ScenarioError",
+    "joined_version",
+    "load_funnel",
+    "parse_funnel",
+    "plural",
+    "summary",
+]

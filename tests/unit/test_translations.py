@@ -8,9 +8,11 @@ import pytest
 
 from bot.engine.engine import Engine
 from bot.engine.types import LeadState, Send, Start
+from bot.reload import Reloader
 from bot.scenario.loader import ScenarioError, load_funnel
+from bot.scenario.model import QuestionStep
 from bot.scenario.translations import language_of
-from bot.service import utcnow
+from bot.service import ScenarioHolder, utcnow
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 DEMO = SCENARIOS / "demo.yaml"
@@ -86,3 +88,17 @@ def test_a_translation_in_the_wrong_language_or_missing(tmp_path: Path) -> None:
     assert "ru is the language of this file itself" in _problems(path)
     path = _pair(tmp_path, "translations: {en: nowhere.yaml}", None)
     assert "nowhere.yaml:1 file not found" in _problems(path)
+
+
+async def test_a_live_reload_sees_an_edit_of_a_translation_only(tmp_path: Path) -> None:
+    path = _pair(tmp_path, "translations: {en: demo.en.yaml}", None)
+    holder = ScenarioHolder(load_funnel(path))
+    reloader = Reloader(holder, path, "Europe/Moscow")
+    assert not (await reloader.reload()).changed  # the same files: nothing to do
+    english = tmp_path / "demo.en.yaml"
+    text = english.read_text(encoding="utf-8")
+    english.write_text(text.replace("What does your business do?", "What is your business?"))
+    result = await reloader.reload()
+    assert result.changed and result.ok
+    step = holder.funnel.translations["en"].steps["q_niche"].step
+    assert isinstance(step, QuestionStep) and "What is your business?" in step.question
