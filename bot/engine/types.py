@@ -5,6 +5,9 @@ tests; nothing here knows about aiogram or SQL. The words they carry (event type
 statuses, stages, what a lead waits for) are defined once, in ``bot.vocabulary``.
 ``LeadState.private``/``load_private`` are the one codec for the engine's bookkeeping JSON:
 storage and the service go through them (and ``halted_private``), never write it by hand.
+
+long: one vocabulary of plain records (state, every input, every action) read together;
+split by kind it would scatter the one list a face must implement.
 """
 
 from __future__ import annotations

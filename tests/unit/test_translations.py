@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine.engine import Engine
-from bot.engine.types import LeadState, Send, Start
+from bot.engine.types import JoinRequest, LeadState, Send, Start
 from bot.reload import Reloader
 from bot.scenario.loader import ScenarioError, load_funnel
 from bot.scenario.model import QuestionStep
@@ -102,3 +102,10 @@ async def test_a_live_reload_sees_an_edit_of_a_translation_only(tmp_path: Path) 
     assert result.changed and result.ok
     step = holder.funnel.translations["en"].steps["q_niche"].step
     assert isinstance(step, QuestionStep) and "What is your business?" in step.question
+
+
+def test_a_join_request_speaks_the_requesters_language() -> None:
+    engine = Engine(load_funnel(DEMO))
+    joined = engine.handle(LeadState(), JoinRequest("-1001", language="en"), utcnow())
+    first = next(a for a in joined.actions if isinstance(a, Send)).message.text
+    assert "Warm Lead" in first and joined.state.language == "en"
