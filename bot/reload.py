@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.managers.chores import Periodic
-from bot.scenario.loader import ScenarioError, load_funnel
+from bot.scenario.loader import ScenarioError, joined_version, load_funnel
 from bot.service import ScenarioHolder
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,16 @@ class Reloader:
         self.chore = Periodic("scenario reload", self._poll, every=2.0)
 
     def _digest(self) -> str | None:
+        """The files' version as the loader computes it (the main file and its translations)."""
         try:
-            return hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
+            main = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
+            others = [
+                hashlib.sha256(t.path.read_bytes()).hexdigest()[:12]
+                for t in self.holder.funnel.translations.values()
+            ]
         except OSError:
             return None
+        return joined_version(main, others)
 
     async def reload(self, force: bool = False) -> ReloadResult:
         """Check the file now (``force``: report even when it is a known broken version)."""

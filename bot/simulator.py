@@ -87,6 +87,16 @@ class TerminalChannel:
         suffix = f" -> {choice.url}" if choice.url else ""
         self.out.write(f"     [{len(self.choices)}] {choice.label}{suffix}\n")
 
+    async def is_member(self, chat: str) -> bool | None:
+        # The terminal has no Telegram account to look up: the gate lets the tester through
+        # and the log says it was not checked (gate_unchecked).
+        self.out.write(f"     (membership of {chat} cannot be checked here: let through)\n")
+        return None
+
+    async def decide_join(self, chat: str, approve: bool) -> bool:
+        self.out.write(f"     ({'approved' if approve else 'declined'}: joining {chat})\n")
+        return True
+
     @asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
         self.out.write("     (typing…)\n")

@@ -63,6 +63,16 @@ class EventType(StrEnum):
     # the product ladder: lead magnet, offers, payments
     LEAD_MAGNET_DELIVERED = "lead_magnet_delivered"
     LEAD_MAGNET_DECLINED = "lead_magnet_declined"
+    # a lead magnet's subscription gate: asked to join a channel, checked, let through
+    GATE_SHOWN = "gate_shown"
+    GATE_NOT_YET = "gate_not_yet"
+    GATE_PASSED = "gate_passed"  # already a member when the gate checked
+    GATE_JOINED = "gate_joined"  # joined after the ask
+    # a request to join the operator's private channel or group, as an entry to the funnel
+    JOIN_REQUESTED = "join_requested"
+    JOIN_APPROVED = "join_approved"
+    JOIN_DECLINED = "join_declined"
+    GATE_UNCHECKED = "gate_unchecked"
     OFFER_SHOWN = "offer_shown"
     OFFER_CLICKED = "offer_clicked"
     INVOICE_SENT = "invoice_sent"
@@ -139,6 +149,7 @@ class Waiting(StrEnum):
     TIMER = "timer"
     CLASSIFY = "classify"
     MANAGER = "manager"
+    SUBSCRIPTION = "subscription"  # a lead magnet's gate: until the prospect joins a channel
 
 
 class Consent(StrEnum):

@@ -8,6 +8,7 @@ Mistakes are one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
@@ -39,6 +40,10 @@ StageOpt = Annotated[str | None, typer.Option(help=f"Only this stage: {', '.join
 StatusOpt = Annotated[str | None, typer.Option(help=f"Only this status: {', '.join(STATUSES)}.")]
 SourceOpt = Annotated[
     str | None, typer.Option(help=f"Only this deep-link source ({NONE_LABEL}: no source).")
+]
+LanguageOpt = Annotated[
+    str | None,
+    typer.Option(help="Only leads whose Telegram speaks this language (en matches en-GB too)."),
 ]
 ChannelOpt = Annotated[
     str | None, typer.Option(help="telegram, or terminal (the simulator); default: both.")
@@ -149,6 +154,7 @@ def lead_filter(
     until: str | None = None,
     limit: int | None = None,
     funnel: Funnel | None = None,
+    language: str | None = None,
 ) -> LeadFilter:
     """The shared filter options, checked, as the storage's lead criteria.
 
@@ -173,4 +179,6 @@ def lead_filter(
         fail(str(exc))
     if start is not None and end is not None and start >= end:
         fail("--since must be before --until")
-    return LeadFilter(segment, stage, status, source, channel, start, end, limit)
+    if language is not None and not re.fullmatch(r"[A-Za-z]{2,3}", language):
+        fail(f"--language {language!r}: a two-letter language code such as ru or en")
+    return LeadFilter(segment, stage, status, source, channel, start, end, limit, language=language)

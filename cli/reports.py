@@ -38,6 +38,7 @@ from bot.settings import Settings
 from bot.time_phrases import PeriodError, parse_span
 from cli.common import (
     ChannelOpt,
+    LanguageOpt,
     SegmentOpt,
     SinceOpt,
     SourceOpt,
@@ -173,6 +174,7 @@ def report(
     source: SourceOpt = None,
     segment: SegmentOpt = None,
     channel: ChannelOpt = None,
+    language: LanguageOpt = None,
     spend: Annotated[
         Path | None,
         typer.Option(help="Ad spend per source (CSV source,amount,currency or YAML) for CPL/CPO."),
@@ -207,7 +209,7 @@ def report(
         return
     funnel = scenario_or_exit(settings)
     f = lead_filter(settings, moment, segment=segment, source=source, channel=channel,
-                since=since, until=until, funnel=funnel)  # fmt: skip
+                since=since, until=until, funnel=funnel, language=language)  # fmt: skip
     tz = ZoneInfo(settings.timezone)
     if variants:
         _variants_report(settings, funnel, f, fmt)

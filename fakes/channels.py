@@ -25,6 +25,15 @@ class Collect:
         self.sent: list[OutMessage] = []
         self.fail = fail
         self.typing_count = 0
+        self.joined: set[str] = set()  # the channels the prospect is a member of
+
+    async def is_member(self, chat: str) -> bool | None:
+        return chat in self.joined
+
+    async def decide_join(self, chat: str, approve: bool) -> bool:
+        if approve:
+            self.joined.add(chat)
+        return True
 
     async def send(self, message: OutMessage) -> None:
         if self.fail is not None:

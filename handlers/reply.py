@@ -34,8 +34,10 @@ def lead_key(user: User) -> LeadKey:
     return LeadKey(CHANNEL, user.id)
 
 
-def texts(service: FunnelService) -> Texts:
-    return service.scenario.funnel.scenario.texts
+def texts(service: FunnelService, user: User | None = None) -> Texts:
+    """The scenario's texts in the language of ``user`` (of the main file without one)."""
+    language = user.language_code if user else None
+    return service.scenario.funnel.for_language(language).scenario.texts
 
 
 async def reply(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.models import Event, Lead
@@ -38,6 +38,7 @@ class LeadFilter:
     idle_days: float | None = None
     variant: tuple[str, str] | None = None  # (step, variant) the lead was shown
     reachable: bool = False  # only leads a mailing may write to
+    language: str | None = None  # a primary language (en): en, en-GB, en-US all match
 
     def conditions(
         self, now: datetime | None = None, *, dated: bool = True
@@ -56,6 +57,9 @@ class LeadFilter:
             conds.append(Lead.status == self.status)
         if self.channel is not None:
             conds.append(Lead.channel == self.channel)
+        if self.language is not None:
+            lang = self.language.lower()
+            conds.append(or_(func.lower(Lead.language) == lang, Lead.language.ilike(f"{lang}-%")))
         if dated and self.since is not None:
             conds.append(Lead.created_at >= self.since)
         if dated and self.until is not None:

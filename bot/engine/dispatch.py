@@ -17,8 +17,9 @@ from bot.engine.interview import (
     shared_phone,
     typed_contact,
 )
+from bot.engine.joins import requested, settle
 from bot.engine.mailings import broadcast, broadcast_press, is_broadcast_step
-from bot.engine.offers import offer_clicked, paid
+from bot.engine.offers import membership, offer_clicked, paid, recheck
 from bot.engine.offscript import HUMAN_BUTTON, KNOWLEDGE_PREFIX, OffScript, looks_like_question
 from bot.engine.run import Run
 from bot.engine.text import clean_input
@@ -29,7 +30,9 @@ from bot.engine.types import (
     Classified,
     Contact,
     Input,
+    JoinRequest,
     Looked,
+    Membership,
     Paid,
     Press,
     Release,
@@ -38,7 +41,14 @@ from bot.engine.types import (
     Text,
     TimerFired,
 )
-from bot.scenario.model import ConsentStep, MessageStep, OfferStep, QuestionStep, WaitStep
+from bot.scenario.model import (
+    ConsentStep,
+    LeadMagnetStep,
+    MessageStep,
+    OfferStep,
+    QuestionStep,
+    WaitStep,
+)
 from bot.vocabulary import AlertReason, EventType, LeadFlag, LeadStatus, Waiting
 
 #: Statuses in which a prospect's own message or /start makes the lead active again.
@@ -81,6 +91,13 @@ def relocate(run: Run) -> bool:
     return True
 
 
+def on_join_request(run: Run, event: JoinRequest) -> None:
+    """A request to join the operator's channel: the funnel starts (or resumes) as on /start."""
+    requested(run, event.chat, event.source)
+    start = Start(event.source, event.first_name, event.last_name, event.username, event.language)
+    on_start(run, start)
+
+
 def on_start(run: Run, event: Start) -> None:
     st = run.state
     for name in ("first_name", "last_name", "username", "language"):
@@ -108,7 +125,10 @@ def on_start(run: Run, event: Start) -> None:
         run.say(run.texts.handed_off)
         return
     run.say(run.texts.restart)
-    asking = {Waiting.ANSWER, Waiting.CONTACT, Waiting.MAGNET_CONTACT, Waiting.CONSENT}
+    asking = {
+        Waiting.ANSWER, Waiting.CONTACT, Waiting.MAGNET_CONTACT, Waiting.CONSENT,
+        Waiting.SUBSCRIPTION,
+    }  # fmt: skip
     if st.waiting in asking and st.step:
         run.run(st.step)
 
@@ -212,6 +232,9 @@ def on_press(run: Run, event: Press) -> None:
     if isinstance(step, OfferStep) and index == 0:
         offer_clicked(run, placed, step)
         return
+    if isinstance(step, LeadMagnetStep):
+        recheck(run, placed, step)
+        return
     buttons = step.buttons if isinstance(step, MessageStep | OfferStep) else []
     offset = 1 if isinstance(step, OfferStep) else 0
     if not 0 <= index - offset < len(buttons):
@@ -264,6 +287,7 @@ def on_classified(run: Run, event: Classified) -> None:
     if st.waiting != Waiting.CLASSIFY:
         run.log(EventType.CLASSIFICATION_IGNORED, st.step, segment=event.segment)
         return
+    settle(run, "after_interview")
     funnel = run.funnel
     seg_id = event.segment if funnel.segment(event.segment) else funnel.fallback_segment
     segment = funnel.scenario.segments[seg_id]
@@ -343,4 +367,6 @@ INPUT_HANDLERS: Mapping[type[Any], Callable[[Run, Any], None]] = {
     Release: on_release,
     Paid: paid,
     Broadcast: broadcast,
+    Membership: membership,
+    JoinRequest: on_join_request,
 }

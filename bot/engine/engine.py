@@ -18,7 +18,7 @@ from datetime import datetime
 from bot.engine.dispatch import dispatch
 from bot.engine.run import Run
 from bot.engine.steps import STEP_HANDLERS
-from bot.engine.types import Input, LeadState, Outcome
+from bot.engine.types import Input, JoinRequest, LeadState, Outcome, Start
 from bot.scenario.funnel import Funnel
 
 
@@ -30,8 +30,15 @@ class Engine:
         self.texts = funnel.scenario.texts
 
     def handle(self, state: LeadState, event: Input, now: datetime) -> Outcome:
-        """React to one input. ``state`` is not modified; the outcome holds a new one."""
-        run = Run(self.funnel, STEP_HANDLERS, copy.deepcopy(state), now)
+        """React to one input. ``state`` is not modified; the outcome holds a new one.
+
+        The lead reads the scenario in its language (``translations:``); an entry (``/start``,
+        a join request) carries the language before the state knows it, so the first reply
+        is in it too.
+        """
+        language = event.language if isinstance(event, Start | JoinRequest) else None
+        funnel = self.funnel.for_language(language or state.language)
+        run = Run(funnel, STEP_HANDLERS, copy.deepcopy(state), now)
         dispatch(run, event)
         return Outcome(state=run.state, actions=run.actions, toast=run.toast)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
-from bot.engine.offers import deliver_magnet
+from bot.engine.joins import settle
+from bot.engine.offers import deliver_magnet, gated
 from bot.engine.run import Run
 from bot.engine.text import contact_problem, normalize_email, normalize_phone
 from bot.engine.types import SaveAnswer, Schedule
@@ -159,8 +160,9 @@ def after_contact(run: Run, placed: Placed) -> None:
     step = placed.step
     if isinstance(step, LeadMagnetStep):
         run.say(run.texts.contact_thanks, placed.id, remove_keyboard=True)
-        deliver_magnet(run, placed, step)
-        run.advance(placed)
+        if not gated(run, placed, step):
+            deliver_magnet(run, placed, step)
+            run.advance(placed)
         return
     thanks = step.thanks if isinstance(step, ContactStep) and step.thanks else None
     run.say(thanks or run.texts.contact_thanks, placed.id, remove_keyboard=True)
@@ -178,6 +180,7 @@ def consent_answer(run: Run, placed: Placed, step: ConsentStep, agreed: bool) ->
     st.waiting = None
     event = EventType.CONSENT_GIVEN if agreed else EventType.CONSENT_DECLINED
     run.log(event, placed.id, version=version)
+    settle(run, "after_consent", agreed)
     if not agreed and step.on_decline:
         run.run(step.on_decline)
     else:

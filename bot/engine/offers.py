@@ -9,7 +9,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.engine.run import Run
-from bot.engine.types import Alert, Invoice, OutButton, Paid, RecordOrder
+from bot.engine.types import (
+    Alert,
+    CheckMembership,
+    Invoice,
+    Membership,
+    OutButton,
+    Paid,
+    RecordOrder,
+)
 from bot.scenario.funnel import Placed
 from bot.scenario.model import ZERO_DECIMAL, LeadMagnetStep, OfferStep
 from bot.vocabulary import (
@@ -17,6 +25,7 @@ from bot.vocabulary import (
     EventType,
     LeadStatus,
     Stage,
+    Waiting,
     invoice_payload,
     offer_of_payload,
 )
@@ -31,6 +40,56 @@ def deliver_magnet(run: Run, placed: Placed, step: LeadMagnetStep) -> None:
         buttons = ((OutButton(text=label, url=step.link),),)
     run.say(step.lead_magnet, placed.id, document=step.document, buttons=buttons)
     run.log(EventType.LEAD_MAGNET_DELIVERED, placed.id, title=step.title)
+
+
+def gated(run: Run, placed: Placed, step: LeadMagnetStep) -> bool:
+    """Hold the magnet behind its gate: ask the face whether the prospect already joined.
+
+    True when the chain now waits for the answer (``Membership``); the prospect sees the ask
+    only if they are not a member yet, so a subscriber gets the file straight away.
+    """
+    if step.gate is None:
+        return False
+    run.state.step, run.state.waiting = placed.id, Waiting.SUBSCRIPTION
+    run.actions.append(CheckMembership(step.gate.channel, placed.id))
+    return True
+
+
+def recheck(run: Run, placed: Placed, step: LeadMagnetStep) -> None:
+    """The prospect pressed «Check subscription»."""
+    st = run.state
+    if step.gate is None or st.step != placed.id or st.waiting != Waiting.SUBSCRIPTION:
+        run.toast = run.texts.not_current
+        return
+    run.actions.append(CheckMembership(step.gate.channel, placed.id, recheck=True))
+
+
+def membership(run: Run, event: Membership) -> None:
+    """The face's answer: the file and on along the chain, or the (friendly) ask to join."""
+    st = run.state
+    placed = run.funnel.get(event.step)
+    if placed is None or st.step != placed.id or st.waiting != Waiting.SUBSCRIPTION:
+        return  # answered twice, or the lead moved on meanwhile
+    step = placed.step
+    assert isinstance(step, LeadMagnetStep) and step.gate is not None
+    gate = step.gate
+    if event.member is False:
+        shown = EventType.GATE_NOT_YET if event.recheck else EventType.GATE_SHOWN
+        run.log(shown, placed.id, channel=gate.channel, title=step.title)
+        labels = [(run.texts.gate_join_button, gate.join_url), (run.texts.gate_check_button, None)]
+        text = (gate.not_yet or run.texts.gate_not_yet) if event.recheck else gate.prompt
+        run.say(text, placed.id, buttons=run.buttons_for(placed.id, labels))
+        return
+    # Could not tell (the bot is not an admin of the channel): the prospect is not held
+    # hostage to a set-up mistake; the log says so for the operator.
+    if event.member is None:
+        passed = EventType.GATE_UNCHECKED
+    else:
+        passed = EventType.GATE_JOINED if event.recheck else EventType.GATE_PASSED
+    run.log(passed, placed.id, channel=gate.channel, title=step.title, recheck=event.recheck)
+    st.waiting = None
+    deliver_magnet(run, placed, step)
+    run.advance(placed)
 
 
 def offer_fields(step: OfferStep) -> dict[str, str]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import get_args
 
 from bot.engine.interview import ask_contact, contact_known, text_version
-from bot.engine.offers import deliver_magnet, show_offer
+from bot.engine.offers import deliver_magnet, gated, show_offer
 from bot.engine.run import Run, StepHandler
 from bot.engine.types import Alert
 from bot.scenario.funnel import Placed
@@ -107,6 +107,8 @@ def lead_magnet(run: Run, placed: Placed) -> Next:
         prompt = step.contact_prompt or step.lead_magnet
         ask_contact(run, placed, prompt, "phone_or_email", True, None)
         st.waiting = Waiting.MAGNET_CONTACT
+        return None, True
+    if gated(run, placed, step):
         return None, True
     deliver_magnet(run, placed, step)
     return following, False

@@ -5,6 +5,9 @@ tests; nothing here knows about aiogram or SQL. The words they carry (event type
 statuses, stages, what a lead waits for) are defined once, in ``bot.vocabulary``.
 ``LeadState.private``/``load_private`` are the one codec for the engine's bookkeeping JSON:
 storage and the service go through them (and ``halted_private``), never write it by hand.
+
+long: one vocabulary of plain records (state, every input, every action) read together;
+split by kind it would scatter the one list a face must implement.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class PrivateState(TypedDict):
     orders: list[str]
     broadcast_buttons: dict[str, list[str | None]]
     told_handed_off: bool
+    join_chat: str | None
 
 
 @dataclass(slots=True)
@@ -74,6 +78,7 @@ class LeadState:
     orders: list[str] = field(default_factory=list)  # recent payment charge ids (no repeats)
     broadcast_buttons: dict[str, list[str | None]] = field(default_factory=dict)  # seq -> gotos
     told_handed_off: bool = False  # texts.handed_off said since the lead went to managers
+    join_chat: str | None = None  # a channel the lead asked to join, not yet decided
 
     def private(self) -> PrivateState:
         """The bookkeeping half of the state, for its JSON column (see ``load_private``)."""
@@ -89,6 +94,7 @@ class LeadState:
             "orders": self.orders,
             "broadcast_buttons": self.broadcast_buttons,
             "told_handed_off": self.told_handed_off,
+            "join_chat": self.join_chat,
         }
 
     def load_private(self, data: Mapping[str, Any] | None) -> None:
@@ -109,6 +115,8 @@ class LeadState:
             for k, v in (data.get("broadcast_buttons") or {}).items()
         }
         self.told_handed_off = bool(data.get("told_handed_off", False))
+        join_chat = data.get("join_chat")
+        self.join_chat = str(join_chat) if join_chat else None
 
     @property
     def has_contact(self) -> bool:
@@ -239,6 +247,29 @@ class Looked:
     asked: bool = True  # the text was question-shaped (else "no entry" is not confessed)
 
 
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """Whether the prospect is in a gate's channel, as the face found out after
+    ``CheckMembership``; ``member`` is None when it could not tell (the bot is no admin)."""
+
+    step: str
+    member: bool | None
+    recheck: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    """A request to join the operator's channel or group (``chat_join_request``): an entry to
+    the funnel like ``/start``; ``source`` is the invite link's name, already checked."""
+
+    chat: str
+    source: str | None = None
+    first_name: str = ""
+    last_name: str = ""
+    username: str = ""
+    language: str = ""
+
+
 Input = (
     Start
     | Text
@@ -252,6 +283,8 @@ Input = (
     | Paid
     | Broadcast
     | Looked
+    | Membership
+    | JoinRequest
 )
 
 
@@ -366,6 +399,24 @@ class RecordOrder:
     charge_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class CheckMembership:
+    """Ask the face whether the prospect joined ``chat``; the answer comes back as
+    ``Membership`` (the engine cannot call Telegram itself)."""
+
+    chat: str
+    step: str
+    recheck: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DecideJoin:
+    """Approve (or decline) the lead's pending request to join ``chat``."""
+
+    chat: str
+    approve: bool
+
+
 Action = (
     Send
     | Schedule
@@ -376,6 +427,8 @@ Action = (
     | Alert
     | RecordOrder
     | AskKnowledge
+    | CheckMembership
+    | DecideJoin
 )
 
 

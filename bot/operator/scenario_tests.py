@@ -18,10 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.engine.engine import Engine
 from bot.engine.types import (
     AskKnowledge,
+    CheckMembership,
     ClassifyRequest,
     Contact,
     Input,
     LeadState,
+    Membership,
     Outcome,
     OutMessage,
     Press,
@@ -87,6 +89,9 @@ class Case(_Strict):
     expect: Expect = Field(default_factory=Expect)
     variants: dict[str, str] = Field(
         default_factory=dict, description="A/B variant to show at a step: {step id: variant id}"
+    )
+    subscribed: bool = Field(
+        default=True, description="Whether the prospect is in every gate's channel."
     )
 
 
@@ -181,6 +186,11 @@ class _Player:
             if answered.messages:
                 self.kb_answers[id(answered.messages[0])] = looked.entry or "none"
             self.absorb(answered)
+            return
+        check = next((a for a in outcome.actions if isinstance(a, CheckMembership)), None)
+        if check is not None:  # a lead magnet's gate: as the case says the prospect stands
+            member = Membership(check.step, self.case.subscribed, check.recheck)
+            self.absorb(self.engine.handle(self.state, member, self.now))
             return
         if any(isinstance(a, ClassifyRequest) for a in outcome.actions):
             self.pending_classify = True

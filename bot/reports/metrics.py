@@ -37,6 +37,8 @@ LEAD_EVENTS: dict[str, str] = {
     EventType.STARTED: "leads",
     EventType.CONTACT_SHARED: "contacts",
     EventType.LEAD_MAGNET_DELIVERED: "lead_magnets",
+    EventType.GATE_SHOWN: "gates_shown",
+    EventType.GATE_JOINED: "gates_joined",
     EventType.OFFER_SHOWN: "offers_shown",
     EventType.OFFER_CLICKED: "offers_clicked",
     EventType.HANDED_OFF: "handoffs",
@@ -66,6 +68,8 @@ class Metrics:
     not_client: int = 0
     contacts: int = 0
     lead_magnets: int = 0
+    gates_shown: int = 0  # asked to join a lead magnet's channel
+    gates_joined: int = 0  # joined after the ask, and got the lead magnet
     offers_shown: int = 0
     offers_clicked: int = 0
     handoffs: int = 0
@@ -91,6 +95,11 @@ class Metrics:
     @property
     def cr_lead_magnet(self) -> float | None:
         return ratio(self.lead_magnets, self.leads)
+
+    @property
+    def cr_gate(self) -> float | None:
+        """The subscription gate's conversion: joined the channel / asked to join."""
+        return ratio(self.gates_joined, self.gates_shown)
 
     @property
     def offer_ctr(self) -> float | None:

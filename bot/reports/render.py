@@ -164,6 +164,12 @@ def _revenue(m: Metrics) -> str:
     return ", ".join(money(v, k) for k, v in sorted(m.revenue.items())) or "0"
 
 
+#: Shown only when a subscription gate asked someone to join (most funnels have none).
+GATE_ROWS: list[tuple[str, Callable[[Metrics], object]]] = [
+    ("Gate: asked to join", lambda m: m.gates_shown),
+    ("Gate: joined", lambda m: m.gates_joined),
+    ("CR gate ask → join", lambda m: pct(m.cr_gate)),
+]
 METRIC_ROWS: list[tuple[str, Callable[[Metrics], object]]] = [
     ("Leads (started)", lambda m: m.leads),
     ("Qualified", lambda m: m.qualified),
@@ -195,7 +201,8 @@ def metrics_table(report: Report) -> Table:
     columns = [("all", report.total), *report.by_source.items()]
     for name, _ in columns:
         table.add_column(name, justify="right")
-    for title, get in METRIC_ROWS:
+    gated = any(m.gates_shown for _, m in columns)
+    for title, get in METRIC_ROWS + (GATE_ROWS if gated else []):
         cells = [_t(get(m)) for _, m in columns]
         table.add_row(_t(title), *cells)
     return table

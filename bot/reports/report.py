@@ -28,13 +28,15 @@ from bot.scenario.funnel import Funnel
 from storage.criteria import LeadFilter
 from storage.db import Database
 
-RATES = ("cr_qualified", "cr_contact", "cr_lead_magnet", "offer_ctr", "cr1")
+RATES = ("cr_qualified", "cr_contact", "cr_lead_magnet", "cr_gate", "offer_ctr", "cr1")
 COUNTS = (
     "leads",
     "qualified",
     "not_client",
     "contacts",
     "lead_magnets",
+    "gates_shown",
+    "gates_joined",
     "offers_shown",
     "offers_clicked",
     "handoffs",
@@ -74,7 +76,12 @@ async def build_report(
     total = with_spend(metrics(cohort, skip), total_spend(spend, sources))
     filters = {
         k: v
-        for k, v in (("source", f.source), ("segment", f.segment), ("channel", f.channel))
+        for k, v in (
+            ("source", f.source),
+            ("segment", f.segment),
+            ("channel", f.channel),
+            ("language", f.language),
+        )
         if v is not None
     }
     return Report(

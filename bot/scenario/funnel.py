@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.scenario.model import AnyStep, Scenario, Segment, step_kind
+from bot.scenario.translations import language_of
 
 INTERVIEW = "interview"
 
@@ -38,6 +39,8 @@ class Funnel:
     timezone: ZoneInfo
     steps: dict[str, Placed] = field(default_factory=dict)
     chains: dict[str, list[str]] = field(default_factory=dict)
+    #: The same funnel in other languages (checked by ``bot.scenario.translations``).
+    translations: dict[str, Funnel] = field(default_factory=dict)
 
     @classmethod
     def build(cls, scenario: Scenario, path: Path, source_text: str, tz: ZoneInfo) -> Funnel:
@@ -52,6 +55,10 @@ class Funnel:
                 ids.append(step_id)
             funnel.chains[chain] = ids
         return funnel
+
+    def for_language(self, code: str | None) -> Funnel:
+        """The file a prospect with Telegram ``language_code`` reads; the main one by default."""
+        return self.translations.get(language_of(code), self)
 
     @property
     def base_dir(self) -> Path:

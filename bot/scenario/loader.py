@@ -8,6 +8,8 @@ harmless placeholder so the second pass still runs and the operator sees all mis
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.scenario.form_check import validate_form
 from bot.scenario.funnel import Funnel
 from bot.scenario.shape_check import check_shape
+from bot.scenario.translations import parity
 from bot.scenario.yaml_lines import Path as DataPath
 from bot.scenario.yaml_lines import YamlProblem, format_path, line_of, load_with_lines
 
@@ -77,9 +80,57 @@ def parse_funnel(text: str, file: Path, default_timezone: str, shown: str | None
         tz = ZoneInfo("UTC")
     funnel = Funnel.build(scenario, file, text, tz)
     problems += [at(path, message) for path, message in check_shape(funnel, data, broken)]
+    if not problems:
+        problems += _translate(funnel, default_timezone, at)
     if problems:
         raise ScenarioError(problems)
     return funnel
+
+
+def _translate(
+    funnel: Funnel, default_timezone: str, at: Callable[[DataPath, str], Problem]
+) -> list[Problem]:
+    """Load each sibling file of ``translations:`` into ``funnel``; its problems, if any.
+
+    A sibling is checked as a scenario of its own (its problems name its file and lines),
+    then against the main file: the same funnel in other words (``translations.parity``).
+    """
+    problems: list[Problem] = []
+    texts = []
+    for language, relative in funnel.scenario.translations.items():
+        where: DataPath = ("translations", language)
+        if language == funnel.scenario.language:
+            problems.append(at(where, f"{language} is the language of this file itself"))
+            continue
+        sibling = funnel.asset(relative)
+        try:
+            other = load_funnel(sibling, default_timezone)
+        except ScenarioError as exc:
+            problems += exc.problems
+            continue
+        shown = _shown(sibling)
+        if other.scenario.translations:
+            problems.append(at(where, f"{relative} names translations itself: only the main may"))
+        elif other.scenario.language != language:
+            problems.append(
+                at(where, f"{relative} is written in {other.scenario.language}, not {language}")
+            )
+        mismatches = parity(funnel.scenario, other.scenario)
+        if mismatches:
+            _, lines, _ = load_with_lines(sibling.read_text(encoding="utf-8"))
+            for path, message in mismatches:
+                problems.append(Problem(shown, line_of(lines, path), format_path(path), message))
+        funnel.translations[language] = other
+        texts.append(other.version)
+    funnel.version = joined_version(funnel.version, texts)
+    return problems
+
+
+def joined_version(main: str, translations: list[str]) -> str:
+    """The version of a funnel with translations: an edit of any of its files changes it."""
+    if not translations:
+        return main
+    return hashlib.sha256(":".join([main, *translations]).encode()).hexdigest()[:12]
 
 
 def plural(count: int, word: str) -> str:
@@ -95,9 +146,14 @@ def summary(funnel: Funnel) -> list[str]:
         f"ok ({plural(len(funnel.steps), 'step')}, {plural(len(scenario.segments), 'segment')},"
         f" {plural(chains, 'funnel')}, language {scenario.language})"
     ]
-    defaults = scenario.default_texts_in_use()
-    if defaults:
-        lines.append(f"built-in texts in use ({scenario.language}): " + ", ".join(defaults))
+    for other in (funnel, *funnel.translations.values()):
+        defaults = other.scenario.default_texts_in_use()
+        if defaults:
+            language = other.scenario.language
+            lines.append(f"built-in texts in use ({language}): " + ", ".join(defaults))
+    if funnel.translations:
+        named = ", ".join(f"{k} ({v})" for k, v in scenario.translations.items())
+        lines.append(f"also in: {named}; every step and text present in each")
     return lines
 
 
@@ -108,4 +164,12 @@ def _shown(file: Path) -> str:
         return str(file)
 
 
-__all__ = ["Problem", "ScenarioError", "load_funnel", "parse_funnel", "plural", "summary"]
+__all__ = [
+    "Problem",
+    "ScenarioError",
+    "joined_version",
+    "load_funnel",
+    "parse_funnel",
+    "plural",
+    "summary",
+]

@@ -229,6 +229,32 @@ class ClassifyStep(StepBase):
     classify: Literal[True] | Text = Field(description="true, or a text shown meanwhile")
 
 
+class Gate(Strict):
+    """A lead magnet given only to members of a channel (checked with getChatMember)."""
+
+    channel: Annotated[str, Field(pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{5,15})$")] = Field(
+        description="The channel or group: @username, or -100… id of a private one."
+    )
+    link: Annotated[str, Field(pattern=r"^https://t\.me/\S+$")] | None = Field(
+        default=None, description="Where the join button leads; t.me/<username> by default."
+    )
+    prompt: Text = Field(description="The ask to join, shown with the join and check buttons.")
+    not_yet: Text | None = Field(
+        default=None,
+        description="Said when a re-check finds no membership (texts.gate_not_yet).",
+    )
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Gate:
+        if self.link is None and not self.channel.startswith("@"):
+            raise ValueError("a private channel (-100…) needs a 'link' (its invite link)")
+        return self
+
+    @property
+    def join_url(self) -> str:
+        return self.link or f"https://t.me/{self.channel[1:]}"
+
+
 class LeadMagnetStep(StepBase):
     """Give the free, valuable thing: a file or a link, optionally for a contact."""
 
@@ -241,6 +267,9 @@ class LeadMagnetStep(StepBase):
     link_text: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     requires_contact: bool = False
     contact_prompt: Text | None = None
+    gate: Gate | None = Field(
+        default=None, description="Give it only after the prospect joined this channel."
+    )
 
     @model_validator(mode="after")
     def _something_to_give(self) -> LeadMagnetStep:
@@ -528,6 +557,12 @@ class Texts(Strict):
     offer_link_button: Annotated[str, Field(max_length=64)] = "Order"
     offer_button: Annotated[str, Field(max_length=64)] = "I want it"
     magnet_link_button: Annotated[str, Field(max_length=64)] = "Open"
+    gate_join_button: Annotated[str, Field(max_length=64)] = "Join the channel"
+    gate_check_button: Annotated[str, Field(max_length=64)] = "Check subscription"
+    gate_not_yet: Text = (
+        "I don't see you in the channel yet. Join it, then press «Check subscription» again —"
+        " it can take a few seconds to show."
+    )
     policy_button: Annotated[str, Field(max_length=64)] = "Privacy policy"
     pay_button: Annotated[str, Field(max_length=64)] = "Pay"
     paid: Text = "Payment received — thank you! «{offer}» is yours."
@@ -599,6 +634,18 @@ def _positive_span(value: timedelta | None) -> timedelta | None:
     return value
 
 
+class JoinRequests(Strict):
+    """What the bot does with a request to join the operator's channel or group."""
+
+    approve: Literal["at_once", "after_interview", "after_consent", "decline"] = Field(
+        default="at_once",
+        description=(
+            "at_once; after_interview (when the interview is done); after_consent (when the"
+            " consent step is agreed to; declined if refused); decline."
+        ),
+    )
+
+
 class Scenario(Strict):
     """The whole funnel of one bot."""
 
@@ -610,6 +657,13 @@ class Scenario(Strict):
         description=(
             "Language of the built-in texts (ru or en). Left out: guessed from the business"
             " description and the texts (Cyrillic means ru)."
+        ),
+    )
+    translations: dict[Language, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description=(
+            "The same funnel in other languages: language -> sibling scenario file, picked by"
+            " the prospect's Telegram language (e.g. en: demo.en.yaml)."
         ),
     )
     timezone: str | None = None
@@ -639,6 +693,10 @@ class Scenario(Strict):
     knowledge: list[KnowledgeEntry] = Field(
         default_factory=list,
         description="Answers to free questions, asked at any point of the funnel.",
+    )
+    join_requests: JoinRequests = Field(
+        default_factory=JoinRequests,
+        description="Requests to join a channel where the bot is an admin start the funnel.",
     )
     crm_events: list[CrmEvent] = Field(
         default_factory=lambda: list(DEFAULT_CRM_EVENTS),

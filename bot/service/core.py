@@ -21,9 +21,12 @@ from bot.engine.types import (
     AskKnowledge,
     Blocked,
     CancelTimers,
+    CheckMembership,
     ClassifyRequest,
+    DecideJoin,
     Input,
     Log,
+    Membership,
     Outcome,
     OutMessage,
     RecordOrder,
@@ -116,7 +119,7 @@ class FunnelCore:
         The prospect sees "typing…" meanwhile and, past ``HOLD_AFTER`` seconds, one short
         holding message; the model's own budget (OPENAI_BUDGET) bounds the wait.
         """
-        funnel = self.scenario.funnel
+        funnel = self.scenario.funnel.for_language(outcome.state.language)
         work: Awaitable[Input]
         for action in outcome.actions:
             if isinstance(action, AskKnowledge):
@@ -125,6 +128,9 @@ class FunnelCore:
             if isinstance(action, ClassifyRequest):
                 work = self.qualifier.qualify(funnel, {k: v for k, _, v in action.answers})
                 break
+            if isinstance(action, CheckMembership):  # quick: no typing, no holding message
+                member = await channel.is_member(action.chat)
+                return Membership(action.step, member, action.recheck)
         else:
             return None
         async with channel.typing():
@@ -203,6 +209,13 @@ class FunnelCore:
     ) -> tuple[list[OutMessage], bool]:
         """Send the outcome's messages; returns what went out and whether the lead is gone."""
         sent: list[OutMessage] = []
+        for action in outcome.actions:  # a join request first: a welcome may follow it
+            if isinstance(action, DecideJoin) and not await channel.decide_join(
+                action.chat, action.approve
+            ):
+                await self.log_event(
+                    lead_id, (EventType.ERROR, None, {"reason": f"join request to {action.chat}"})
+                )
         for message in outcome.messages:
             try:
                 await channel.send(message)

@@ -52,6 +52,14 @@ class Channel(Protocol):
 
     def typing(self) -> AbstractAsyncContextManager[None]: ...
 
+    async def is_member(self, chat: str) -> bool | None:
+        """Whether the prospect is in ``chat`` (a lead magnet's gate); None: cannot tell."""
+        ...
+
+    async def decide_join(self, chat: str, approve: bool) -> bool:
+        """Approve or decline the prospect's request to join ``chat``; False if refused."""
+        ...
+
 
 #: Finds the face that reaches a stored lead (for touches and a manager's Return).
 ChannelFor = Callable[[LeadRecord], Channel]

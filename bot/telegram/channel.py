@@ -20,6 +20,7 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
+from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
@@ -32,6 +33,9 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.methods import (
+    ApproveChatJoinRequest,
+    DeclineChatJoinRequest,
+    GetChatMember,
     Response,
     SendChatAction,
     SendDocument,
@@ -41,7 +45,7 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import FSInputFile, LabeledPrice, Message
+from aiogram.types import ChatMemberRestricted, FSInputFile, LabeledPrice, Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.engine.types import Invoice, OutMessage, Priority
@@ -55,6 +59,10 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 STARS = "XTR"
+#: Who counts as having joined a gate's channel (a restricted member says so itself).
+MEMBER_STATUSES = frozenset(
+    {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+)
 _STALE_FILE_HINTS = ("wrong file identifier", "file reference", "wrong remote file")
 
 T = TypeVar("T")
@@ -120,6 +128,29 @@ class TelegramChannel:
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return self._typing()
+
+    async def is_member(self, chat: str) -> bool | None:
+        """``getChatMember`` of the prospect in a gate's channel. Telegram answers it only to
+        an admin of that channel: a refusal is "cannot tell" (None), logged for the operator."""
+        try:
+            found = await self.call(GetChatMember(chat_id=chat, user_id=self.chat_id))
+        except (SendRejected, RecipientGone) as exc:
+            log.warning("membership of %s in %s not checked: %s", self.chat_id, chat, exc)
+            return None
+        if isinstance(found, ChatMemberRestricted):
+            return found.is_member
+        return found.status in MEMBER_STATUSES
+
+    async def decide_join(self, chat: str, approve: bool) -> bool:
+        """Let the prospect into ``chat`` (or not): their pending ``chat_join_request``."""
+        chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
+        decision = ApproveChatJoinRequest if approve else DeclineChatJoinRequest
+        try:
+            await self.call(decision(chat_id=chat_id, user_id=self.chat_id))
+        except (SendRejected, RecipientGone) as exc:
+            log.warning("join request of %s to %s not decided: %s", self.chat_id, chat, exc)
+            return False
+        return True
 
     @asynccontextmanager
     async def _typing(self) -> AsyncIterator[None]:
@@ -252,6 +283,12 @@ class Unreachable:
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return nullcontext()
+
+    async def is_member(self, chat: str) -> bool | None:
+        return None
+
+    async def decide_join(self, chat: str, approve: bool) -> bool:
+        return False
 
 
 def _file_id(message: Any) -> str | None:

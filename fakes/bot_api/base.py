@@ -57,6 +57,12 @@ class FakeBotState:
         self.users: dict[int, dict[str, Any]] = {}
         self.webhook: dict[str, Any] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
+        #: Channels and groups the fake knows (by @username or id): their members' user ids,
+        #: and whether the bot is an admin there (getChatMember answers admins only).
+        self.channel_members: dict[str, set[int]] = {}
+        self.channel_admin: dict[str, bool] = {}
+        #: Pending requests to join a channel: (chat, user id); approving one makes a member.
+        self.join_requests: set[tuple[str, int]] = set()
         self.pending_updates: list[dict[str, Any]] = []
 
         self._started_at = time.monotonic()

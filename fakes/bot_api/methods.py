@@ -124,6 +124,44 @@ class BotMethods(CheckedCalls):
             },
         )
 
+    async def _get_chat_member(self, call: Call) -> Any:
+        """Telegram's rules: an unknown chat is "chat not found"; a channel whose admins do
+        not include the bot keeps its member list to itself; a user never met is unknown."""
+        chat = str(call.params.get("chat_id") or "")
+        if not chat:
+            raise bad_request("chat_id is empty")
+        if chat not in self.channel_members:
+            raise bad_request("chat not found")
+        if not self.channel_admin.get(chat):
+            raise bad_request("member list is inaccessible")
+        user_id = call.params.get("user_id")
+        if not isinstance(user_id, int) or user_id not in self.users:
+            raise bad_request("PARTICIPANT_ID_INVALID")
+        status = "member" if user_id in self.channel_members[chat] else "left"
+        return {"status": status, "user": dict(self.users[user_id])}
+
+    async def _approve_chat_join_request(self, call: Call) -> Any:
+        chat, user_id = self._pending_join(call)
+        self.channel_members.setdefault(chat, set()).add(user_id)
+        return True
+
+    async def _decline_chat_join_request(self, call: Call) -> Any:
+        self._pending_join(call)
+        return True
+
+    def _pending_join(self, call: Call) -> tuple[str, int]:
+        """Telegram decides a request once, and only an admin can: anything else is refused."""
+        chat = str(call.params.get("chat_id") or "")
+        if chat not in self.channel_members:
+            raise bad_request("chat not found")
+        if not self.channel_admin.get(chat):
+            raise bad_request("CHAT_ADMIN_REQUIRED")
+        user_id = call.params.get("user_id")
+        if not isinstance(user_id, int) or (chat, user_id) not in self.join_requests:
+            raise bad_request("HIDE_REQUESTER_MISSING")
+        self.join_requests.discard((chat, user_id))
+        return chat, user_id
+
     async def _send_chat_action(self, call: Call) -> Any:
         self._require_chat(call)
         if call.params.get("action") not in CHAT_ACTIONS:

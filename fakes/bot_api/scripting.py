@@ -52,6 +52,52 @@ class Scripting(FakeBotState):
     def push_updates(self, updates: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [self.push_update(update) for update in updates]
 
+    def add_channel(self, chat: str, *, bot_is_admin: bool = True) -> None:
+        """A channel (``@name`` or ``-100…``) for ``getChatMember``; nobody has joined yet."""
+        self.channel_members.setdefault(chat, set())
+        self.channel_admin[chat] = bot_is_admin
+
+    def join_channel(self, chat: str, user_id: int, joined: bool = True) -> None:
+        """The user joins (or, with ``joined=False``, leaves) the channel."""
+        members = self.channel_members.setdefault(chat, set())
+        if joined:
+            members.add(user_id)
+        else:
+            members.discard(user_id)
+
+    def join_request_update(
+        self,
+        chat: int,
+        user_id: int,
+        *,
+        link_name: str | None = None,
+        first_name: str | None = None,
+        language_code: str | None = None,
+    ) -> dict[str, Any]:
+        """A ``chat_join_request`` to the channel ``chat`` (-100…) through an invite link
+        named ``link_name``; the request stays pending until approved or declined."""
+        user = self._remember_user(user_id, first_name, None, None, language_code)
+        self.channel_members.setdefault(str(chat), set())
+        self.channel_admin.setdefault(str(chat), True)
+        self.join_requests.add((str(chat), user_id))
+        link: dict[str, Any] = {
+            "invite_link": f"https://t.me/+{secrets.token_urlsafe(9)}",
+            "creator": self._bot_user(),
+            "creates_join_request": True,
+            "is_primary": False,
+            "is_revoked": False,
+        }
+        if link_name is not None:
+            link["name"] = link_name
+        request = {
+            "chat": {"id": chat, "type": "channel", "title": f"Channel {chat}"},
+            "from": user,
+            "user_chat_id": user_id,
+            "date": int(time.time()),
+            "invite_link": link,
+        }
+        return {"chat_join_request": request}
+
     def message_update(
         self,
         user_id: int,
@@ -60,10 +106,14 @@ class Scripting(FakeBotState):
         first_name: str | None = None,
         username: str | None = None,
         last_name: str | None = None,
-        language_code: str = "en",
+        language_code: str | None = None,
         contact: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Build (not queue) a private-chat message update from ``user_id``."""
+        """Build (not queue) a private-chat message update from ``user_id``.
+
+        ``language_code`` is left out unless given (Telegram omits it when the client does not
+        say); once given it sticks to the user, as a client's language does.
+        """
         user = self._remember_user(user_id, first_name, username, last_name, language_code)
         message: dict[str, Any] = {
             "message_id": self._next_message_id(user_id),

@@ -92,6 +92,9 @@ class FakeBotAPI(BotMethods, Scripting):
             "getMyCommands": self._get_my_commands,
             "sendInvoice": self._send_invoice,
             "answerPreCheckoutQuery": self._answer_pre_checkout_query,
+            "getChatMember": self._get_chat_member,
+            "approveChatJoinRequest": self._approve_chat_join_request,
+            "declineChatJoinRequest": self._decline_chat_join_request,
         }
         self._canonical = {name.lower(): name for name in self._handlers}
 

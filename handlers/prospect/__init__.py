@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers.prospect import buttons, commands, errors, membership, messages, payments
+from handlers.prospect import buttons, commands, errors, joins, membership, messages, payments
 
 
 def router() -> Router:
@@ -21,6 +21,7 @@ def router() -> Router:
         payments.router(),
         messages.router(),
         membership.router(),
+        joins.router(),
         errors.router(),
     )
     return prospects

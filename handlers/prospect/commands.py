@@ -53,7 +53,7 @@ async def stop(message: Message, service: FunnelService, channels: Channels, bot
 
 
 async def help_(message: Message, service: FunnelService, channels: Channels, bot: Bot) -> None:
-    await reply(channels, bot, message.chat.id, texts(service).help)
+    await reply(channels, bot, message.chat.id, texts(service, message.from_user).help)
 
 
 async def forget(message: Message, service: FunnelService, channels: Channels, bot: Bot) -> None:
@@ -61,7 +61,8 @@ async def forget(message: Message, service: FunnelService, channels: Channels, b
     if message.from_user is None:
         return
     await service.forget(lead_key(message.from_user))
-    await reply(channels, bot, message.chat.id, texts(service).forgotten, ReplyKeyboardRemove())
+    said = texts(service, message.from_user).forgotten
+    await reply(channels, bot, message.chat.id, said, ReplyKeyboardRemove())
 
 
 def router() -> Router:

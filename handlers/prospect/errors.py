@@ -30,13 +30,14 @@ async def apologise(
     if query is not None:
         await answer(query)
     chat = None
+    user = query.from_user if query is not None else None
     if update.message is not None:
-        chat = update.message.chat
+        chat, user = update.message.chat, update.message.from_user
     elif query is not None and query.message is not None:
         chat = query.message.chat
     if chat is not None and chat.type == ChatType.PRIVATE:
         try:
-            text = texts(service).apology
+            text = texts(service, user).apology
         except Exception:  # the scenario itself may be what failed
             log.exception("no apology text available")
             return True

@@ -61,7 +61,7 @@ async def caption(message: Message, service: FunnelService, channels: Channels, 
 
 async def media(message: Message, service: FunnelService, channels: Channels, bot: Bot) -> None:
     """A sticker, voice or photo alone: say kindly what the bot understands."""
-    await reply(channels, bot, message.chat.id, texts(service).unknown)
+    await reply(channels, bot, message.chat.id, texts(service, message.from_user).unknown)
 
 
 def router() -> Router:

@@ -31,7 +31,8 @@ async def checkout(query: PreCheckoutQuery, service: FunnelService) -> None:
         if ours:
             await query.answer(ok=True)
         else:
-            await query.answer(ok=False, error_message=texts(service).apology[:255])
+            sorry = texts(service, query.from_user).apology[:255]
+            await query.answer(ok=False, error_message=sorry)
     except TelegramAPIError as exc:
         log.warning("pre-checkout %s not answered: %s", query.id, exc)
 

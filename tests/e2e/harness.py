@@ -94,7 +94,7 @@ class Harness:
             ),
             self.tg.describe_calls,
         )
-        data = message.callback_data[message.button_texts.index(label)]
+        data = message.buttons[message.button_texts.index(label)]["callback_data"]
         update = self.push(self.tg.callback_update(user, data, message.result["message_id"]))
         return await self.answered(update)
 

@@ -32,6 +32,7 @@ from storage.models import Answer, ScheduledTouch
 from tests.e2e.harness import DEMO, PHONE, Harness, harness_for, polling, until
 
 USER = 1001
+DEMO_CHANNEL = "@teplylead"  # the channel of the demo's subscription gate
 _TAG = re.compile(r"<[^>]+>")
 #: Replayed by default (the engine-level runner covers every case; this one crosses what the
 #: Telegram face adds: deep link, buttons, free text, consent, contact button, offer click,
@@ -124,7 +125,10 @@ class Replay:
     async def play(self) -> None:
         case, h = self.case, self.h
         start = f"/start {case.source}" if case.source else "/start"
-        h.push(h.tg.message_update(USER, start, first_name=case.first_name))
+        update = h.tg.message_update(USER, start, first_name=case.first_name)
+        h.tg.add_channel(DEMO_CHANNEL)  # the demo's gated checklist: a member unless not
+        h.tg.join_channel(DEMO_CHANNEL, USER, joined=case.subscribed)
+        h.push(update)
         for number, line in enumerate(case.conversation, 1):
             where = f"line {number} of {case.name!r}: {line.model_dump(exclude_none=True)}"
             try:

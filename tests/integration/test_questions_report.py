@@ -21,6 +21,12 @@ class Chat:
     async def send(self, message: OutMessage) -> None:
         self.sent.append(message)
 
+    async def is_member(self, chat: str) -> bool | None:
+        return None
+
+    async def decide_join(self, chat: str, approve: bool) -> bool:
+        return False
+
     @asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
         yield
