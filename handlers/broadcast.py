@@ -19,7 +19,7 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject, Filter
+from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -43,6 +43,7 @@ from bot.managers import Staff
 from bot.reports.leads import full_name
 from bot.service import FunnelService, RecipientGone, SendRejected
 from bot.telegram.channel import Channels
+from handlers.filters import Magic
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +395,8 @@ def router() -> Router:
     flow.message.filter(AdminChat())
     flow.callback_query.filter(AdminChat())
     flow.message.register(broadcast_cmd, Command("broadcast"))
-    flow.message.register(message_text, Flow.text, F.text, ~F.text.startswith("/"))
+    flow.message.register(
+        message_text, StateFilter(Flow.text), Magic(F.text), Magic(~F.text.startswith("/"))
+    )
     flow.callback_query.register(pressed, Pressed.filter())
     return flow
