@@ -243,7 +243,10 @@ async def copy_history(db: Database, template: int, first_user: int, count: int)
         ).all()
         mine = "l.channel = 'telegram' AND l.user_id BETWEEN :first AND :last_user"
         who = {"first": first_user, "last_user": first_user + count - 1}
-        await conn.execute(text(f"DELETE FROM events WHERE lead_id IN (SELECT l.id FROM leads l WHERE {mine})"), who)
+        await conn.execute(
+            text(f"DELETE FROM events WHERE lead_id IN (SELECT l.id FROM leads l WHERE {mine})"),
+            who,
+        )
         for e in events:
             await conn.execute(
                 text(
