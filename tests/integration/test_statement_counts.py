@@ -11,14 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
-from bot.engine.types import Input, Start, Text
+from bot.engine.types import Input, LeadState, Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
 from fakes.channels import Collect
 from storage.db import Database
+from storage.leads import LeadRace, LeadRepo
 from tests.conftest import Clock
 
 #: The most statements each update kind may take (SQLite and PostgreSQL alike).
@@ -64,3 +66,17 @@ async def test_statements_per_update_kind(db: Database, mini: Funnel, clock: Clo
     assert chat.sent[-1].text  # the updates did their work
     over = {k: (n, BUDGET[k]) for k, n in used.items() if n > BUDGET[k]}
     assert not over, f"statements per update grew (used, budget): {over}"
+
+
+async def test_a_first_contact_raced_by_another_process_is_told(db: Database, clock: Clock) -> None:
+    """Two processes saw no row for the same person: the second insert writes nothing and
+    says so (the service then runs the update again on the row the first one made)."""
+    key = ("telegram", 5151)
+    async with db.session() as session, session.begin():
+        first = await LeadRepo(session).store(None, key, LeadState(first_name="A"), clock(), "1")
+    async with db.session() as session, session.begin():
+        with pytest.raises(LeadRace):
+            await LeadRepo(session).store(None, key, LeadState(first_name="B"), clock(), "1")
+    async with db.session() as session:
+        lead_id, state = await LeadRepo(session).load(*key)
+    assert (lead_id, state.first_name) == (first, "A")
