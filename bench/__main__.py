@@ -126,7 +126,7 @@ async def run_all(
                 rows.append(row2)
     if 3 in args.only:
         config3 = (
-            per_update.BurstConfig(updates=200, warmup=20, repeats=1)
+            per_update.BurstConfig(updates=100, warmup=10, pairs=3)
             if quick
             else per_update.BurstConfig()
         )

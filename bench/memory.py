@@ -26,6 +26,7 @@ from bench.seeding import (
     ROOT,
     TOUCH_TEXT,
     clone,
+    copy_history,
     drop_templates,
     load_mini,
     make_templates,
@@ -34,7 +35,7 @@ from bench.seeding import (
 from bot.service import utcnow
 from storage.db import Database
 
-TARGET_MB = 150.0
+TARGET_OVER_BARE_MB = 20.0  # issue 15: within 20 MB of a bare aiogram bot, same run
 NEW_USERS = 6_000_000
 
 
@@ -63,10 +64,16 @@ import asyncio, os
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Message
 
 async def echo(message: Message) -> None:
-    await message.answer(message.text or "?")
+    for _ in range(20):  # the same fake and limits as leadbot: wait out a 429, as it does
+        try:
+            await message.answer(message.text or "?")
+            return
+        except TelegramRetryAfter as exc:
+            await asyncio.sleep(exc.retry_after)
 
 async def main() -> None:
     api = TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"])
@@ -154,7 +161,6 @@ def _environment(fake: FakeProc, database_url: str) -> dict[str, str]:
         DATABASE_URL=database_url,
         SCENARIO=str(MINI),
         TIMEZONE="Europe/Moscow",
-        LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
     )
     return env
@@ -179,9 +185,12 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
                 later=now + timedelta(days=30),
                 due_every=config.due_every,
             )
+            # The walked lead's whole history (17 events, as the demo produces), not one row.
+            per_lead = await copy_history(db, templates.touch, 1, config.leads)
             await drop_templates(db, templates)
             say(
-                f"seeded {config.leads} leads in {time.perf_counter() - start:.1f}s "
+                f"seeded {config.leads} leads ({per_lead * config.leads} events) "
+                f"in {time.perf_counter() - start:.1f}s "
                 f"({path.stat().st_size / 2**20:.0f} MiB file)"
             )
         finally:
@@ -200,8 +209,8 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
                 due=due,
             )
             say(f"leadbot: RSS {bot.after_work.get('VmRSS', 0):.0f} MB")
-        # No limits here: a bare bot has no limiter and would lose most replies to 429s.
-        async with FakeProc() as fake:
+        # The same fake, limits and updates: the bare bot waits out 429s instead of a limiter.
+        async with FakeProc(global_rate=30, per_chat_rate=1, per_chat_burst=3) as fake:
             bare = await serve(
                 fake,
                 [sys.executable, "-c", BARE_BOT, "bare"],
@@ -234,8 +243,8 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
         "5",
         f"Memory of `python -m bot run`, {config.leads // 1000}k leads",
         f"RSS {rss:.0f} MB (peak {detail['peak_mb']:.0f} MB); bare aiogram {base:.0f} MB",
-        f"< {TARGET_MB:.0f} MB",
-        rss < TARGET_MB and ok,
+        f"≤ bare + {TARGET_OVER_BARE_MB:.0f} MB",
+        rss - base <= TARGET_OVER_BARE_MB and ok and base > 0,
         [
             f"after start {detail['rss_after_start_mb']:.0f} MB; served {config.updates} /start "
             f"({bot.replies} replies) and {bot.touches}/{due} due touches; "

@@ -226,3 +226,42 @@ async def drop_templates(db: Database, templates: Templates) -> None:
             {"a": templates.touch, "b": templates.question, "c": templates.typed},
         )
         await conn.execute(text("ANALYZE"))
+
+
+async def copy_history(db: Database, template: int, first_user: int, count: int) -> int:
+    """Give clones ``first_user``… the template's whole event history (not just the newest
+    event): a realistic lead log for the reading side. Returns events per lead."""
+    async with db.engine.begin() as conn:
+        events = (
+            await conn.execute(
+                text(
+                    "SELECT type, step, payload, scenario_version, variant, created_at"
+                    " FROM events WHERE lead_id = :t ORDER BY id"
+                ).columns(created_at=UTCDateTime()),
+                {"t": template},
+            )
+        ).all()
+        mine = "l.channel = 'telegram' AND l.user_id BETWEEN :first AND :last_user"
+        who = {"first": first_user, "last_user": first_user + count - 1}
+        await conn.execute(
+            text(f"DELETE FROM events WHERE lead_id IN (SELECT l.id FROM leads l WHERE {mine})"),
+            who,
+        )
+        for e in events:
+            await conn.execute(
+                text(
+                    "INSERT INTO events (lead_id, type, step, payload, scenario_version, variant,"
+                    " created_at) SELECT l.id, :type, :step, :payload, :version, :variant,"
+                    f" :created FROM leads l WHERE {mine}"
+                ).bindparams(bindparam("created", type_=UTCDateTime())),
+                {
+                    "type": e.type,
+                    "step": e.step,
+                    "payload": e.payload if isinstance(e.payload, str) else json.dumps(e.payload),
+                    "version": e.scenario_version,
+                    "variant": e.variant,
+                    "created": e.created_at,
+                    **who,
+                },
+            )
+    return len(events)

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup
@@ -42,7 +42,7 @@ from bot.service import FunnelService, RecipientGone, SendRejected
 from bot.telegram.callbacks import BroadcastButton, PreviewAction
 from bot.telegram.channel import Channels
 from bot.telegram.views import esc
-from handlers.filters import IsAdmin
+from handlers.filters import IsAdmin, Magic
 from handlers.reply import reply
 
 log = logging.getLogger(__name__)
@@ -350,6 +350,8 @@ def router() -> Router:
     flow.message.filter(IsAdmin(private_only=True))
     flow.callback_query.filter(IsAdmin(private_only=True))
     flow.message.register(broadcast_cmd, Command("broadcast"))
-    flow.message.register(message_text, Flow.text, F.text, ~F.text.startswith("/"))
+    flow.message.register(
+        message_text, StateFilter(Flow.text), Magic(F.text), Magic(~F.text.startswith("/"))
+    )
     flow.callback_query.register(pressed, BroadcastButton.filter())
     return flow

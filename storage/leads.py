@@ -15,7 +15,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +26,27 @@ from bot.vocabulary import EventType, LeadStatus, Stage
 from storage.models import Answer, Event, Lead, Order
 
 EventRow = tuple[str, str | None, dict[str, Any]]  # (type, step, payload)
+
+LEADS: Table = Lead.__table__  # type: ignore[assignment]  # declarative tables are Tables
+ANSWERS: Table = Answer.__table__  # type: ignore[assignment]
+EVENTS: Table = Event.__table__  # type: ignore[assignment]
+
+# The hot path's statements, built once (Core: the compiled cache is hit on every update).
+# A lead with its answers in one round trip; ``FOR UPDATE OF leads`` locks only the lead
+# row on PostgreSQL (the answers side of an outer join cannot be locked) and is not
+# rendered on SQLite, whose writer lock serialises updates anyway.
+_LOAD = (
+    select(LEADS, ANSWERS.c.key.label("answer_key"), ANSWERS.c.answer.label("answer_value"))
+    .outerjoin(ANSWERS, ANSWERS.c.lead_id == LEADS.c.id)
+    .where(LEADS.c.channel == bindparam("channel"), LEADS.c.user_id == bindparam("user_id"))
+    .order_by(ANSWERS.c.id)
+    .with_for_update(of=LEADS)
+)
+_UPDATE_LEAD = update(LEADS).where(LEADS.c.id == bindparam("lead_id"))
+
+
+class LeadRace(Exception):
+    """Another process created this lead between our read and our insert: run again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +84,7 @@ def record_of(lead: Lead) -> LeadRecord:
     )
 
 
-def state_from_row(lead: Lead, answers: dict[str, str]) -> LeadState:
+def state_from_row(lead: Lead | Row[Any], answers: dict[str, str]) -> LeadState:
     """The engine's view of a stored lead (the bookkeeping JSON read by its codec)."""
     state = LeadState(
         first_name=lead.first_name,
@@ -88,30 +111,49 @@ def state_from_row(lead: Lead, answers: dict[str, str]) -> LeadState:
     return state
 
 
-def write_state(lead: Lead, state: LeadState, now: datetime, version: str) -> None:
-    """Store the engine's state in the row (the bookkeeping JSON written by its codec)."""
-    lead.first_name = state.first_name[:256]
-    lead.last_name = state.last_name[:256]
-    lead.username = state.username[:64]
-    lead.language = state.language[:16]
-    lead.source = state.source
-    lead.segment = state.segment
-    lead.readiness = state.readiness
-    lead.score = state.confidence
-    lead.summary = state.summary
-    lead.stage = str(state.stage)  # plain strings in the row, whatever the enum
-    lead.status = str(state.status)
-    lead.step = state.step
-    lead.phone = state.phone
-    lead.email = state.email
-    lead.flags = list(state.flags)
-    lead.consent = state.consent
-    lead.consent_version = state.consent_version
-    lead.consent_at = state.consent_at
-    lead.state = dict(state.private())
-    lead.scenario_version = version
-    lead.updated_at = now
-    lead.last_seen_at = now
+def state_values(state: LeadState, now: datetime, version: str) -> dict[str, Any]:
+    """The engine's state as the row's column values (the bookkeeping JSON by its codec)."""
+    return {
+        "first_name": state.first_name[:256],
+        "last_name": state.last_name[:256],
+        "username": state.username[:64],
+        "language": state.language[:16],
+        "source": state.source,
+        "segment": state.segment,
+        "readiness": state.readiness,
+        "score": state.confidence,
+        "summary": state.summary,
+        "stage": str(state.stage),  # plain strings in the row, whatever the enum
+        "status": str(state.status),
+        "step": state.step,
+        "phone": state.phone,
+        "email": state.email,
+        "flags": list(state.flags),
+        "consent": state.consent,
+        "consent_version": state.consent_version,
+        "consent_at": state.consent_at,
+        "state": dict(state.private()),
+        "scenario_version": version,
+        "updated_at": now,
+        "last_seen_at": now,
+    }
+
+
+def event_values(
+    lead_id: int, events: Iterable[EventRow], now: datetime, version: str | None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "lead_id": lead_id,
+            "type": str(type_),
+            "step": step,
+            "payload": payload,
+            "created_at": now,
+            "scenario_version": version,
+            "variant": str(payload["variant"])[:16] if payload.get("variant") else None,
+        }
+        for type_, step, payload in events
+    ]
 
 
 class LeadRepo:
@@ -122,17 +164,51 @@ class LeadRepo:
 
     # --- plain data for the services ----------------------------------------------------
 
-    async def load(self, channel: str, user_id: int, now: datetime) -> tuple[int, LeadState]:
-        """The lead (created on first contact, row locked) as the engine's state."""
-        lead = await self.get_or_create(channel, user_id, now)
-        answers = {a.key: a.answer for a in await self.answers(lead.id)}
-        return lead.id, state_from_row(lead, answers)
+    async def load(self, channel: str, user_id: int) -> tuple[int | None, LeadState]:
+        """The lead with its answers (row locked) as the engine's state, in one statement.
 
-    async def store(self, lead_id: int, state: LeadState, now: datetime, version: str) -> None:
-        """Write back what ``load`` gave, after the engine moved it."""
-        lead = await self.session.get(Lead, lead_id)
-        assert lead is not None, "store() follows load() in the same transaction"
-        write_state(lead, state, now, version)
+        A first contact has no row yet (id None, a blank state): ``store`` inserts it with
+        the state the engine gives it, rather than inserting a blank row and updating it.
+        """
+        rows = (await self.session.execute(_LOAD, {"channel": channel, "user_id": user_id})).all()
+        if not rows:
+            return None, LeadState()
+        answers = {r.answer_key: r.answer_value for r in rows if r.answer_key is not None}
+        return rows[0].id, state_from_row(rows[0], answers)
+
+    async def store(
+        self,
+        lead_id: int | None,
+        key: tuple[str, int],
+        state: LeadState,
+        now: datetime,
+        version: str,
+    ) -> int:
+        """Write back what ``load`` gave after the engine moved it; returns the lead's id.
+
+        Raises ``LeadRace`` when a new lead was created meanwhile by someone else (nothing
+        of this run is written then; the caller loads again and reruns).
+        """
+        values = state_values(state, now, version)
+        if lead_id is not None:
+            await self.session.execute(_UPDATE_LEAD.values(values), {"lead_id": lead_id})
+            return lead_id
+        channel, user_id = key
+        stmt = (
+            self._dialect_insert(LEADS)
+            .values(channel=channel, user_id=user_id, created_at=now, **values)
+            .on_conflict_do_nothing(index_elements=["channel", "user_id"])
+            .returning(LEADS.c.id)
+        )
+        new_id = (await self.session.execute(stmt)).scalar_one_or_none()
+        if new_id is None:
+            raise LeadRace(f"{channel}:{user_id}")
+        return int(new_id)
+
+    def _dialect_insert(self, table: Any) -> Any:
+        """An INSERT with ``ON CONFLICT`` (SQLite and PostgreSQL spell it alike)."""
+        name = self.session.get_bind().dialect.name
+        return (pg_insert if name == "postgresql" else sqlite_insert)(table)
 
     async def record(self, lead_id: int) -> LeadRecord | None:
         lead = await self.by_id(lead_id)
@@ -192,18 +268,35 @@ class LeadRepo:
     async def save_answer(
         self, lead_id: int, key: str, question: str, value: str, now: datetime
     ) -> None:
-        stmt = select(Answer).where(Answer.lead_id == lead_id, Answer.key == key)
-        existing = (await self.session.execute(stmt)).scalar_one_or_none()
-        if existing is None:
-            self.session.add(
-                Answer(lead_id=lead_id, key=key, question=question, answer=value, created_at=now)
-            )
-        else:
-            existing.question, existing.answer, existing.created_at = question, value, now
+        """One upsert: a re-answer replaces the earlier one (same key, same row)."""
+        stmt = self._dialect_insert(ANSWERS).values(
+            lead_id=lead_id, key=key, question=question, answer=value, created_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["lead_id", "key"],
+            set_={
+                "question": stmt.excluded.question,
+                "answer": stmt.excluded.answer,
+                "created_at": stmt.excluded.created_at,
+            },
+        )
+        await self.session.execute(stmt)
 
     async def answers(self, lead_id: int) -> Sequence[Answer]:
         stmt = select(Answer).where(Answer.lead_id == lead_id).order_by(Answer.id)
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def insert_events(
+        self,
+        lead_id: int,
+        events: Iterable[EventRow],
+        now: datetime,
+        version: str | None = None,
+    ) -> None:
+        """All of an update's events in one Core INSERT (no RETURNING: nobody needs the ids)."""
+        rows = event_values(lead_id, events, now, version)
+        if rows:
+            await self.session.execute(insert(EVENTS).values(rows))
 
     def add_events(
         self,

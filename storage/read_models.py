@@ -86,15 +86,18 @@ async def stream_leads(
     current: dict[str, Any] | None = None
     answers: dict[str, str] = {}
     result = await session.stream(stmt)
-    async for row in result:
-        data = row._mapping
-        if current is None or current["id"] != data["id"]:
-            if current is not None:
-                yield current, answers
-            current = {c.key: data[c.key] for c in LEAD_COLUMNS}
-            answers = {}
-        if data["answer_key"] is not None:
-            answers[data["answer_key"]] = data["answer_value"]
+    # A batch per await, not a row: each ``async for`` step on an async result is a greenlet
+    # switch into the driver's thread, which cost more than the row itself.
+    async for batch in result.partitions():
+        for row in batch:
+            data = row._mapping
+            if current is None or current["id"] != data["id"]:
+                if current is not None:
+                    yield current, answers
+                current = {c.key: data[c.key] for c in LEAD_COLUMNS}
+                answers = {}
+            if data["answer_key"] is not None:
+                answers[data["answer_key"]] = data["answer_value"]
     if current is not None:
         yield current, answers
 
@@ -129,9 +132,12 @@ async def stream_events(session: AsyncSession, f: LeadFilter) -> AsyncIterator[d
     stmt = _events_stmt(f).order_by(Event.id).execution_options(yield_per=STREAM_BATCH)
     if f.limit is not None:
         stmt = stmt.limit(f.limit)
-    result = await session.stream(stmt)
-    async for row in result:
-        yield dict(row._mapping)
+    # Core rows from the connection (no ORM result machinery), a batch per await.
+    conn = await session.connection()
+    result = await conn.stream(stmt)
+    async for batch in result.partitions():
+        for row in batch:
+            yield dict(row._mapping)
 
 
 # --- grouped counts for the funnel report -------------------------------------------------

@@ -50,7 +50,7 @@ from bot.service.ports import (
 )
 from bot.vocabulary import EventType, offer_of_payload
 from storage.db import Database
-from storage.leads import EventRow, LeadRepo
+from storage.leads import EventRow, LeadRace, LeadRepo
 from storage.touches import TouchRepo
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,22 @@ class FunnelCore:
         self, key: LeadKey, event: Input, touch_id: int | None = None
     ) -> tuple[int, Outcome]:
         """Run the engine on the stored state and store everything it decided, in one go."""
+        # A first contact raced by another process (LeadRace) runs once more on its row.
+        for attempt in range(2):
+            try:
+                return await self._apply_once(key, event, touch_id)
+            except LeadRace:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _apply_once(
+        self, key: LeadKey, event: Input, touch_id: int | None
+    ) -> tuple[int, Outcome]:
+        """One transaction of a handful of statements: the lead and its answers in one
+        SELECT, the engine, then the lead row (inserted with its final state on first
+        contact), the answers upserted, timers cancelled only when one was pending (the
+        engine says so), and all the events in one INSERT."""
         now = self.clock()
         version = self.scenario.funnel.version
         async with self.db.session() as session, session.begin():
@@ -171,10 +187,13 @@ class FunnelCore:
             if touch_id is not None:
                 # Committed with the state it produces: from here a crash means "maybe sent".
                 await TouchRepo(session).mark_sending(touch_id)
-            lead_id, state = await repo.load(key.channel, key.user_id, now)
+            known_id, state = await repo.load(key.channel, key.user_id)
             if not state.seed:
                 state.seed = zlib.crc32(f"{key.channel}:{key.user_id}".encode()) or 1
             outcome = self.scenario.engine.handle(state, event, now)
+            lead_id = await repo.store(
+                known_id, (key.channel, key.user_id), outcome.state, now, version
+            )
             touches = TouchRepo(session)
             events: list[EventRow] = []
             for action in outcome.actions:
@@ -183,7 +202,8 @@ class FunnelCore:
                 elif isinstance(action, SaveAnswer):
                     await repo.save_answer(lead_id, action.key, action.question, action.value, now)
                 elif isinstance(action, CancelTimers):
-                    await touches.cancel_pending(lead_id, now)
+                    if known_id is not None:  # a new lead has no timers to cancel
+                        await touches.cancel_pending(lead_id, now)
                 elif isinstance(action, RecordOrder):
                     factor = 1 if action.currency in ZERO_DECIMAL else 100
                     repo.add_order(
@@ -200,8 +220,7 @@ class FunnelCore:
                     touches.schedule(
                         lead_id, action.due, action.step, action.token, now, action.kind
                     )
-            repo.add_events(lead_id, events, now, version)
-            await repo.store(lead_id, outcome.state, now, version)
+            await repo.insert_events(lead_id, events, now, version)
             return lead_id, outcome
 
     async def deliver(

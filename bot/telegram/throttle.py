@@ -10,6 +10,7 @@ the flood limit is the bot's, not one message's.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ class Throttle:
         if bucket is None:
             if len(self._chats) >= MAX_TRACKED_CHATS:
                 self._forget_idle(now)
+                # Every chat still busy: drop the longest-known ones down to 3/4 of the cap,
+                # so the table stays bounded and the scan runs once per cap/4 new chats.
+                excess = len(self._chats) - MAX_TRACKED_CHATS * 3 // 4
+                for old in list(itertools.islice(self._chats, max(0, excess))):
+                    del self._chats[old]
             bucket = self._chats[chat_id] = _Bucket(float(self.chat_burst), now)
         return bucket
 

@@ -13,7 +13,7 @@ from bot.telegram.callbacks import Handover as Action
 from bot.telegram.callbacks import ManagerButton
 from bot.telegram.channel import Channels
 from bot.telegram.views import esc
-from handlers.filters import InManagersChat, IsAdmin
+from handlers.filters import InManagersChat, IsAdmin, Magic
 from handlers.reply import answer, reply
 
 
@@ -113,6 +113,8 @@ def router() -> Router:
     buttons = Router(name="manager-buttons")
     buttons.callback_query.filter(InManagersChat())
     buttons.callback_query.register(manager_button, ManagerButton.filter())
-    buttons.callback_query.register(stale_button, F.data.startswith(f"{ManagerButton.__prefix__}:"))
+    buttons.callback_query.register(
+        stale_button, Magic(F.data.startswith(f"{ManagerButton.__prefix__}:"))
+    )
     handover.include_router(buttons)
     return handover

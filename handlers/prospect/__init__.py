@@ -7,14 +7,15 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
+from handlers.filters import Magic
 from handlers.prospect import buttons, commands, errors, joins, membership, messages, payments
 
 
 def router() -> Router:
     prospects = Router(name="prospects")
-    prospects.message.filter(F.chat.type == ChatType.PRIVATE)
-    prospects.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-    prospects.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
+    prospects.message.filter(Magic(F.chat.type == ChatType.PRIVATE))
+    prospects.callback_query.filter(Magic(F.message.chat.type == ChatType.PRIVATE))
+    prospects.my_chat_member.filter(Magic(F.chat.type == ChatType.PRIVATE))
     prospects.include_routers(
         commands.router(),
         buttons.router(),

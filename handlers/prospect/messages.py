@@ -9,6 +9,7 @@ from aiogram.types import Message
 from bot.engine.types import Contact, Input, Text
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
+from handlers.filters import Magic
 from handlers.reply import lead_key, reply, texts
 
 #: Things a person sends that carry no words we can use; service messages are left alone.
@@ -67,8 +68,8 @@ async def media(message: Message, service: FunnelService, channels: Channels, bo
 def router() -> Router:
     """Order matters: a contact or a text is taken before the catch-all for media."""
     messages = Router(name="messages")
-    messages.message.register(contact, F.contact)
-    messages.message.register(text, F.text)
-    messages.message.register(caption, F.caption)
-    messages.message.register(media, F.content_type.in_(_MEDIA))
+    messages.message.register(contact, Magic(F.contact))
+    messages.message.register(text, Magic(F.text))
+    messages.message.register(caption, Magic(F.caption))
+    messages.message.register(media, Magic(F.content_type.in_(_MEDIA)))
     return messages

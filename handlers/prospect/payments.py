@@ -17,6 +17,7 @@ from bot.engine.types import Paid
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
 from bot.vocabulary import OFFER_PAYLOAD_PREFIX
+from handlers.filters import Magic
 from handlers.reply import lead_key, texts
 
 log = logging.getLogger(__name__)
@@ -52,5 +53,5 @@ async def paid(message: Message, service: FunnelService, channels: Channels, bot
 def router() -> Router:
     payments = Router(name="payments")
     payments.pre_checkout_query.register(checkout)
-    payments.message.register(paid, F.successful_payment)
+    payments.message.register(paid, Magic(F.successful_payment))
     return payments
