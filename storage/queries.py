@@ -345,3 +345,8 @@ async def reactions_after(session: AsyncSession, leads: dict[int, int]) -> set[i
         .group_by(Event.lead_id)
     )
     return {int(lead) for lead, last in await session.execute(stmt) if last > leads[int(lead)]}
+
+
+def lead_conditions(f: LeadFilter) -> list[ColumnElement[bool]]:
+    """``f`` as WHERE conditions, for other read-only query modules (storage/web_queries.py)."""
+    return _lead_conditions(f)

@@ -1,0 +1,108 @@
+"""Read-only queries the managers' dashboard needs beyond the CLI's: a keyset-paged lead
+table with text search, the inbox, and a lead's pending touches.
+
+Keyset (created_at, id) paging instead of OFFSET: the next page starts where the last row
+ended, so page 500 of a million leads costs what page 1 costs (the created_at index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Event, Lead, ScheduledTouch
+from storage.queries import NEWEST_FIRST, LeadFilter, lead_conditions
+
+COUNT_CAP = 10_000  # past this the table says "10000+": an exact count would scan everything
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a page ended: the last row's (created_at, id)."""
+
+    created_at: datetime
+    id: int
+
+
+def _search(text: str) -> list[object]:
+    like = f"%{text.strip().lower()}%"
+    columns = (Lead.first_name, Lead.last_name, Lead.username, Lead.phone, Lead.email)
+    return [or_(*(func.lower(c).like(like) for c in columns))]
+
+
+async def leads_after(
+    session: AsyncSession, f: LeadFilter, search: str, after: Cursor | None, size: int
+) -> Sequence[Lead]:
+    """Up to ``size`` leads matching ``f`` and ``search``, newest first, after ``after``."""
+    conds = [*lead_conditions(f), *(_search(search) if search.strip() else [])]
+    if after is not None:
+        conds.append(
+            or_(
+                Lead.created_at < after.created_at,
+                and_(Lead.created_at == after.created_at, Lead.id < after.id),
+            )
+        )
+    stmt = select(Lead).where(*conds).order_by(*NEWEST_FIRST).limit(size)  # type: ignore[arg-type]
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def count_matching(session: AsyncSession, f: LeadFilter, search: str) -> int:
+    """How many leads match, counted up to ``COUNT_CAP + 1``."""
+    conds = [*lead_conditions(f), *(_search(search) if search.strip() else [])]
+    inner = select(Lead.id).where(*conds).limit(COUNT_CAP + 1).subquery()  # type: ignore[arg-type]
+    return int((await session.execute(select(func.count()).select_from(inner))).scalar_one())
+
+
+async def waiting_leads(
+    session: AsyncSession, hot_segments: Collection[str], size: int
+) -> Sequence[Lead]:
+    """Leads with managers, and active leads in a hot segment, most recently heard first."""
+    waiting = Lead.status == "handed_off"
+    if hot_segments:
+        waiting = or_(waiting, and_(Lead.status == "active", Lead.segment.in_(hot_segments)))
+    stmt = (
+        select(Lead)
+        .where(waiting)
+        .order_by(func.coalesce(Lead.last_seen_at, Lead.created_at).desc(), Lead.id.desc())
+        .limit(size)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def latest_messages(
+    session: AsyncSession, lead_ids: Collection[int], types: Collection[str], per_lead: int
+) -> dict[int, list[Event]]:
+    """The last ``per_lead`` events of ``types`` for each lead, oldest first."""
+    if not lead_ids:
+        return {}
+    ranked = (
+        select(
+            Event.id,
+            func.row_number().over(partition_by=Event.lead_id, order_by=Event.id.desc()).label("n"),
+        )
+        .where(Event.lead_id.in_(lead_ids), Event.type.in_(types))
+        .subquery()
+    )
+    stmt = (
+        select(Event)
+        .join(ranked, ranked.c.id == Event.id)
+        .where(ranked.c.n <= per_lead)
+        .order_by(Event.id)
+    )
+    out: dict[int, list[Event]] = {}
+    for event in (await session.execute(stmt)).scalars():
+        out.setdefault(event.lead_id, []).append(event)
+    return out
+
+
+async def pending_touches(session: AsyncSession, lead_id: int) -> Sequence[ScheduledTouch]:
+    stmt = (
+        select(ScheduledTouch)
+        .where(ScheduledTouch.lead_id == lead_id, ScheduledTouch.state == "pending")
+        .order_by(ScheduledTouch.due_at)
+    )
+    return (await session.execute(stmt)).scalars().all()
