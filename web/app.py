@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from web import pages_desk, pages_funnel, pages_leads
 from web.auth import SESSION_AGE, SESSION_COOKIE, AuthError, Manager
 from web.context import CONTEXT, WebContext
-from web.render import ENV, HERE, context, render
+from web.render import ENV, HERE, MANAGER, context, render
 
 # Routes open without a session: they are the ways in (each checks its own credential).
 PUBLIC = frozenset({"/app", "/auth/webapp", "/auth/link/{token}", "/auth/link", "/static"})
@@ -37,7 +37,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     found = context(request).gate.session(request.cookies.get(SESSION_COOKIE))
     if found is None:
         return render(request, "signin.html", status=401, problem="")
-    request["manager"] = found
+    request[MANAGER] = found
     if request.method not in {"GET", "HEAD", "OPTIONS"}:
         sent = request.headers.get("X-CSRF-Token", "")
         if not sent:

@@ -182,7 +182,7 @@ async def scenario_page(request: web.Request) -> web.Response:
         request,
         "scenario.html",
         funnel=funnel,
-        path=ctx.scenario_path,
+        file_path=ctx.scenario_path,
         problems=problems,
         on_disk=on_disk,
         since=ctx.version_since,

@@ -14,13 +14,12 @@ from web.context import CONTEXT, WebContext
 from web.i18n import translator
 
 HERE = Path(__file__).resolve().parent
-MANAGER = web.AppKey("manager", Manager)
+MANAGER = web.RequestKey("manager", Manager)
 ENV = web.AppKey("jinja", Environment)
 
 
 def manager(request: web.Request) -> Manager:
-    found: Manager = request["manager"]
-    return found
+    return request[MANAGER]
 
 
 def context(request: web.Request) -> WebContext:
@@ -29,7 +28,7 @@ def context(request: web.Request) -> WebContext:
 
 def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
     ctx = context(request)
-    m: Manager | None = request.get("manager")
+    m: Manager | None = request.get(MANAGER)
     lang = m.lang if m else ctx.gate.lang(request.headers.get("Accept-Language"))
     page = request.app[ENV].get_template(template)
     html = page.render(
