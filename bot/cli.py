@@ -94,6 +94,24 @@ def run() -> None:
         fail(str(exc), exc.code)
 
 
+@app.command("web")
+def web_cmd(
+    port: Annotated[int | None, typer.Option(help="Port (default: WEB_PORT, else 8081).")] = None,
+    login: Annotated[
+        int | None, typer.Option(help="Print a one-time sign-in link for this admin id.")
+    ] = None,
+) -> None:
+    """Serve the managers' web dashboard alone (docs/managers.md)."""
+    from bot.app import setup_logging
+    from web.serve import serve_alone
+
+    settings = settings_or_exit(**({"web_port": port} if port else {}))
+    setup_logging(settings.log_level)
+    if login is not None and login not in settings.admin_ids:
+        fail(f"{login} is not in ADMIN_IDS: only admins may open the dashboard")
+    _run(serve_alone(settings, login=login))
+
+
 @app.command("eval")
 def eval_(
     data: Annotated[Path, typer.Argument(help="Labelled examples: one JSON object a line.")],

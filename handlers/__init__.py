@@ -10,7 +10,17 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import admin, broadcast, buttons, commands, errors, membership, messages, payments
+from handlers import (
+    admin,
+    broadcast,
+    buttons,
+    commands,
+    errors,
+    membership,
+    messages,
+    payments,
+    web_access,
+)
 
 
 def build_router() -> Router:
@@ -29,5 +39,6 @@ def build_router() -> Router:
         errors.router(),
     )
     root.include_router(broadcast.router())  # /broadcast: admins only, in a private chat
+    root.include_router(web_access.router())  # /web, /admin + Mini App: when WEB_URL is set
     root.include_routers(admin.router(), prospects)
     return root

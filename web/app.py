@@ -23,7 +23,17 @@ PUBLIC = frozenset({"/app", "/auth/webapp", "/auth/link/{token}", "/auth/link", 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+OPEN = web.AppKey("open_paths", set[str])
+
+
+def open_path(app: web.Application, path: str) -> None:
+    """Let a path through the guard: the Telegram webhook, which has its own secret."""
+    app[OPEN].add(path)
+
+
 def _public(request: web.Request) -> bool:
+    if request.path in request.app[OPEN]:
+        return True
     info = request.match_info.route.resource
     canonical = info.canonical if info is not None else ""
     return canonical in PUBLIC or request.path.startswith("/static/")
@@ -109,6 +119,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 def build_app(ctx: WebContext) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=5 * 1024 * 1024)
     app[CONTEXT] = ctx
+    app[OPEN] = set()
     app[ENV] = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),

@@ -11,7 +11,8 @@ import asyncio
 import logging
 import secrets
 import signal
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlsplit
 
 from aiogram import Bot
@@ -22,6 +23,7 @@ from aiohttp import web
 from bot.app import open_app
 from bot.crm import CrmWebhook
 from bot.managers import Staff
+from bot.service import FunnelService
 from bot.settings import Settings
 from bot.telegram.channel import Channels
 from bot.telegram.dispatcher import LeadDispatcher
@@ -29,6 +31,7 @@ from bot.telegram.factory import make_bot, make_dispatcher
 from bot.telegram.maintenance import Maintenance
 from bot.telegram.preflight import StartupError, check_settings
 from bot.telegram.throttle import Throttle
+from web.app import open_path
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +68,50 @@ async def run_bot(
             dp["reloader"] = upkeep.reloader
             dp.startup.register(upkeep.start)
             dp.shutdown.register(upkeep.stop)
+            dashboard = _dashboard(settings, app.service, bot, channels, dp)  # web/, issue 16
             if settings.webhook_url:
                 log.info("@%s: serving the webhook %s", me, settings.webhook_url)
-                await serve_webhook(bot, dp, settings, stop)
+                await serve_webhook(bot, dp, settings, stop, dashboard)
             else:
                 log.info("@%s: long polling", me)
-                await serve_polling(bot, dp, stop, polling_timeout)
+                async with _served_alone(dashboard, settings):
+                    await serve_polling(bot, dp, stop, polling_timeout)
     finally:
         await bot.session.close()
     log.info("stopped")
+
+
+def _dashboard(
+    settings: Settings, service: FunnelService, bot: Bot, channels: Channels, dp: LeadDispatcher
+) -> web.Application | None:
+    """The managers' dashboard when WEB_PORT or WEB_URL is set; /web and /admin learn of it."""
+    from web.app import build_app
+    from web.serve import make_context, web_enabled
+
+    if not web_enabled(settings):
+        return None
+    ctx = make_context(settings, service, bot, channels)
+    dp["web_gate"], dp["web_url"] = ctx.gate, settings.web_url
+    return build_app(ctx)
+
+
+@asynccontextmanager
+async def _served_alone(
+    dashboard: web.Application | None, settings: Settings
+) -> AsyncIterator[None]:
+    """With polling there is no webhook server: the dashboard gets its own on WEB_PORT."""
+    if dashboard is None:
+        yield
+        return
+    runner = web.AppRunner(dashboard, access_log=None)
+    await runner.setup()
+    try:
+        port = settings.web_port or settings.webhook_port
+        await web.TCPSite(runner, settings.webhook_host, port).start()
+        log.info("the dashboard is on port %s", port)
+        yield
+    finally:
+        await runner.cleanup()
 
 
 def provider_token(settings: Settings) -> str:
@@ -141,7 +179,11 @@ async def _confirm_handled(bot: Bot, dp: LeadDispatcher) -> None:
 
 
 async def serve_webhook(
-    bot: Bot, dp: LeadDispatcher, settings: Settings, stop: asyncio.Event | None = None
+    bot: Bot,
+    dp: LeadDispatcher,
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    dashboard: web.Application | None = None,
 ) -> None:
     """An aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT at the path of WEBHOOK_URL.
 
@@ -155,7 +197,10 @@ async def serve_webhook(
         secret = secrets.token_urlsafe(32)
         log.warning("WEBHOOK_SECRET is not set; using a random one for this run")
     path = urlsplit(settings.webhook_url).path or "/"
-    app = web.Application()
+    # With the dashboard, its application serves the webhook path too (one port, one server).
+    app = dashboard if dashboard is not None else web.Application()
+    if dashboard is not None:
+        open_path(dashboard, path)
     setup_application(app, dp, bot=bot)  # first: its shutdown drains updates
     SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=secret).register(
         app, path=path

@@ -1,0 +1,66 @@
+"""``/web`` (a one-time sign-in link for the dashboard) and ``/admin`` with a Mini App button.
+
+Registered before the admin router: when the dashboard is configured (``web_gate`` and
+``web_url`` in workflow data) these answer; otherwise they do not match and ``/admin`` is the
+plain help.
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, WebAppInfo
+
+from bot.managers import Staff
+from handlers.admin import HELP, AdminCommand
+from web.auth import LINK_AGE, AuthError, Gate
+
+LINK_TEXT = {
+    "ru": "Ссылка для входа в панель (одноразовая, {minutes} мин.):\n{url}",
+    "en": "Your sign-in link for the dashboard (once, within {minutes} minutes):\n{url}",
+}
+BUTTON = {"ru": "Панель менеджера", "en": "Dashboard"}
+
+
+class WebReady(AdminCommand):
+    """An admin, in a private chat, with the dashboard's public address configured."""
+
+    async def __call__(
+        self, message: Message, staff: Staff, web_url: str | None = None
+    ) -> bool:
+        if not web_url or message.chat.type != ChatType.PRIVATE:
+            return False
+        return await super().__call__(message, staff)
+
+
+async def web_link(message: Message, web_gate: Gate, web_url: str) -> None:
+    user = message.from_user
+    assert user is not None
+    try:
+        token = web_gate.issue_link(user.id, user.full_name, user.language_code)
+    except AuthError as exc:
+        await message.answer(str(exc))
+        return
+    lang = web_gate.lang(user.language_code)
+    url = f"{web_url}/auth/link/{token}"
+    text = LINK_TEXT[lang].format(minutes=LINK_AGE // 60, url=url)
+    # No preview: Telegram's preview fetcher must not be the one to open the link.
+    await message.answer(text, parse_mode=None, disable_web_page_preview=True)
+
+
+async def admin_with_button(message: Message, web_gate: Gate, web_url: str) -> None:
+    user = message.from_user
+    lang = web_gate.lang(user.language_code if user else None)
+    button = InlineKeyboardButton(text=BUTTON[lang], web_app=WebAppInfo(url=f"{web_url}/app"))
+    extra = "\n/web — a one-time sign-in link for the dashboard in a browser"
+    await message.answer(
+        HELP + extra, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]])
+    )
+
+
+def router() -> Router:
+    r = Router(name="web_access")
+    r.message.register(web_link, Command("web"), WebReady())
+    r.message.register(admin_with_button, Command("admin"), WebReady())
+    return r
