@@ -7,18 +7,35 @@ plain help.
 
 from __future__ import annotations
 
-from aiogram import Router
+import logging
+
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, WebAppInfo
+from aiogram.methods import SendMessage
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    WebAppInfo,
+)
 
 from bot.managers import Staff
+from bot.service import RecipientGone, SendRejected
+from bot.telegram.channel import Channels
 from handlers.admin import HELP, AdminCommand
 from web.auth import LINK_AGE, AuthError, Gate
+
+log = logging.getLogger(__name__)
 
 LINK_TEXT = {
     "ru": "Ссылка для входа в панель (одноразовая, {minutes} мин.):\n{url}",
     "en": "Your sign-in link for the dashboard (once, within {minutes} minutes):\n{url}",
+}
+EXTRA_HELP = {
+    "ru": "\n/web — одноразовая ссылка для входа в панель из браузера",
+    "en": "\n/web — a one-time sign-in link for the dashboard in a browser",
 }
 BUTTON = {"ru": "Панель менеджера", "en": "Dashboard"}
 
@@ -26,34 +43,50 @@ BUTTON = {"ru": "Панель менеджера", "en": "Dashboard"}
 class WebReady(AdminCommand):
     """An admin, in a private chat, with the dashboard's public address configured."""
 
-    async def __call__(
-        self, message: Message, staff: Staff, web_url: str | None = None
-    ) -> bool:
+    async def __call__(self, message: Message, staff: Staff, web_url: str | None = None) -> bool:
         if not web_url or message.chat.type != ChatType.PRIVATE:
             return False
         return await super().__call__(message, staff)
 
 
-async def web_link(message: Message, web_gate: Gate, web_url: str) -> None:
+async def _send(channels: Channels, bot: Bot, method: SendMessage) -> None:
+    """Through the bot's one limiter, like every admin reply; a failure is logged only."""
+    try:
+        await channels.chat(bot, int(method.chat_id)).call(method)
+    except (RecipientGone, SendRejected) as exc:
+        log.warning("chat %s: a dashboard reply was not sent: %s", method.chat_id, exc)
+
+
+async def web_link(
+    message: Message, web_gate: Gate, web_url: str, channels: Channels, bot: Bot
+) -> None:
     user = message.from_user
     assert user is not None
     try:
         token = web_gate.issue_link(user.id, user.full_name, user.language_code)
     except AuthError as exc:
-        await message.answer(str(exc))
+        await _send(channels, bot, SendMessage(chat_id=message.chat.id, text=str(exc)))
         return
     lang = web_gate.lang(user.language_code)
     url = f"{web_url}/auth/link/{token}"
     text = LINK_TEXT[lang].format(minutes=LINK_AGE // 60, url=url)
     # No preview: Telegram's preview fetcher must not be the one to open the link.
-    await message.answer(text, parse_mode=None, disable_web_page_preview=True)
+    method = SendMessage(
+        chat_id=message.chat.id,
+        text=text,
+        parse_mode=None,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    await _send(channels, bot, method)
 
 
-async def admin_with_button(message: Message, web_gate: Gate, web_url: str) -> None:
+async def admin_with_button(
+    message: Message, web_gate: Gate, web_url: str, channels: Channels, bot: Bot
+) -> None:
     user = message.from_user
     lang = web_gate.lang(user.language_code if user else None)
     button = InlineKeyboardButton(text=BUTTON[lang], web_app=WebAppInfo(url=f"{web_url}/app"))
-    extra = "\n/web — a one-time sign-in link for the dashboard in a browser"
+    extra = EXTRA_HELP[lang]
     await message.answer(
         HELP + extra, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]])
     )

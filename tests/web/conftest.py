@@ -21,6 +21,7 @@ from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
 from storage.db import Database
 from tests.conftest import MINI, Clock
+from tests.fakes.bot_api import FakeBotAPI
 from tests.integration.test_service import Collect
 from web.app import build_app
 from web.auth import Gate
@@ -85,3 +86,9 @@ async def dash(db: Database, mini: Funnel, clock: Clock) -> AsyncIterator[Dash]:
         yield Dash(client, ctx, chat, result.lead_id)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI() as fake:
+        yield fake
