@@ -87,9 +87,14 @@ async def admin_with_button(
     lang = web_gate.lang(user.language_code if user else None)
     button = InlineKeyboardButton(text=BUTTON[lang], web_app=WebAppInfo(url=f"{web_url}/app"))
     extra = EXTRA_HELP[lang]
-    await message.answer(
-        HELP + extra, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]])
+    # Telegram opens Mini Apps over HTTPS only: with a plain-HTTP WEB_URL, /web is the way in.
+    markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+    method = SendMessage(
+        chat_id=message.chat.id,
+        text=HELP + extra,
+        reply_markup=markup if web_url.startswith("https://") else None,
     )
+    await _send(channels, bot, method)
 
 
 def router() -> Router:
