@@ -107,6 +107,7 @@ RU: dict[str, str] = {
     "Personal data erased.": "Персональные данные стёрты.",
     "Sending is off: no BOT_TOKEN in this process.": "Отправка выключена: нет BOT_TOKEN.",
     "Model": "Модель",
+    "Path": "Путь",
     "Reason": "Причина",
     "Confidence": "Уверенность",
     "Readiness": "Готовность",
