@@ -76,26 +76,23 @@ async def waiting_leads(
 async def latest_messages(
     session: AsyncSession, lead_ids: Collection[int], types: Collection[str], per_lead: int
 ) -> dict[int, list[Event]]:
-    """The last ``per_lead`` events of ``types`` for each lead, oldest first."""
-    if not lead_ids:
-        return {}
-    ranked = (
-        select(
-            Event.id,
-            func.row_number().over(partition_by=Event.lead_id, order_by=Event.id.desc()).label("n"),
-        )
-        .where(Event.lead_id.in_(lead_ids), Event.type.in_(types))
-        .subquery()
-    )
-    stmt = (
-        select(Event)
-        .join(ranked, ranked.c.id == Event.id)
-        .where(ranked.c.n <= per_lead)
-        .order_by(Event.id)
-    )
+    """The last ``per_lead`` events of ``types`` for each lead, oldest first.
+
+    One small query per lead (an inbox page holds ~50): each walks (lead_id, id) backwards
+    and stops after ``per_lead`` rows. A single windowed query lets SQLite choose the
+    (type, created_at) index and scan every message ever received (~0.6 s at 1M events).
+    """
     out: dict[int, list[Event]] = {}
-    for event in (await session.execute(stmt)).scalars():
-        out.setdefault(event.lead_id, []).append(event)
+    for lead_id in lead_ids:
+        stmt = (
+            select(Event)
+            .where(Event.lead_id == lead_id, Event.type.in_(types))
+            .order_by(Event.id.desc())
+            .limit(per_lead)
+        )
+        found = list((await session.execute(stmt)).scalars())
+        if found:
+            out[lead_id] = found[::-1]
     return out
 
 
