@@ -110,3 +110,13 @@ async def test_a_non_admin_cannot_get_a_link(dash: Dash) -> None:
         assert getattr(exc, "status", None) == 403
     else:
         raise AssertionError("a link was issued to a non-admin")
+
+
+async def test_every_page_renders_in_russian_for_a_russian_admin(dash: Dash) -> None:
+    r = await dash.client.post("/auth/webapp", data={"init_data": init_data(ADMIN)})
+    assert r.status == 200
+    for page in PAGES:
+        r = await dash.client.get(page.format(lead=dash.lead_id))
+        text = await r.text()
+        assert r.status == 200 and "Воронка" in text and "Входящие" in text, page
+        assert "Sign out" not in text

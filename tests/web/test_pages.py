@@ -56,3 +56,22 @@ async def test_forget_needs_confirmation(dash: Dash) -> None:
     assert r.status == 200
     async with dash.ctx.service.db.session() as session:
         assert (await session.get(Lead, dash.lead_id)).first_name == ""  # type: ignore[union-attr]
+
+
+async def test_broadcast_preview_confirm_send_and_control(dash: Dash) -> None:
+    csrf = await dash.sign_in()
+    r = await dash.client.get("/broadcasts", params={"preview": "1", "channel": "telegram"})
+    assert '<b id="count">1</b>' in await r.text()
+    form = {"csrf": csrf, "channel": "telegram", "text": "News for you"}
+    r = await dash.client.post("/broadcasts", data=form)
+    assert r.status == 200 and 'id="confirm"' in await r.text()  # nothing sent yet
+    assert "No broadcasts yet" in await (await dash.client.get("/broadcasts")).text()
+    r = await dash.client.post("/broadcasts", data={**form, "confirm": "yes"})
+    assert r.status == 200 and "News for you" in await r.text()
+    bid = r.url.path.rsplit("/", 1)[1]
+    r = await dash.client.post(f"/broadcasts/{bid}/pause", data={"csrf": csrf})
+    assert r.status == 200 and "paused" in await r.text()
+    r = await dash.client.post(f"/broadcasts/{bid}/cancel", data={"csrf": csrf})
+    assert r.status == 200 and "cancelled" in await r.text()
+    bad = await dash.client.get("/broadcasts", params={"preview": "1", "segment": "nosuch"})
+    assert bad.status == 400 and "no segment 'nosuch'" in await bad.text()
