@@ -116,6 +116,9 @@ RU: dict[str, str] = {
     "Sign in to the leadbot dashboard": "Вход в панель leadbot",
     "Opening the dashboard…": "Открываем панель…",
     "Chart": "Диаграмма",
+    "Nobody to send to: widen the filter (a mailing never reaches blocked, unsubscribed or "
+    "handed-off leads).": "Отправлять некому: расширьте фильтр (рассылка не доходит до "
+    "заблокировавших, отписавшихся и переданных менеджеру лидов).",
     "Funnel graph": "Граф воронки",
 }
 
