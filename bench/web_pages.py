@@ -87,9 +87,9 @@ async def fill(db: Database, leads: int) -> None:
         )
         for n, (type_, step) in enumerate(EVENTS):
             payload = (
-                "'{\"text\": \"hello\"}'"
+                '\'{"text": "hello"}\''
                 if type_ == "message_received"
-                else "'{\"segment\": \"hot\", \"reason\": \"budget\"}'"
+                else '\'{"segment": "hot", "reason": "budget"}\''
                 if type_ == "classified"
                 else "'{}'"
             )
@@ -144,8 +144,7 @@ def _rows(backend: str, times: dict[str, list[float]], leads: int) -> list[Row]:
     worst = max(max(v) for v in times.values())
     slowest = max(times, key=lambda p: max(times[p]))
     notes = [
-        f"{p}: median {statistics.median(v):.0f} ms, max {max(v):.0f} ms"
-        for p, v in times.items()
+        f"{p}: median {statistics.median(v):.0f} ms, max {max(v):.0f} ms" for p, v in times.items()
     ]
     return [
         Row(
