@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 import typer.main
 
-from cli import broadcasts, data, funnel, operator, reports
+from cli import broadcasts, data, funnel, operator, reports, web
 
 if TYPE_CHECKING:
     from typer._click.core import Command as ClickCommand
@@ -27,6 +27,7 @@ operator.register(app)  # schema, test-scenario, graph, eval
 reports.register(app)  # leads, lead, export, report: the lead log for managers
 broadcasts.register(app)  # audience, broadcast, winback: mailings and win-back
 data.register(app)  # db upgrade / prune, forget
+web.register(app)  # web: the managers' dashboard
 
 
 def command() -> ClickCommand:

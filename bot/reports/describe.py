@@ -76,6 +76,7 @@ _DESCRIBE: dict[str, Callable[[Payload], str]] = {
     "touch_scheduled": lambda p: f"due {p.get('due')}",
     "replied": _text,
     "message_received": _text,
+    "manager_message": lambda p: f"{_text(p)} by {p['by']}" if p.get("by") else _text(p),
     "no_reply": lambda p: f"no reply in {p['waited']}" if p.get("waited") else "no reply",
     "branched": lambda p: f"{p.get('on')} = {p.get('value')} → {p.get('goto')}",
     "released": lambda p: f"by {p['by']}" if p.get("by") else "",
