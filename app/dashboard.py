@@ -43,7 +43,7 @@ def make_context(
     token = settings.bot_token.get_secret_value() if settings.bot_token else None
     secret = settings.web_secret.get_secret_value() if settings.web_secret else None
     admins = frozenset(settings.admin_ids)
-    gate = Gate(web_key(secret, token), admins, token, settings.web_language)
+    gate = Gate(web_key(secret, token), admins, token, settings.admin_language)
     channel_for = channels.for_leads(bot) if bot is not None and channels is not None else None
     return WebContext(
         service=service,

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     web_port: Annotated[int | None, Field(ge=1, le=65535)] = None
     web_url: str | None = None
     web_secret: SecretStr | None = None
-    web_language: Literal["auto", "ru", "en"] = "auto"
+    # Admins see the dashboard and admin commands in their Telegram language when it is
+    # Russian or English; anyone else (or without one) in this.
+    admin_language: Literal["ru", "en"] = "en"
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiogram.utils.web_app import safe_parse_webapp_init_data
 
+from bot.managers.staff import admin_language
+
 SESSION_COOKIE = "leadbot_session"
 SESSION_AGE = 12 * 3600  # a working day; then sign in again
 LINK_AGE = 5 * 60  # a sign-in link is good for five minutes, once
@@ -84,7 +86,7 @@ class Gate:
         key: bytes,
         admin_ids: frozenset[int],
         bot_token: str | None,
-        language: str = "auto",
+        language: str = "en",
         clock: Any = time.time,
     ) -> None:
         self.signer = Signer(key)
@@ -95,9 +97,7 @@ class Gate:
         self._used: dict[str, float] = {}  # link nonces already redeemed, until they expire
 
     def lang(self, language_code: str | None) -> str:
-        if self.language in {"ru", "en"}:
-            return self.language
-        return "ru" if (language_code or "").lower().startswith(("ru", "uk", "be", "kk")) else "en"
+        return admin_language(language_code, self.language)
 
     def _admin(self, user_id: int) -> None:
         if user_id not in self.admin_ids:

@@ -22,21 +22,11 @@ from aiogram.types import (
 
 from bot.service import RecipientGone, SendRejected
 from bot.telegram.channel import Channels
-from handlers.admin.reports import HELP
+from handlers.admin.texts import say
 from handlers.filters import IsAdmin
 from web.auth import LINK_AGE, AuthError, Gate
 
 log = logging.getLogger(__name__)
-
-LINK_TEXT = {
-    "ru": "Ссылка для входа в панель (одноразовая, {minutes} мин.):\n{url}",
-    "en": "Your sign-in link for the dashboard (once, within {minutes} minutes):\n{url}",
-}
-EXTRA_HELP = {
-    "ru": "\n/web — одноразовая ссылка для входа в панель из браузера",
-    "en": "\n/web — a one-time sign-in link for the dashboard in a browser",
-}
-BUTTON = {"ru": "Панель менеджера", "en": "Dashboard"}
 
 
 class WebReady(Filter):
@@ -66,7 +56,7 @@ async def web_link(
         return
     lang = web_gate.lang(user.language_code)
     url = f"{web_url}/auth/link/{token}"
-    text = LINK_TEXT[lang].format(minutes=LINK_AGE // 60, url=url)
+    text = say(lang, "web_link", minutes=LINK_AGE // 60, url=url)
     # No preview: Telegram's preview fetcher must not be the one to open the link.
     method = SendMessage(
         chat_id=message.chat.id,
@@ -82,13 +72,14 @@ async def admin_with_button(
 ) -> None:
     user = message.from_user
     lang = web_gate.lang(user.language_code if user else None)
-    button = InlineKeyboardButton(text=BUTTON[lang], web_app=WebAppInfo(url=f"{web_url}/app"))
-    extra = EXTRA_HELP[lang]
+    button = InlineKeyboardButton(
+        text=say(lang, "web_button"), web_app=WebAppInfo(url=f"{web_url}/app")
+    )
     # Telegram opens Mini Apps over HTTPS only: with a plain-HTTP WEB_URL, /web is the way in.
     markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
     method = SendMessage(
         chat_id=message.chat.id,
-        text=HELP + extra,
+        text=say(lang, "help") + say(lang, "help_web"),
         reply_markup=markup if web_url.startswith("https://") else None,
     )
     await _send(channels, bot, method)
