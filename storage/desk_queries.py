@@ -108,3 +108,8 @@ async def pending_touches(session: AsyncSession, lead_id: int) -> Sequence[Sched
         .order_by(ScheduledTouch.due_at)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def newest_event_id(session: AsyncSession) -> int:
+    """The lead log's newest event id (0 when empty): one primary-key look, whatever its size."""
+    return int((await session.execute(select(func.max(Event.id)))).scalar_one() or 0)

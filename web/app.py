@@ -6,6 +6,7 @@ with the sign-in page); every POST needs the session's CSRF token (403 without).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 
@@ -14,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from web import pages_desk, pages_funnel, pages_leads
 from web.auth import SESSION_AGE, SESSION_COOKIE, AuthError, Manager
-from web.context import CONTEXT, WebContext
+from web.context import CLOSING, CONTEXT, WebContext
 from web.render import ENV, HERE, MANAGER, context, render
 
 # Routes open without a session: they are the ways in (each checks its own credential).
@@ -116,10 +117,16 @@ async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/funnel")
 
 
+async def _closing(app: web.Application) -> None:
+    app[CLOSING].set()
+
+
 def build_app(ctx: WebContext) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=5 * 1024 * 1024)
     app[CONTEXT] = ctx
     app[OPEN] = set()
+    app[CLOSING] = asyncio.Event()
+    app.on_shutdown.append(_closing)
     app[ENV] = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),

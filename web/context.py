@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -26,6 +27,7 @@ class WebContext:
     channel_for: ChannelFor | None = None
     # Spend entered or uploaded on the funnel page, per source; kept while the process runs.
     spend: dict[str, Spend] = field(default_factory=dict)
+    inbox_tick: float = 2.0  # seconds between the inbox stream's looks at the lead log
     seen_version: str = ""
     version_since: datetime | None = None  # when this process first served seen_version
 
@@ -40,3 +42,5 @@ class WebContext:
 
 
 CONTEXT = web.AppKey("leadbot_web", WebContext)
+#: Set when the server shuts down, so open inbox streams end at once instead of holding it.
+CLOSING = web.AppKey("leadbot_web_closing", asyncio.Event)

@@ -1,9 +1,10 @@
-"""Pages 4–6: the inbox (polled live with htmx), broadcasts (the audience builder, sending,
-pause/resume/cancel, the report) and the scenario in use."""
+"""Pages 4–6: the inbox (live through server-sent events), broadcasts (the audience
+builder, sending, pause/resume/cancel, the report) and the scenario in use."""
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -12,10 +13,11 @@ from aiohttp import web
 from bot.broadcasts.audience import CHANNELS, AudienceWords
 from bot.broadcasts.flow import Draft, Preview, make_draft, message_of, preview, send
 from bot.broadcasts.service import BroadcastError, control, progress, progress_list, state_word
-from bot.managers.desk import inbox
+from bot.managers.desk import inbox, inbox_mark
 from bot.reports.broadcast import NoBroadcast, build_broadcast_report
 from bot.scenario.loader import ScenarioError, load_funnel
 from bot.vocabulary import STAGES, STATUSES
+from web.context import CLOSING
 from web.render import context, manager, render
 
 routes = web.RouteTableDef()
@@ -29,6 +31,38 @@ async def inbox_page(request: web.Request) -> web.Response:
     items = await inbox(ctx.service.db, ctx.service.scenario.funnel)
     template = "inbox_items.html" if request.query.get("part") else "inbox.html"
     return render(request, template, items=items, can_send=ctx.channel_for is not None)
+
+
+@routes.get("/inbox/events")
+async def inbox_events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: ``inbox`` whenever the lead log moved, and the page re-reads its
+    list (htmx). One primary-key look per tick per open inbox, instead of every browser
+    re-rendering the whole list every few seconds; the bot may run in another process
+    (``leadbot web``), so the lead log is the one place to watch."""
+    ctx = context(request)
+    stream = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # nginx: pass each event on at once
+        }
+    )
+    await stream.prepare(request)
+    closing = request.app[CLOSING]
+    seen = await inbox_mark(ctx.service.db)
+    await stream.write(b"retry: 5000\n\n")
+    try:
+        while not closing.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), ctx.inbox_tick)
+            mark = await inbox_mark(ctx.service.db)
+            # A comment line when nothing changed: it finds a closed connection within a tick.
+            line = f"event: inbox\ndata: {mark}\n\n" if mark != seen else ": idle\n\n"
+            seen = mark
+            await stream.write(line.encode())
+    except ConnectionResetError:
+        pass  # the manager closed the page
+    return stream
 
 
 # --- broadcasts: the one draft → preview → send flow of ``bot.broadcasts.flow`` ------------

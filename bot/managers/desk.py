@@ -36,6 +36,7 @@ from storage.desk_queries import (
     count_matching,
     latest_messages,
     leads_after,
+    newest_event_id,
     pending_touches,
     waiting_leads,
 )
@@ -146,6 +147,12 @@ async def inbox(db: Database, funnel: Funnel, size: int = 50, per_lead: int = 3)
         )
         for lead in leads
     ]
+
+
+async def inbox_mark(db: Database) -> int:
+    """Changes whenever anything is logged: the inbox stream's cue to re-read the inbox."""
+    async with db.session() as session:
+        return await newest_event_id(session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
+from bot.engine.types import Text
 from storage.models import Event, Lead
-from tests.web.conftest import ADMIN, Dash
+from tests.web.conftest import ADMIN, KEY, Dash
 
 
 async def _events(dash: Dash) -> list[Event]:
@@ -75,3 +78,18 @@ async def test_broadcast_preview_confirm_send_and_control(dash: Dash) -> None:
     assert r.status == 200 and "cancelled" in await r.text()
     bad = await dash.client.get("/broadcasts", params={"preview": "1", "segment": "nosuch"})
     assert bad.status == 400 and "no segment 'nosuch'" in await bad.text()
+
+
+async def test_the_inbox_streams_a_cue_when_the_lead_log_moves(dash: Dash) -> None:
+    await dash.sign_in()
+    dash.ctx.inbox_tick = 0.05
+    r = await dash.client.get("/inbox/events")
+    assert r.status == 200 and r.headers["Content-Type"] == "text/event-stream"
+    assert await r.content.readline() == b"retry: 5000\n"
+    await dash.ctx.service.handle(KEY, Text("is anyone there?"), dash.chat)
+    seen = b""
+    async with asyncio.timeout(5):
+        while b"event: inbox" not in seen:
+            seen += await r.content.readline()
+    assert await r.content.readline() != b""  # the data line: the newest event's id
+    r.close()
