@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 
 from aiohttp import web
 
 from bot.managers.staff import Staff
-from bot.reports.spend import Spend
 from bot.service import FunnelService
 from bot.service.ports import ChannelFor
 from web.auth import Gate
@@ -25,8 +24,6 @@ class WebContext:
     base_url: str | None = None  # WEB_URL: where sign-in links point
     # How a manager's message reaches a lead (the bot's channels and limiter); None: no bot.
     channel_for: ChannelFor | None = None
-    # Spend entered or uploaded on the funnel page, per source; kept while the process runs.
-    spend: dict[str, Spend] = field(default_factory=dict)
     inbox_tick: float = 2.0  # seconds between the inbox stream's looks at the lead log
     seen_version: str = ""
     version_since: datetime | None = None  # when this process first served seen_version

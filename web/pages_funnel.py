@@ -1,5 +1,6 @@
-"""Page 1, the funnel: ``leadbot report``'s numbers (bot/reports), drawn, with spend per
-source entered or uploaded here, the A/B variants and the funnel graph with reach."""
+"""Page 1, the funnel: ``leadbot report``'s numbers (bot/reports, the same functions), drawn,
+with spend per source entered or uploaded here (kept in the database, ``source_spend``),
+the A/B variants and the funnel graph with reach."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 from markupsafe import Markup
 
+from bot.managers.desk import save_spend, saved_spend
 from bot.operator.graph import GraphvizMissing, to_dot
 from bot.operator.graph import render as render_graph
 from bot.reports.report import build_report
@@ -17,7 +19,7 @@ from bot.reports.spend import Spend, SpendError, load_spend, parse_amount
 from bot.reports.variants import variant_report
 from bot.time_phrases import PeriodError, parse_moment
 from storage.criteria import LeadFilter
-from web.render import context, render
+from web.render import context, manager, render
 from web.svg import funnel_svg
 
 routes = web.RouteTableDef()
@@ -49,7 +51,8 @@ async def funnel_page(request: web.Request) -> web.Response:
         since=since,
         until=until,
     )
-    report = await build_report(service.db, funnel, f, now, ctx.spend)
+    spend = await saved_spend(service.db)
+    report = await build_report(service.db, funnel, f, now, spend)
     variants = await variant_report(service.db, funnel, f)
     reach: dict[str, int] = {}
     for section in report.funnel:
@@ -72,29 +75,27 @@ async def funnel_page(request: web.Request) -> web.Response:
         since_text=since_text,
         until_text=until_text,
         segments=list(funnel.scenario.segments),
-        spend=ctx.spend,
+        spend=spend,
     )
 
 
 @routes.post("/funnel/spend")
 async def spend_entered(request: web.Request) -> web.StreamResponse:
-    ctx = context(request)
+    ctx, m = context(request), manager(request)
     form = await request.post()
     source = str(form.get("source", "")).strip()
     amount = parse_amount(str(form.get("amount", "")).strip())
     currency = str(form.get("currency", "")).strip().upper() or "RUB"
     if not source or amount is None:
         raise web.HTTPBadRequest(text="Spend needs a source and an amount like 1500 or 1500.50.")
-    if amount == Decimal(0):
-        ctx.spend.pop(source, None)
-    else:
-        ctx.spend[source] = Spend(amount, currency)
+    entered = Spend(amount, currency) if amount != Decimal(0) else None
+    await save_spend(ctx.service, {source: entered}, f"{m.name} [{m.user_id}]")
     raise web.HTTPSeeOther("/funnel")
 
 
 @routes.post("/funnel/spend/upload")
 async def spend_uploaded(request: web.Request) -> web.StreamResponse:
-    ctx = context(request)
+    ctx, m = context(request), manager(request)
     form = await request.post()
     upload = form.get("file")
     if not isinstance(upload, web.FileField):
@@ -104,7 +105,8 @@ async def spend_uploaded(request: web.Request) -> web.StreamResponse:
         path = Path(folder) / f"spend{suffix}"
         path.write_bytes(upload.file.read())
         try:
-            ctx.spend.update(load_spend(path))
+            loaded = load_spend(path)
         except SpendError as exc:
             raise web.HTTPBadRequest(text=str(exc).replace(str(path), upload.filename)) from None
+    await save_spend(ctx.service, dict(loaded), f"{m.name} [{m.user_id}]")
     raise web.HTTPSeeOther("/funnel")

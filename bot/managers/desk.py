@@ -15,6 +15,7 @@ import html
 import logging
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,7 @@ from bot.reports.export import export
 from bot.reports.leads import LeadCard, LeadRow, lead_card, lead_row
 from bot.reports.metrics import Stats, stats
 from bot.reports.report import Report, build_report
+from bot.reports.spend import Spend
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, RecipientGone, SendRejected
 from bot.service.ports import ChannelFor
@@ -41,6 +43,7 @@ from storage.desk_queries import (
     waiting_leads,
 )
 from storage.leads import LeadRepo
+from storage.spend import all_spend, set_spend
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +156,23 @@ async def inbox_mark(db: Database) -> int:
     """Changes whenever anything is logged: the inbox stream's cue to re-read the inbox."""
     async with db.session() as session:
         return await newest_event_id(session)
+
+
+async def saved_spend(db: Database) -> dict[str, Spend]:
+    """Spend per source entered on the dashboard: what its funnel page divides by."""
+    async with db.session() as session:
+        found = await all_spend(session)
+    return {source: Spend(amount, currency) for source, (amount, currency) in found.items()}
+
+
+async def save_spend(service: FunnelService, entered: dict[str, Spend | None], by: str) -> None:
+    """Store typed or uploaded spend per source (None or zero removes a source's)."""
+    now = service.clock()
+    async with service.db.session() as session, session.begin():
+        for source, spend in entered.items():
+            amount = spend.amount if spend is not None else Decimal(0)
+            currency = spend.currency if spend is not None else ""
+            await set_spend(session, source, amount, currency, by, now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,3 +93,23 @@ async def test_the_inbox_streams_a_cue_when_the_lead_log_moves(dash: Dash) -> No
             seen += await r.content.readline()
     assert await r.content.readline() != b""  # the data line: the newest event's id
     r.close()
+
+
+async def test_spend_entered_on_the_page_is_kept_in_the_database(dash: Dash) -> None:
+    from decimal import Decimal
+
+    from bot.managers.desk import saved_spend
+
+    csrf = await dash.sign_in()
+    form = {"csrf": csrf, "source": "vk", "amount": "1500.50", "currency": "rub"}
+    r = await dash.client.post("/funnel/spend", data=form, allow_redirects=False)
+    assert r.status == 303
+    kept = await saved_spend(dash.ctx.service.db)
+    assert (kept["vk"].amount, kept["vk"].currency) == (Decimal("1500.50"), "RUB")
+    page = await (await dash.client.get("/funnel")).text()
+    assert "1500.50 RUB" in page  # the report divides by it: one lead from vk -> CPL 1500.50
+    bad = await dash.client.post("/funnel/spend", data={**form, "amount": "lots"})
+    assert bad.status == 400 and (await saved_spend(dash.ctx.service.db))["vk"].amount
+    form["amount"] = "0"
+    await dash.client.post("/funnel/spend", data=form, allow_redirects=False)
+    assert await saved_spend(dash.ctx.service.db) == {}
