@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.broadcasts.audience import CHANNELS
-from bot.managers.desk import pending, send_as_manager, table_page
+from bot.managers.desk import Cursor, pending, send_as_manager, table_page
 from bot.managers.staff import contact_allowed
 from bot.privacy import forget_lead
 from bot.reports.export import export
@@ -19,7 +19,6 @@ from bot.reports.leads import lead_card
 from bot.time_phrases import PeriodError, parse_moment
 from bot.vocabulary import STAGES, STATUSES
 from storage.criteria import LeadFilter
-from storage.desk_queries import Cursor
 from web.i18n import send_result, translator
 from web.render import context, manager, render
 

@@ -34,13 +34,15 @@ from storage.criteria import LeadFilter
 from storage.db import Database
 from storage.desk_queries import (
     COUNT_CAP,
-    Cursor,
     count_matching,
     latest_messages,
     leads_after,
     newest_event_id,
     pending_touches,
     waiting_leads,
+)
+from storage.desk_queries import (
+    Cursor as Cursor,  # re-exported: a page of the lead table ends at one
 )
 from storage.leads import LeadRepo
 from storage.spend import all_spend, set_spend

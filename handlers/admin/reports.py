@@ -52,7 +52,8 @@ async def stats_cmd(
 ) -> None:
     tz = zone(staff, service)
     result = await desk.channel_stats(service, CHANNEL, tz)
-    await reply(channels, bot, message.chat.id, stats_html(result, tz))
+    text = stats_html(result, tz, lang_of(staff, message.from_user))
+    await reply(channels, bot, message.chat.id, text)
 
 
 async def report_cmd(
@@ -70,7 +71,7 @@ async def report_cmd(
         await reply(channels, bot, message.chat.id, esc(exc))
         return
     result = await desk.channel_report(service, CHANNEL, since)
-    for text in report_html(result, tz):
+    for text in report_html(result, tz, lang_of(staff, message.from_user)):
         await reply(channels, bot, message.chat.id, text)
 
 
@@ -95,7 +96,8 @@ async def lead_cmd(
     if found is None:
         await reply(channels, bot, chat_id, say(lang, "no_lead", esc(ref)))
         return
-    await reply(channels, bot, chat_id, lead_card_html(found.card, tz, found.contact_allowed))
+    card = lead_card_html(found.card, tz, found.contact_allowed, lang)
+    await reply(channels, bot, chat_id, card)
 
 
 async def export_cmd(

@@ -73,3 +73,12 @@ async def test_other_languages_get_admin_language(tg: FakeBotAPI, tmp_path: Path
     async with admin_bot(tg, tmp_path, fallback="ru") as h:
         assert "Команды администратора" in await answer(h, "/admin", "de")
         assert "Admin commands" in await answer(h, "/admin", "en")
+
+
+async def test_stats_report_and_cards_in_russian(tg: FakeBotAPI, tmp_path: Path) -> None:
+    async with admin_bot(tg, tmp_path, fallback="en") as h:
+        stats = await answer(h, "/stats", "ru")
+        assert "Лиды</b> из Telegram" in stats and "новые лиды" in stats
+        report = await answer(h, "/report", "ru")
+        assert "Воронка" in report and "отвалились" in report
+        assert "Funnel" in await answer(h, "/report", "en")
