@@ -16,7 +16,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
-from bench.common import MINI, Row, load_mini, postgres_database, say, sqlite_url
+from bench.results import Row, say
+from bench.seeding import MINI, load_mini, postgres_database, sqlite_url
 from bot.managers.staff import Staff
 from bot.qualification import OfflineQualifier
 from bot.service import FunnelService, ScenarioHolder
