@@ -18,6 +18,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
+from app.dashboard import attach_dashboard, served_alone
 from app.dispatcher import LeadDispatcher
 from app.factory import make_bot, make_dispatcher
 from app.maintenance import Maintenance
@@ -29,6 +30,7 @@ from bot.managers.staff import Staff
 from bot.settings import Settings
 from bot.telegram.channel import Channels
 from bot.telegram.throttle import Throttle
+from web.app import open_path
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +67,14 @@ async def run_bot(
             dp["reloader"] = upkeep.reloader
             dp.startup.register(upkeep.start)
             dp.shutdown.register(upkeep.stop)
+            dashboard = attach_dashboard(settings, app.service, bot, channels, dp)
             if settings.webhook_url:
                 log.info("@%s: serving the webhook %s", me, settings.webhook_url)
-                await serve_webhook(bot, dp, settings, stop)
+                await serve_webhook(bot, dp, settings, stop, dashboard)
             else:
                 log.info("@%s: long polling", me)
-                await serve_polling(bot, dp, stop, polling_timeout)
+                async with served_alone(dashboard, settings):
+                    await serve_polling(bot, dp, stop, polling_timeout)
     finally:
         await bot.session.close()
     log.info("stopped")
@@ -141,7 +145,11 @@ async def _confirm_handled(bot: Bot, dp: LeadDispatcher) -> None:
 
 
 async def serve_webhook(
-    bot: Bot, dp: LeadDispatcher, settings: Settings, stop: asyncio.Event | None = None
+    bot: Bot,
+    dp: LeadDispatcher,
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    dashboard: web.Application | None = None,
 ) -> None:
     """An aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT at the path of WEBHOOK_URL.
 
@@ -154,7 +162,10 @@ async def serve_webhook(
     assert settings.webhook_url is not None
     secret = webhook_secret(settings, bot.token)
     path = urlsplit(settings.webhook_url).path or "/"
-    app = web.Application()
+    # With the dashboard, its application serves the webhook path too (one port, one server).
+    app = dashboard if dashboard is not None else web.Application()
+    if dashboard is not None:
+        open_path(dashboard, path)
     setup_application(app, dp, bot=bot)  # first: its shutdown drains updates
     UpdateHandler(dp, bot, handle_in_background=False, secret_token=secret).register(app, path=path)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     chat_rate: Annotated[float, Field(gt=0, le=100)] = 1.0
     crm_webhook_url: str | None = None
     crm_webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+    # The managers' dashboard (web/): served when WEB_PORT or WEB_URL is set.
+    web_port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    web_url: str | None = None
+    web_secret: SecretStr | None = None
+    # Admins see the dashboard and admin commands in their Telegram language when it is
+    # Russian or English; anyone else (or without one) in this.
+    admin_language: Literal["ru", "en"] = "en"
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -86,7 +93,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Moscow)") from None
         return value
 
-    @field_validator("telegram_api_url", "openai_base_url", "webhook_url")
+    @field_validator("telegram_api_url", "openai_base_url", "webhook_url", "web_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -25,6 +25,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "reports": ("leads", "lead", "export", "report"),  # the lead log for managers
     "broadcasts": ("audience", "broadcast", "winback"),  # mailings and win-back
     "data": ("db", "forget"),
+    "web": ("web",),  # the managers' dashboard
 }
 
 

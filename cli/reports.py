@@ -184,7 +184,10 @@ def report(
     ),
     dropped: Annotated[
         str | None,
-        typer.Option(metavar="STEP", help="Instead: the leads who stopped at this step."),
+        typer.Option(
+            metavar="STEP",
+            help="Instead: the leads who dropped at this step (as counted in the report).",
+        ),
     ] = None,
     broadcast: Annotated[
         int | None,

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from storage.models import Event, Lead
+from bot.vocabulary import LeadStatus, TouchState
+from storage.models import Event, Lead, ScheduledTouch
 
 NONE_LABEL = "(none)"  # a filter value meaning "no source" / "not classified yet"
 # Whatever the filter says, a mailing never reaches these.
@@ -92,3 +93,18 @@ class LeadFilter:
 
 def _equals(column: InstrumentedAttribute[str | None], value: str) -> ColumnElement[bool]:
     return column.is_(None) if value == NONE_LABEL else column == value
+
+
+#: Statuses of a lead that has not dropped wherever it stands: done, or a manager has it.
+NOT_DROPPED = (LeadStatus.COMPLETED, LeadStatus.HANDED_OFF)
+
+
+def dropped_here() -> list[ColumnElement[bool]]:
+    """A lead *dropped* at its current step: it stopped there (not completed, not with a
+    manager) and nothing is scheduled for it (a lead one minute into a two-day wait is
+    waiting, not dropped). The one definition behind the report's "dropped" column and
+    ``leadbot report --dropped STEP``."""
+    pending = select(ScheduledTouch.id).where(
+        ScheduledTouch.lead_id == Lead.id, ScheduledTouch.state == TouchState.PENDING
+    )
+    return [Lead.step.is_not(None), Lead.status.not_in(NOT_DROPPED), ~exists(pending)]

@@ -147,6 +147,19 @@ class Order(Base):
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class SourceSpend(Base):
+    """What was spent on one traffic source, as a manager entered it on the dashboard: the
+    report's CPL and CPO divide by it. One row per source (entering again replaces it)."""
+
+    __tablename__ = "source_spend"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    updated_by: Mapped[str] = mapped_column(String(128), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Broadcast(Base):
     """A mailing to an audience (or a scenario's win-back rule): its content and state."""
 

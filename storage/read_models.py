@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.vocabulary import EventType
-from storage.criteria import LeadFilter
+from storage.criteria import LeadFilter, dropped_here
 from storage.models import Answer, Event, Lead
 
 STREAM_BATCH = 500
@@ -224,10 +224,17 @@ async def order_rows(session: AsyncSession, f: LeadFilter, order_type: str) -> l
     return [OrderRow(*row) for row in await session.execute(stmt)]
 
 
-async def stopped_at(
-    session: AsyncSession, f: LeadFilter, step: str, statuses: Collection[str]
+async def dropped_groups(session: AsyncSession, f: LeadFilter) -> list[StepGroup]:
+    """How many leads of the cohort dropped at each step (``criteria.dropped_here``)."""
+    keys = (Lead.source, Lead.segment, Lead.step)
+    stmt = select(*keys, func.count()).where(*dropped_here(), *f.conditions()).group_by(*keys)
+    return [StepGroup(src, seg, str(step), n) for src, seg, step, n in await session.execute(stmt)]
+
+
+async def dropped_leads(
+    session: AsyncSession, f: LeadFilter, step: str
 ) -> list[tuple[Lead, datetime | None]]:
-    """Leads whose current step is ``step`` with one of ``statuses``, with their last event's
+    """Leads who dropped at ``step`` (``criteria.dropped_here``), with their last event's
     time, longest idle first."""
     last = (
         select(Event.created_at)
@@ -239,7 +246,7 @@ async def stopped_at(
     )
     stmt = (
         select(Lead, last.label("last_event_at"))
-        .where(Lead.step == step, Lead.status.in_(list(statuses)), *f.conditions())
+        .where(Lead.step == step, *dropped_here(), *f.conditions())
         .order_by(last.asc().nulls_first(), Lead.id)
     )
     if f.limit is not None:
@@ -254,12 +261,13 @@ __all__ = [
     "StepGroup",
     "count_events",
     "count_leads",
+    "dropped_groups",
+    "dropped_leads",
     "event_groups",
     "lead_groups",
     "leads_page",
     "order_rows",
     "step_groups",
-    "stopped_at",
     "stream_events",
     "stream_leads",
 ]

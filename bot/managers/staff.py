@@ -24,10 +24,21 @@ class Staff:
     manager_chat_id: int | None = None
     timezone: str | None = None
     alert_pause: float = 3.0
+    language: str = "en"  # ADMIN_LANGUAGE: for admins whose Telegram language is neither
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Staff:
-        return cls(frozenset(settings.admin_ids), settings.manager_chat_id, settings.timezone)
+        return cls(
+            frozenset(settings.admin_ids),
+            settings.manager_chat_id,
+            settings.timezone,
+            language=settings.admin_language,
+        )
+
+    def lang(self, language_code: str | None) -> str:
+        """ "ru" or "en" for an admin's Telegram ``language_code``: the dashboard's and the
+        admin commands' one rule."""
+        return admin_language(language_code, self.language)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids
@@ -47,3 +58,17 @@ def contact_allowed(consent: str | None, require_consent: bool) -> bool:
     if consent == "given":
         return True
     return not require_consent and consent != "declined"
+
+
+#: Telegram languages whose speakers read Russian more easily than English.
+RUSSIAN_READERS = ("ru", "uk", "be", "kk")
+
+
+def admin_language(language_code: str | None, fallback: str) -> str:
+    """Russian for a Russian reader, English for an English one, else ``fallback``."""
+    code = (language_code or "").lower()
+    if code.startswith(RUSSIAN_READERS):
+        return "ru"
+    if code.startswith("en"):
+        return "en"
+    return fallback

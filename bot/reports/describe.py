@@ -82,6 +82,7 @@ _DESCRIBE: dict[str, Callable[[Payload], str]] = {
     EventType.TOUCH_SCHEDULED: lambda p: f"due {p.get('due')}",
     EventType.REPLIED: _text,
     EventType.MESSAGE_RECEIVED: _text,
+    EventType.MANAGER_MESSAGE: lambda p: f"{_text(p)} by {p['by']}" if p.get("by") else _text(p),
     EventType.NO_REPLY: lambda p: f"no reply in {p['waited']}" if p.get("waited") else "no reply",
     EventType.BRANCHED: lambda p: f"{p.get('on')} = {p.get('value')} → {p.get('goto')}",
     EventType.RELEASED: lambda p: f"by {p['by']}" if p.get("by") else "",

@@ -24,6 +24,7 @@ from storage.read_models import (
     LeadGroup,
     OrderRow,
     StepGroup,
+    dropped_groups,
     event_groups,
     lead_groups,
     order_rows,
@@ -137,6 +138,7 @@ class Cohort:
     tiers: list[EventGroup]
     steps: list[StepGroup]
     orders: list[OrderRow]
+    dropped: list[StepGroup] = field(default_factory=list)  # who dropped at each step
 
     def sources(self) -> list[str]:
         """Source labels, most leads first."""
@@ -154,6 +156,7 @@ async def load_cohort(db: Database, f: LeadFilter, with_steps: bool = True) -> C
             tiers=await event_groups(session, f, [*TIERED_EVENTS, ORDER_PAID], by_tier=True),
             steps=await step_groups(session, f) if with_steps else [],
             orders=await order_rows(session, f, ORDER_PAID),
+            dropped=await dropped_groups(session, f) if with_steps else [],
         )
 
 

@@ -243,7 +243,8 @@ def report_view(report: Report, tz: tzinfo) -> RenderableType:
     parts += [section_table(s) for s in report.funnel]
     parts.append(Text(
         "reached: leads with any event at the step; (x%): of those who entered the chain; "
-        "dropped: leads whose current step it is and who have not completed",
+        "dropped: stopped here, nothing scheduled, not completed, no manager "
+        "(--dropped STEP lists them); of previous: over the busiest step leading here",
         style="dim",
     ))  # fmt: skip
     return Group(*parts)

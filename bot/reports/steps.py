@@ -1,9 +1,12 @@
 """The funnel by step: how many leads reached each step of each chain, and where they stop.
 
 A lead *reached* a step when any event was logged at it (a message sent, a question asked,
-an offer shown, a wait scheduled...). A lead *dropped* at a step when that is its current
-step and it has not completed the funnel (still waiting, unsubscribed, blocked, or with a
-manager). Steps are listed in scenario order; ``goto`` steps log nothing and are left out.
+an offer shown, a wait scheduled...). A lead *dropped* at a step when it stopped there and
+nothing is scheduled for it (``storage.criteria.dropped_here``: not completed, not with a
+manager, no touch pending), the same leads ``leadbot report --dropped STEP`` lists. "Of
+previous" follows the path leads take (the scenario's graph: next, buttons, branches,
+timeouts), not the file's order: a step's reach over that of the busiest step leading into
+it. Steps are listed in scenario order; ``goto`` steps log nothing and are left out.
 """
 
 from __future__ import annotations
@@ -11,23 +14,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.operator.graph import edges
 from bot.reports.leads import LeadRow, lead_row
 from bot.reports.metrics import Cohort, label
 from bot.scenario.funnel import INTERVIEW, Funnel
 from bot.vocabulary import EventType
 from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.read_models import stopped_at
+from storage.read_models import dropped_leads
 
 SILENT_KINDS = frozenset({"goto"})
-WIN_BACK_STATUSES = ("active", "completed")
 
 
 @dataclass(frozen=True, slots=True)
 class StepCount:
     reached: int
     dropped: int
-    from_previous: float | None  # reached / reached at the previous listed step
+    from_previous: float | None  # reached / reached at the busiest step leading here
     from_start: float | None  # reached / leads who entered the chain
 
 
@@ -53,6 +56,29 @@ class FunnelSection:
 
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
+
+
+def feeders(funnel: Funnel, chain: str) -> dict[str, list[str]]:
+    """For each step of ``chain``, the listed steps of the chain that lead into it.
+
+    A ``goto`` logs nothing, so it is looked through: its own feeders feed its target.
+    """
+    ids = set(funnel.chains.get(chain, []))
+    into: dict[str, set[str]] = {}
+    for edge in edges(funnel):
+        if edge.source in ids and edge.target in ids:
+            into.setdefault(edge.target, set()).add(edge.source)
+
+    def listed(step: str, seen: frozenset[str]) -> set[str]:
+        out: set[str] = set()
+        for source in into.get(step, set()) - seen:
+            if funnel.steps[source].step.kind in SILENT_KINDS:
+                out |= listed(source, seen | {source})
+            else:
+                out.add(source)
+        return out
+
+    return {step: sorted(listed(step, frozenset({step}))) for step in ids}
 
 
 def funnel_sections(
@@ -94,36 +120,47 @@ def _section(
             key = (s.step, label(s.source))
             reached[key] = reached.get(key, 0) + s.leads
     dropped: dict[tuple[str, str], int] = {}
-    for g in cohort.leads:
-        if mine(g.segment) and g.step is not None and g.status != "completed":
+    for g in cohort.dropped:
+        if mine(g.segment):
             key = (g.step, label(g.source))
             dropped[key] = dropped.get(key, 0) + g.leads
 
-    previous = {src: entered.get(src, 0) for src in sources}
-    prev_total = sum(entered.values())
+    def reach(step: str, src: str | None) -> int:
+        if src is not None:
+            return reached.get((step, src), 0)
+        return sum(reached.get((step, s), 0) for s in sources)
+
+    ids = funnel.chains.get(chain, [])
+    into = feeders(funnel, chain)
     stats = []
-    for step_id in funnel.chains.get(chain, []):
+    for step_id in ids:
         kind = funnel.steps[step_id].step.kind
         if kind in SILENT_KINDS:
             continue
+        first = step_id == ids[0]
+
+        def before(src: str | None, step: str = step_id, first: bool = first) -> int:
+            """Leads at the busiest step leading here (the chain's first: who entered it)."""
+            if first:
+                return entered.get(src, 0) if src is not None else sum(entered.values())
+            return max((reach(f, src) for f in into[step]), default=0)
+
         by_source = {}
         for src in sources:
-            n = reached.get((step_id, src), 0)
+            n = reach(step_id, src)
             by_source[src] = StepCount(
                 n,
                 dropped.get((step_id, src), 0),
-                _ratio(n, previous[src]),
+                _ratio(n, before(src)),
                 _ratio(n, entered.get(src, 0)),
             )
-            previous[src] = n
         total_n = sum(c.reached for c in by_source.values())
         total = StepCount(
             total_n,
             sum(c.dropped for c in by_source.values()),
-            _ratio(total_n, prev_total),
+            _ratio(total_n, before(None)),
             _ratio(total_n, sum(entered.values())),
         )
-        prev_total = total_n
         stats.append(StepStat(step_id, kind, total, by_source))
     return FunnelSection(chain, segment, title, sum(entered.values()), entered, stats)
 
@@ -136,10 +173,9 @@ class DroppedLead:
 
 
 async def dropped_at(db: Database, f: LeadFilter, step: str, now: datetime) -> list[DroppedLead]:
-    """Leads stopped at ``step`` who can still be won back (active, or completed there),
-    longest silent first."""
+    """Leads who dropped at ``step`` (the report's definition), longest silent first."""
     async with db.session() as session:
-        rows = await stopped_at(session, f, step, WIN_BACK_STATUSES)
+        rows = await dropped_leads(session, f, step)
         return [
             DroppedLead(lead_row(lead), at, now - at if at is not None else None)
             for lead, at in rows

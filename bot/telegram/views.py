@@ -24,6 +24,28 @@ DASH = "—"
 TIMELINE_SHOWN = 40  # the newest events in a /lead card; `leadbot lead` shows them all
 STEP_WIDTH = 18
 
+#: The admin views' words in Russian (the English word is the key; a missing one shows in
+#: English). Picked by ``lang`` as the admin commands are (``Staff.lang``).
+RU: dict[str, str] = {
+    "today": "сегодня", "7d": "7 дн.", "30d": "30 дн.",
+    "new leads": "новые лиды", "qualified": "квалифиц.", "contacts": "контакты",
+    "leads": "лиды", "not our client": "не наш клиент", "lead magnets": "лид-магниты",
+    "offers shown": "показы офферов", "offers clicked": "клики по офферам",
+    "to a manager": "менеджеру", "buyers": "покупатели", "orders": "заказы",
+    "revenue": "выручка", "metric": "метрика", "all": "все",
+    "step": "шаг", "reached": "дошли", "of start": "от начала", "dropped": "отвалились",
+    "who": "кто", "source": "источник", "arrived": "пришёл", "last seen": "был",
+    "segment": "сегмент", "readiness": "готовность", "classified": "классификация",
+    "reason": "причина", "contact": "контакт", "stage": "стадия", "status": "статус",
+    "flags": "флаги", "summary": "сводка", "Answers": "Ответы", "Timeline": "История",
+    "not classified yet": "ещё не классифицирован", "none": "нет",
+    "the beginning": "начала",
+}  # fmt: skip
+
+
+def tr(lang: str, word: str) -> str:
+    return RU.get(word, word) if lang == "ru" else word
+
 
 def esc(value: object) -> str:
     """Any value as text inside Telegram HTML (aiogram's ``html.quote``); None is empty.
@@ -69,11 +91,11 @@ def profile(card: LeadCard) -> str:
     return f"{name} @{esc(row.username)}" if row.username else name
 
 
-def _lines(rows: Iterable[tuple[str, object]]) -> list[str]:
-    return [f"<b>{esc(k)}:</b> {esc(v)}" for k, v in rows if v not in (None, "")]
+def _lines(rows: Iterable[tuple[str, object]], lang: str = "en") -> list[str]:
+    return [f"<b>{esc(tr(lang, k))}:</b> {esc(v)}" for k, v in rows if v not in (None, "")]
 
 
-def lead_card_html(card: LeadCard, tz: tzinfo, contact_ok: bool) -> str:
+def lead_card_html(card: LeadCard, tz: tzinfo, contact_ok: bool, lang: str = "en") -> str:
     """One lead for an admin: facts, answers and the newest events, like ``leadbot lead``."""
     r = card.lead
     contact = ", ".join(x for x in (r.phone, r.email) if x)
@@ -91,24 +113,25 @@ def lead_card_html(card: LeadCard, tz: tzinfo, contact_ok: bool) -> str:
         ("source", r.source or DASH),
         ("arrived", local(r.created_at, tz)),
         ("last seen", local(card.last_seen_at, tz) or DASH),
-        ("segment", r.segment or "not classified yet"),
+        ("segment", r.segment or tr(lang, "not classified yet")),
         ("readiness", card.readiness),
         ("classified", classified),
         ("reason", c.reason if c is not None else None),
-        ("contact", contact or "none"),
+        ("contact", contact or tr(lang, "none")),
         ("stage", r.stage),
         ("status", r.status),
         ("step", r.step or DASH),
         ("flags", ", ".join(r.flags)),
         ("summary", card.summary),
-    ])  # fmt: skip
+    ], lang)  # fmt: skip
     out = [f"<b>Lead #{r.id}</b> · {profile(card)}", *facts]
     if card.answers:
-        out += ["", "<b>Answers</b>"]
+        out += ["", f"<b>{tr(lang, 'Answers')}</b>"]
         out += [f"• {esc(plain(a.question))} — {esc(a.answer)}" for a in card.answers]
     shown = card.timeline[-TIMELINE_SHOWN:]
     hidden = len(card.timeline) - len(shown)
-    out += ["", f"<b>Timeline</b> ({len(card.timeline)} events)"]
+    count = f"событий: {len(card.timeline)}" if lang == "ru" else f"{len(card.timeline)} events"
+    out += ["", f"<b>{tr(lang, 'Timeline')}</b> ({count})"]
     if hidden:
         out.append(f"…{hidden} earlier: <code>leadbot lead {r.id}</code>")
     for e in shown:
@@ -129,12 +152,12 @@ def _table(rows: list[list[str]]) -> str:
     return "<pre>" + esc("\n".join(lines)) + "</pre>"
 
 
-def stats_html(stats: Stats, tz: tzinfo) -> str:
+def stats_html(stats: Stats, tz: tzinfo, lang: str = "en") -> str:
     windows = stats.windows
-    rows = [["", *(w.name for w in windows)]]
-    rows.append(["new leads", *(str(w.leads) for w in windows)])
-    rows.append(["qualified", *(str(w.qualified) for w in windows)])
-    rows.append(["contacts", *(str(w.contacts) for w in windows)])
+    rows = [["", *(tr(lang, w.name) for w in windows)]]
+    rows.append([tr(lang, "new leads"), *(str(w.leads) for w in windows)])
+    rows.append([tr(lang, "qualified"), *(str(w.qualified) for w in windows)])
+    rows.append([tr(lang, "contacts"), *(str(w.contacts) for w in windows)])
     segments = sorted({s for w in windows for s in w.by_segment}, key=lambda s: s == NONE_LABEL)
     for segment in segments:
         rows.append(
@@ -142,11 +165,14 @@ def stats_html(stats: Stats, tz: tzinfo) -> str:
         )
     title = f"<b>Leads</b> from Telegram, as of {local(stats.now, tz)} ({esc(tz)})"
     note = "By segment: the new leads' segments now; (none): not classified yet."
+    if lang == "ru":
+        title = f"<b>Лиды</b> из Telegram на {local(stats.now, tz)} ({esc(tz)})"
+        note = "По сегментам: сегменты новых лидов сейчас; (none): ещё не классифицированы."
     return f"{title}\n{_table(rows)}\n<i>{esc(note)}</i>"
 
 
-def _metrics_rows(m: Metrics) -> list[list[str]]:
-    return [
+def _metrics_rows(m: Metrics, lang: str) -> list[list[str]]:
+    rows = [
         ["leads", str(m.leads)],
         ["qualified", f"{m.qualified} ({pct(m.cr_qualified)})"],
         ["not our client", str(m.not_client)],
@@ -159,32 +185,37 @@ def _metrics_rows(m: Metrics) -> list[list[str]]:
         ["orders", str(m.orders)],
         ["revenue", money(m.revenue)],
     ]
+    return [[tr(lang, name), value] for name, value in rows]
 
 
 def _step_name(step: str) -> str:
     return step if len(step) <= STEP_WIDTH else step[: STEP_WIDTH - 1] + "…"
 
 
-def _section_html(section: FunnelSection) -> str:
+def _section_html(section: FunnelSection, lang: str) -> str:
     if section.segment is None:
         title = f"<b>Interview</b>: {section.entered} started"
+        if lang == "ru":
+            title = f"<b>Интервью</b>: начали {section.entered}"
     else:
-        title = (
-            f"<b>{esc(section.title)}</b> ({esc(section.segment)}): {many(section.entered, 'lead')}"
-        )
-    rows = [["step", "reached", "of start", "dropped"]]
+        count = many(section.entered, "lead") if lang != "ru" else f"лидов: {section.entered}"
+        title = f"<b>{esc(section.title)}</b> ({esc(section.segment)}): {count}"
+    rows = [[tr(lang, w) for w in ("step", "reached", "of start", "dropped")]]
     for st in section.steps:
         c = st.total
         rows.append([_step_name(st.step), str(c.reached), pct(c.from_start), str(c.dropped or "")])
     return f"{title}\n{_table(rows)}"
 
 
-def report_html(report: Report, tz: tzinfo) -> list[str]:
+def report_html(report: Report, tz: tzinfo, lang: str = "en") -> list[str]:
     """The metrics, then one table per chain; each message within Telegram's limit."""
-    since = local(report.since, tz) if report.since else "the beginning"
+    since = local(report.since, tz) if report.since else tr(lang, "the beginning")
     head = f"<b>Funnel</b>: leads from Telegram who arrived since {esc(since)} ({esc(tz)})"
-    blocks = [f"{head}\n{_table([['metric', 'all'], *_metrics_rows(report.total)])}"]
-    blocks += [_section_html(s) for s in report.funnel]
+    if lang == "ru":
+        head = f"<b>Воронка</b>: лиды из Telegram, пришедшие с {esc(since)} ({esc(tz)})"
+    table = _table([[tr(lang, "metric"), tr(lang, "all")], *_metrics_rows(report.total, lang)])
+    blocks = [f"{head}\n{table}"]
+    blocks += [_section_html(s, lang) for s in report.funnel]
     messages: list[str] = []
     for block in blocks:
         if messages and len(messages[-1]) + len(block) + 2 <= MAX_TEXT:

@@ -1,4 +1,5 @@
-"""Admin-facing routers: look-ups (``reports``) and taking leads from the bot (``handover``).
+"""Admin-facing routers: look-ups (``reports``), taking leads from the bot (``handover``)
+and the way into the web dashboard (``web_access``: /web, the /admin Mini App button).
 
 Registered before the prospect routers; their filters (``handlers.filters``) let only the
 staff through, so for anyone else the update travels on to the funnel. ``/broadcast``
@@ -10,10 +11,13 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import broadcast
-from handlers.admin import handover, reports
+from handlers.admin import handover, reports, web_access
 
 
 def router() -> Router:
     admin = Router(name="admin")
-    admin.include_routers(broadcast.router(), reports.router(), handover.router())
+    # web_access first: with the dashboard configured its /admin (help + Mini App button) wins.
+    admin.include_routers(
+        broadcast.router(), web_access.router(), reports.router(), handover.router()
+    )
     return admin

@@ -7,12 +7,15 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, User
 
+from bot.managers.staff import Staff
 from bot.service import FunnelService, Handover
+from bot.service.funnel import MISSING
 from bot.telegram.alerts import ManagerAlerts
 from bot.telegram.callbacks import Handover as Action
 from bot.telegram.callbacks import ManagerButton
 from bot.telegram.channel import Channels
 from bot.telegram.views import esc
+from handlers.admin.texts import lang_of, say
 from handlers.filters import InManagersChat, IsAdmin, Magic
 from handlers.reply import answer, reply
 
@@ -27,25 +30,22 @@ def lead_id_of(command: CommandObject) -> int | None:
     return int(arg) if arg.isdigit() else None
 
 
-def taken_text(done: Handover) -> str:
+def taken_text(done: Handover, lang: str = "en") -> str:
     n = done.lead_id
     if done.done:
-        return (
-            f"Lead #{n} is yours: the bot stopped writing to them. "
-            f"Write to them in Telegram; /release {n} gives them back to the bot."
-        )
-    if done.status == "missing":
-        return f"No lead {n}."
-    return f"Lead #{n} is {esc(done.status)}: the bot is not writing to them, nothing to take."
+        return say(lang, "taken", n)
+    if done.status == MISSING:
+        return say(lang, "no_lead", n)
+    return say(lang, "not_taken", n, esc(done.status))
 
 
-def released_text(done: Handover) -> str:
+def released_text(done: Handover, lang: str = "en") -> str:
     n = done.lead_id
     if done.done:
-        return f"Lead #{n} is back with the bot (now {esc(done.status)})."
-    if done.status == "missing":
-        return f"No lead {n}."
-    return f"Lead #{n} is not with managers (status {esc(done.status)})."
+        return say(lang, "released", n, esc(done.status))
+    if done.status == MISSING:
+        return say(lang, "no_lead", n)
+    return say(lang, "not_released", n, esc(done.status))
 
 
 async def take_cmd(
@@ -54,13 +54,15 @@ async def take_cmd(
     service: FunnelService,
     channels: Channels,
     bot: Bot,
+    staff: Staff | None = None,
 ) -> None:
     lead_id, user = lead_id_of(command), message.from_user
+    lang = lang_of(staff, user)
     if lead_id is None or user is None:
-        await reply(channels, bot, message.chat.id, "Usage: /take &lt;lead id&gt;")
+        await reply(channels, bot, message.chat.id, say(lang, "take_usage"))
         return
     done = await service.take(lead_id, manager_name(user), user.id)
-    await reply(channels, bot, message.chat.id, taken_text(done))
+    await reply(channels, bot, message.chat.id, taken_text(done, lang))
 
 
 async def release_cmd(
@@ -69,13 +71,15 @@ async def release_cmd(
     service: FunnelService,
     channels: Channels,
     bot: Bot,
+    staff: Staff | None = None,
 ) -> None:
     lead_id, user = lead_id_of(command), message.from_user
+    lang = lang_of(staff, user)
     if lead_id is None or user is None:
-        await reply(channels, bot, message.chat.id, "Usage: /release &lt;lead id&gt;")
+        await reply(channels, bot, message.chat.id, say(lang, "release_usage"))
         return
     done = await service.release(lead_id, manager_name(user), channels.for_leads(bot))
-    await reply(channels, bot, message.chat.id, released_text(done))
+    await reply(channels, bot, message.chat.id, released_text(done, lang))
 
 
 async def manager_button(
@@ -85,14 +89,16 @@ async def manager_button(
     channels: Channels,
     bot: Bot,
     alerts: ManagerAlerts | None = None,
+    staff: Staff | None = None,
 ) -> None:
     lead_id, by = callback_data.lead_id, manager_name(query.from_user)
+    lang = lang_of(staff, query.from_user)
     if callback_data.action == Action.TAKE:
         done = await service.take(lead_id, by, query.from_user.id)
-        toast = "Taken: the bot is silent for this lead." if done.done else taken_text(done)
+        toast = say(lang, "toast_taken") if done.done else taken_text(done, lang)
     else:
         done = await service.release(lead_id, by, channels.for_leads(bot))
-        toast = "Back with the bot." if done.done else released_text(done)
+        toast = say(lang, "toast_back") if done.done else released_text(done, lang)
     await answer(query, toast)
     card = query.message
     if alerts is not None and isinstance(card, Message):

@@ -26,20 +26,13 @@ from bot.service import FunnelService, RecipientGone, SendRejected
 from bot.telegram.channel import CHANNEL, Channels
 from bot.telegram.views import esc, lead_card_html, many, report_html, stats_html
 from bot.time_phrases import PeriodError, parse_moment
+from handlers.admin.texts import lang_of, say
 from handlers.filters import IsAdmin
 from handlers.reply import reply
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD = 50 * 1024 * 1024  # what a bot may send as a document
-HELP = """<b>Admin commands</b>
-/stats — new leads, qualified, contacts, segments: today, 7 and 30 days
-/report [since] — the funnel by step (since: 2026-03-01, today, 7d…; default 30d)
-/lead &lt;id or @username&gt; — one lead's card and timeline (private chat only)
-/export [leads|events] — the CSV, as <code>leadbot export</code> writes it (private chat only)
-/take &lt;id&gt; — take a lead: the bot goes silent for them
-/release &lt;id&gt; — give a lead back to the bot; its chain goes on
-/reload — re-read the scenario file now"""
 
 
 def zone(staff: Staff, service: FunnelService) -> tzinfo:
@@ -50,8 +43,8 @@ def _private(message: Message) -> bool:
     return message.chat.type == ChatType.PRIVATE
 
 
-async def admin_help(message: Message, channels: Channels, bot: Bot) -> None:
-    await reply(channels, bot, message.chat.id, HELP)
+async def admin_help(message: Message, channels: Channels, bot: Bot, staff: Staff) -> None:
+    await reply(channels, bot, message.chat.id, say(lang_of(staff, message.from_user), "help"))
 
 
 async def stats_cmd(
@@ -59,7 +52,8 @@ async def stats_cmd(
 ) -> None:
     tz = zone(staff, service)
     result = await desk.channel_stats(service, CHANNEL, tz)
-    await reply(channels, bot, message.chat.id, stats_html(result, tz))
+    text = stats_html(result, tz, lang_of(staff, message.from_user))
+    await reply(channels, bot, message.chat.id, text)
 
 
 async def report_cmd(
@@ -77,7 +71,7 @@ async def report_cmd(
         await reply(channels, bot, message.chat.id, esc(exc))
         return
     result = await desk.channel_report(service, CHANNEL, since)
-    for text in report_html(result, tz):
+    for text in report_html(result, tz, lang_of(staff, message.from_user)):
         await reply(channels, bot, message.chat.id, text)
 
 
@@ -89,20 +83,21 @@ async def lead_cmd(
     bot: Bot,
     staff: Staff,
 ) -> None:
-    chat_id = message.chat.id
+    chat_id, lang = message.chat.id, lang_of(staff, message.from_user)
     if not _private(message):
-        await reply(channels, bot, chat_id, "Lead cards carry contacts: ask me in a private chat.")
+        await reply(channels, bot, chat_id, say(lang, "card_private"))
         return
     ref = (command.args or "").strip()
     if not ref:
-        await reply(channels, bot, chat_id, "Usage: /lead &lt;id or @username&gt;")
+        await reply(channels, bot, chat_id, say(lang, "lead_usage"))
         return
     tz = zone(staff, service)
     found = await desk.card(service, ref, tz)
     if found is None:
-        await reply(channels, bot, chat_id, f"No lead {esc(ref)}.")
+        await reply(channels, bot, chat_id, say(lang, "no_lead", esc(ref)))
         return
-    await reply(channels, bot, chat_id, lead_card_html(found.card, tz, found.contact_allowed))
+    card = lead_card_html(found.card, tz, found.contact_allowed, lang)
+    await reply(channels, bot, chat_id, card)
 
 
 async def export_cmd(
@@ -113,13 +108,13 @@ async def export_cmd(
     bot: Bot,
     staff: Staff,
 ) -> None:
-    chat_id = message.chat.id
+    chat_id, lang = message.chat.id, lang_of(staff, message.from_user)
     if not _private(message):
-        await reply(channels, bot, chat_id, "Exports carry contacts: ask me in a private chat.")
+        await reply(channels, bot, chat_id, say(lang, "export_private"))
         return
     kind = (command.args or "leads").strip().lower()
     if kind not in {"leads", "events"}:
-        await reply(channels, bot, chat_id, "Usage: /export [leads|events]")
+        await reply(channels, bot, chat_id, say(lang, "export_usage"))
         return
     what: desk.ExportKind = "leads" if kind == "leads" else "events"
     tz = zone(staff, service)
@@ -128,15 +123,13 @@ async def export_cmd(
         path = Path(folder) / f"{what}-{stamp}.csv"
         rows = await desk.export_csv(service, what, CHANNEL, path, tz)
         if path.stat().st_size > MAX_UPLOAD:
-            text = (
-                f"{many(rows, what[:-1])}: too big for Telegram; use <code>leadbot export</code>."
-            )
+            text = say(lang, "export_too_big", many(rows, what[:-1]), rows)
             await reply(channels, bot, chat_id, text)
             return
         method = SendDocument(
             chat_id=chat_id,
             document=FSInputFile(path),
-            caption=f"{many(rows, what[:-1])} from Telegram",
+            caption=say(lang, "export_caption", many(rows, what[:-1]), rows),
         )
         try:
             await channels.chat(bot, chat_id).call(method)
@@ -145,10 +138,15 @@ async def export_cmd(
 
 
 async def reload_cmd(
-    message: Message, channels: Channels, bot: Bot, reloader: Reloader | None = None
+    message: Message,
+    channels: Channels,
+    bot: Bot,
+    staff: Staff,
+    reloader: Reloader | None = None,
 ) -> None:
     if reloader is None:
-        await reply(channels, bot, message.chat.id, "Live reload is off in this bot.")
+        text = say(lang_of(staff, message.from_user), "reload_off")
+        await reply(channels, bot, message.chat.id, text)
         return
     result = await reloader.reload(force=True)
     await reply(channels, bot, message.chat.id, esc(result.describe()))

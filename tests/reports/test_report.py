@@ -91,14 +91,18 @@ async def test_funnel_by_step_reached_conversion_and_drop_off(
     hot = steps_of(data, "hot")
     assert list(hot) == ["hot_offer", "hot-2", "hot_later", "hot-4", "hot-5", "hot_call", "hot-7"]
     assert [s["reached"] for s in hot.values()] == [2, 2, 0, 0, 0, 2, 0]
-    assert hot["hot_call"]["dropped"] == 2  # with a manager, not completed
+    assert hot["hot_call"]["dropped"] == 0  # both are with a manager: not dropped
     assert hot["hot_call"]["from_start"] == 1.0
-    assert hot["hot-4"]["from_previous"] is None  # nobody at the step before
+    # "of previous" follows the path: hot_call is reached from the offer (a click), the wait
+    # (a reply) or hot_later (a button), not from the end step above it in the file.
+    assert hot["hot_call"]["from_previous"] == 1.0
+    assert hot["hot-7"]["from_previous"] == 0.0
+    assert hot["hot-4"]["from_previous"] is None  # nobody at hot_later, which leads here
 
     info = steps_of(data, "info")
     assert "info-5" not in info  # a goto logs nothing, so it is not a step of the report
     assert [s["reached"] for s in info.values()] == [2, 2, 1, 1, 0, 1]
-    assert info["info-2"]["dropped"] == 1  # Cleo, still waiting
+    assert info["info-2"]["dropped"] == 0  # Cleo is waiting (a touch is due), not dropped
     assert info["info_end"]["dropped"] == 0  # Eve completed
     assert info["info_branch"]["by_source"]["vk_ads"]["reached"] == 0
     assert info["info_branch"]["by_source"]["tg_post"]["from_previous"] == 1.0
@@ -131,10 +135,19 @@ async def test_dropped_at_a_step_lists_who_to_win_back(db: Database, journeys: J
     assert [d.lead.id for d in dan] == [journeys.ids["D"]]
     assert dan[0].last_event_at == at(journeys, minutes=30)
     assert dan[0].idle == now - at(journeys, minutes=30)
-    cleo = await dropped_at(db, LeadFilter(), "info-2", now)
-    assert [(d.lead.id, d.lead.status) for d in cleo] == [(journeys.ids["C"], "active")]
+    # Cleo stands at info-2 with its wait pending: waiting, not dropped (as in the report).
+    assert await dropped_at(db, LeadFilter(), "info-2", now) == []
     assert await dropped_at(db, LeadFilter(), "hot_call", now) == []  # with a manager
     assert await dropped_at(db, LeadFilter(source="vk_ads"), "q_budget", now) == []
+
+
+async def test_the_report_and_dropped_at_count_the_same_leads(
+    db: Database, mini: Funnel, journeys: Journeys
+) -> None:
+    report = await build_report(db, mini, LeadFilter(), journeys.end)
+    counted = {st.step: st.total.dropped for s in report.funnel for st in s.steps}
+    listed = {step: len(await dropped_at(db, LeadFilter(), step, journeys.end)) for step in counted}
+    assert counted == listed and sum(counted.values()) >= 1
 
 
 async def test_csv_form_is_long_and_stable(db: Database, mini: Funnel, journeys: Journeys) -> None:
@@ -144,7 +157,8 @@ async def test_csv_form_is_long_and_stable(db: Database, mini: Funnel, journeys:
     assert ("metrics", "", "", "vk_ads", "", "cr_qualified", 1.0) in rows
     assert ("metrics", "", "", "", "", "revenue.RUB", 1009.9) in rows
     assert ("funnel", "interview", "", "tg_post", "q_about", "reached", 1) in rows
-    assert ("funnel", "info", "info", "", "info-2", "dropped", 1) in rows
+    assert ("funnel", "info", "info", "", "info-2", "dropped", 0) in rows
+    assert ("funnel", "interview", "", "", "q_budget", "dropped", 1) in rows
     assert ("funnel", "hot", "hot", "", "hot-4", "from_previous", "") in rows
 
 
