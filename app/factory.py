@@ -23,6 +23,7 @@ from bot.managers.crm import CrmWebhook
 from bot.managers.handoff import CHECK_EVERY, handoff_chore
 from bot.managers.staff import Staff
 from bot.service import FunnelService
+from bot.service.presence import Presence
 from bot.telegram.alerts import ManagerAlerts
 from bot.telegram.channel import Channels, QuietChatActions
 from bot.telegram.touches import TouchLoop
@@ -61,7 +62,8 @@ def make_dispatcher(
     """
     channels = channels or Channels(service.scenario)
     staff = staff or Staff()
-    dp = LeadDispatcher()
+    presence = Presence(service.db, clock=service.clock)
+    dp = LeadDispatcher(presence)
     dp["service"] = service
     dp["channels"] = channels
     dp["staff"] = staff
@@ -69,7 +71,13 @@ def make_dispatcher(
     channel_for = channels.for_leads(bot)
     timeouts = handoff_chore(service, channel_for, every=handoff_check)
     winback = winback_chore(service, every=winback_every)  # the scenario's win-back rules
-    touches = TouchLoop(service, channel_for, interval=touch_interval, chores=[timeouts, winback])
+    touches = TouchLoop(
+        service,
+        channel_for,
+        worker=presence.id,
+        interval=touch_interval,
+        chores=[timeouts, winback],
+    )
     dp["touches"] = touches
     alerts: ManagerAlerts | None = None
     if staff.manager_chat_id is not None:
@@ -80,6 +88,7 @@ def make_dispatcher(
         service.sinks.append(crm)
 
     async def on_startup() -> None:
+        await presence.start()  # first: claims of our previous run are released at once
         touches.start()
         if alerts is not None:
             alerts.outbox.start()
@@ -90,6 +99,7 @@ def make_dispatcher(
         if not await dp.wait_idle(drain_timeout):
             log.warning("%d update(s) still running at shutdown", dp.in_flight)
         await touches.stop()
+        await presence.stop()
         if alerts is not None:
             await alerts.outbox.stop()
         if crm is not None:

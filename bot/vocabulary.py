@@ -74,6 +74,9 @@ class EventType(StrEnum):
     TOUCH_HELD = "touch_held"
     TIMER_IGNORED = "timer_ignored"
     DELIVERY_UNKNOWN = "delivery_unknown"
+    #: With ``delivery_unknown`` when the message in doubt was an offer: the reports count
+    #: offers delivered and offers in doubt apart.
+    OFFER_IN_DOUBT = "offer_in_doubt"
     # managers
     HANDED_OFF = "handed_off"
     TAKEN = "taken"

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0005"  # the newest migration; reading commands refuse an older schema
+HEAD_REVISION = "0006"  # the newest migration; reading commands refuse an older schema
 
 
 class Database:

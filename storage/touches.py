@@ -124,12 +124,33 @@ class TouchRepo:
         touches = list((await self.session.execute(stmt)).scalars().all())
         return sorted(touches, key=lambda t: (t.due_at, t.id))
 
-    async def mark_sending(self, touch_id: int) -> None:
+    async def mark_sending(self, touch_id: int, now: datetime | None = None) -> bool:
+        """Claimed → sending; False if the claim was lost meanwhile (released as its
+        instance's heartbeat seemed to stop, and perhaps run by another): then it must not go."""
+        stmt = update(ScheduledTouch).where(
+            ScheduledTouch.id == touch_id, ScheduledTouch.state == TouchState.CLAIMED
+        )
+        if now is not None:
+            stmt = stmt.where(ScheduledTouch.lease_until > now)
+        result = await self.session.execute(stmt.values(state=TouchState.SENDING))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def settle_failed(self, touch_id: int, now: datetime, retry: timedelta) -> bool:
+        """After a touch raised: ``sending`` becomes ``unknown`` (True), ``claimed`` is due
+        again after ``retry``."""
+        doubt = await self.session.execute(
+            update(ScheduledTouch)
+            .where(ScheduledTouch.id == touch_id, ScheduledTouch.state == TouchState.SENDING)
+            .values(state=TouchState.UNKNOWN, done_at=now, lease_until=None)
+        )
+        if doubt.rowcount:  # type: ignore[attr-defined]
+            return True
         await self.session.execute(
             update(ScheduledTouch)
-            .where(ScheduledTouch.id == touch_id)
-            .values(state=TouchState.SENDING)
+            .where(ScheduledTouch.id == touch_id, ScheduledTouch.state == TouchState.CLAIMED)
+            .values(state=TouchState.PENDING, due_at=now + retry, lease_until=None, claimed_by=None)
         )
+        return False
 
     async def postpone(self, touch_id: int, due: datetime) -> None:
         await self.session.execute(

@@ -42,7 +42,9 @@ from bot.service.ports import (
     Notifier,
     RecipientGone,
     Result,
+    SendInDoubt,
     SendRejected,
+    TouchLost,
     utcnow,
 )
 from bot.vocabulary import EventType, offer_of_payload
@@ -98,17 +100,18 @@ class FunnelCore:
         async with self.serial(key):
             lead_id, outcome = await self.apply(key, event, touch_id)
             toast = outcome.toast
-            delivered, gone = await self.deliver(key, lead_id, outcome, channel)
+            delivered, doubtful, gone = await self.deliver(key, lead_id, outcome, channel)
             await self.alert(lead_id, outcome)
             for _ in range(MAX_FOLLOW_ROUNDS):
                 follow = await self.follow_up(outcome, channel)
                 if follow is None or gone:
                     break
                 lead_id, outcome = await self.apply(key, follow)
-                more, gone = await self.deliver(key, lead_id, outcome, channel)
+                more, unsure, gone = await self.deliver(key, lead_id, outcome, channel)
                 delivered += more
+                doubtful += unsure
                 await self.alert(lead_id, outcome)
-            return Result(lead_id, outcome.state, toast, delivered)
+            return Result(lead_id, outcome.state, toast, delivered, doubtful)
 
     async def follow_up(self, outcome: Outcome, channel: Channel) -> Input | None:
         """Work the engine asked for outside its transaction: a classification or a look-up.
@@ -131,7 +134,7 @@ class FunnelCore:
             task: asyncio.Future[Input] = asyncio.ensure_future(work)
             done, _ = await asyncio.wait({task}, timeout=HOLD_AFTER)
             if not done:
-                with contextlib.suppress(SendRejected, RecipientGone):
+                with contextlib.suppress(SendRejected, SendInDoubt, RecipientGone):
                     await channel.send(OutMessage(funnel.scenario.texts.hold))
             return await task
 
@@ -162,9 +165,9 @@ class FunnelCore:
         version = self.scenario.funnel.version
         async with self.db.session() as session, session.begin():
             repo = LeadRepo(session)
-            if touch_id is not None:
-                # Committed with the state it produces: from here a crash means "maybe sent".
-                await TouchRepo(session).mark_sending(touch_id)
+            # Committed with the state it produces: from here a crash means "maybe sent".
+            if touch_id is not None and not await TouchRepo(session).mark_sending(touch_id, now):
+                raise TouchLost(touch_id)
             lead_id, state = await repo.load(key.channel, key.user_id, now)
             if not state.seed:
                 state.seed = zlib.crc32(f"{key.channel}:{key.user_id}".encode()) or 1
@@ -200,16 +203,25 @@ class FunnelCore:
 
     async def deliver(
         self, key: LeadKey, lead_id: int, outcome: Outcome, channel: Channel
-    ) -> tuple[list[OutMessage], bool]:
-        """Send the outcome's messages; returns what went out and whether the lead is gone."""
+    ) -> tuple[list[OutMessage], list[OutMessage], bool]:
+        """Send the outcome's messages; returns what went out, what is in doubt, and whether
+        the lead is gone. A message in doubt is never sent again (it may have arrived); the
+        outcome's other messages still go."""
         sent: list[OutMessage] = []
+        doubtful: list[OutMessage] = []
         for message in outcome.messages:
             try:
                 await channel.send(message)
             except RecipientGone as exc:
                 log.info("lead %s is unreachable: %s", lead_id, exc)
                 await self.apply(key, Blocked(str(exc)))
-                return sent, True
+                return sent, doubtful, True
+            except SendInDoubt as exc:
+                log.warning("lead %s: step %s may not have arrived: %s", lead_id, message.step, exc)
+                doubtful.append(message)
+                async with self.db.session() as session, session.begin():
+                    events = self.doubt_events(message.step, {"reason": str(exc)[:500]})
+                    LeadRepo(session).add_events(lead_id, events, self.clock())
             except SendRejected as exc:
                 log.warning("lead %s: step %s was rejected: %s", lead_id, message.step, exc)
                 await self.log_event(
@@ -217,7 +229,15 @@ class FunnelCore:
                 )
             else:
                 sent.append(message)
-        return sent, False
+        return sent, doubtful, False
+
+    def doubt_events(self, step: str | None, payload: dict[str, object]) -> list[EventRow]:
+        """The log of a send in doubt: ``delivery_unknown``, and ``offer_in_doubt`` for an offer."""
+        events: list[EventRow] = [(EventType.DELIVERY_UNKNOWN, step, dict(payload))]
+        placed = self.scenario.funnel.get(step) if step else None
+        if placed is not None and isinstance(placed.step, OfferStep):
+            events.append((EventType.OFFER_IN_DOUBT, step, dict(payload)))
+        return events
 
     async def log_event(self, lead_id: int, event: EventRow) -> None:
         """One event in the lead log, outside any engine run (its own transaction)."""
