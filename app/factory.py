@@ -32,12 +32,13 @@ from handlers import build_router
 log = logging.getLogger(__name__)
 
 
-def make_bot(token: str, api_url: str = "https://api.telegram.org") -> Bot:
-    """A Bot speaking HTML to ``api_url`` (Telegram, a local Bot API server, or a fake).
+def make_bot(token: str, api_url: str = "https://api.telegram.org", timeout: float = 30.0) -> Bot:
+    """A Bot speaking HTML to ``api_url`` (Telegram, a local Bot API server, or a fake);
+    ``timeout`` bounds each call (a send that runs out of it is in doubt).
 
     Raises aiogram's ``TokenValidationError`` for a token of the wrong shape.
     """
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
     session.middleware(QuietChatActions())  # "typing…" failing never reaches the log as ERROR
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
