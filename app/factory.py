@@ -64,6 +64,7 @@ def make_dispatcher(
     channels = channels or Channels(service.scenario)
     staff = staff or Staff()
     presence = Presence(service.db, clock=service.clock)
+    service.worker = presence.id  # pending work is held in this instance's name
     dp = LeadDispatcher(presence)
     dp["service"] = service
     dp["channels"] = channels

@@ -167,6 +167,11 @@ class TouchState(StrEnum):
     UNKNOWN = "unknown"  # the sender died mid-send: maybe delivered, never sent twice
 
 
+#: ``scheduled_touches.kind`` of pending work (a classification, a knowledge look-up) held by
+#: the instance doing it: released to the queue if that instance dies, it fires ``Resume``.
+RESUME_KIND = "resume"
+
+
 class BroadcastState(StrEnum):
     """A mailing's state (``broadcasts.state``)."""
 

@@ -24,6 +24,7 @@ from bot.engine.run import Run
 from bot.engine.text import clean_input
 from bot.engine.types import (
     Alert,
+    AskKnowledge,
     Blocked,
     Broadcast,
     Classified,
@@ -33,6 +34,7 @@ from bot.engine.types import (
     Paid,
     Press,
     Release,
+    Resume,
     Start,
     Stop,
     Text,
@@ -111,6 +113,22 @@ def on_start(run: Run, event: Start) -> None:
     asking = {Waiting.ANSWER, Waiting.CONTACT, Waiting.MAGNET_CONTACT, Waiting.CONSENT}
     if st.waiting in asking and st.step:
         run.run(st.step)
+    else:
+        on_resume(run, Resume())
+
+
+def on_resume(run: Run, _event: Resume) -> None:
+    """Ask again for work that never came back: a classification, a knowledge look-up.
+
+    Harmless when it is merely still running elsewhere: the second answer is ignored.
+    """
+    st = run.state
+    if st.status != LeadStatus.ACTIVE:
+        return
+    if st.waiting == Waiting.CLASSIFY:
+        run.classify(None)
+    elif st.asking:
+        run.actions.append(AskKnowledge(st.asking, st.step, looks_like_question(st.asking)))
 
 
 def on_text(run: Run, event: Text) -> None:
@@ -162,6 +180,7 @@ def off_script(run: Run, text: str) -> None:
     st = run.state
     if st.waiting == Waiting.CLASSIFY and not looks_like_question(text):
         run.log(EventType.MESSAGE_RECEIVED, st.step, text=text)
+        run.classify(None)  # still waiting here means the classification was lost: again
         return
     OffScript(run).text(text)
 
@@ -343,4 +362,5 @@ INPUT_HANDLERS: Mapping[type[Any], Callable[[Run, Any], None]] = {
     Release: on_release,
     Paid: paid,
     Broadcast: broadcast,
+    Resume: on_resume,
 }

@@ -139,6 +139,7 @@ class OffScript:
         run.log(
             EventType.MESSAGE_RECEIVED, st.step, text=text, kind="question" if asking else "other"
         )
+        st.asking = text  # until ``Looked``: a crash before it is resumed (``Resume``)
         run.actions.append(AskKnowledge(text, st.step, asking))
 
     def forward(self, text: str) -> None:
@@ -169,6 +170,7 @@ class OffScript:
     def looked(self, event: Looked) -> None:
         """The knowledge base's pick: answer, or say honestly that we do not know."""
         run, st = self.run, self.run.state
+        st.asking = ""
         run.log(
             EventType.QUESTION,
             st.step,

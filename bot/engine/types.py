@@ -37,6 +37,7 @@ class PrivateState(TypedDict):
     orders: list[str]
     broadcast_buttons: dict[str, list[str | None]]
     told_handed_off: bool
+    asking: str
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class LeadState:
     orders: list[str] = field(default_factory=list)  # recent payment charge ids (no repeats)
     broadcast_buttons: dict[str, list[str | None]] = field(default_factory=dict)  # seq -> gotos
     told_handed_off: bool = False  # texts.handed_off said since the lead went to managers
+    asking: str = ""  # a question sent to the knowledge base and not answered yet
 
     def private(self) -> PrivateState:
         """The bookkeeping half of the state, for its JSON column (see ``load_private``)."""
@@ -89,6 +91,7 @@ class LeadState:
             "orders": self.orders,
             "broadcast_buttons": self.broadcast_buttons,
             "told_handed_off": self.told_handed_off,
+            "asking": self.asking,
         }
 
     def load_private(self, data: Mapping[str, Any] | None) -> None:
@@ -109,6 +112,7 @@ class LeadState:
             for k, v in (data.get("broadcast_buttons") or {}).items()
         }
         self.told_handed_off = bool(data.get("told_handed_off", False))
+        self.asking = str(data.get("asking", ""))
 
     @property
     def has_contact(self) -> bool:
@@ -223,6 +227,12 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """Pick up work that was asked for and never answered (the process died during a
+    classification or a knowledge-base look-up): ask for it again, or do nothing."""
+
+
+@dataclass(frozen=True, slots=True)
 class Looked:
     """The knowledge base's pick for an off-script question (``entry`` None: no answer).
 
@@ -252,6 +262,7 @@ Input = (
     | Paid
     | Broadcast
     | Looked
+    | Resume
 )
 
 

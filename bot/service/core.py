@@ -14,6 +14,7 @@ import weakref
 import zlib
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.engine.types import (
@@ -21,12 +22,15 @@ from bot.engine.types import (
     AskKnowledge,
     Blocked,
     CancelTimers,
+    Classified,
     ClassifyRequest,
     Input,
     Log,
+    Looked,
     Outcome,
     OutMessage,
     RecordOrder,
+    Resume,
     SaveAnswer,
     Schedule,
 )
@@ -58,6 +62,8 @@ log = logging.getLogger(__name__)
 MAX_FOLLOW_ROUNDS = 4
 #: Seconds of waiting on the model before the prospect gets one holding message.
 HOLD_AFTER = 2.5
+#: Pending work's last-resort lease (its instance's heartbeat normally releases it sooner).
+WORK_LEASE = timedelta(minutes=2)
 
 
 class FunnelCore:
@@ -82,6 +88,8 @@ class FunnelCore:
         self.locks: weakref.WeakValueDictionary[LeadKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        #: This instance's id (``Presence.id``): pending work is held in its name.
+        self.worker: str | None = None
 
     @asynccontextmanager
     async def serial(self, key: LeadKey) -> AsyncIterator[None]:
@@ -197,9 +205,24 @@ class FunnelCore:
                     touches.schedule(
                         lead_id, action.due, action.step, action.token, now, action.kind
                     )
+            await self.hold_work(touches, lead_id, event, outcome, now)
             repo.add_events(lead_id, events, now, version)
             await repo.store(lead_id, outcome.state, now, version)
             return lead_id, outcome
+
+    async def hold_work(
+        self, touches: TouchRepo, lead_id: int, event: Input, outcome: Outcome, now: datetime
+    ) -> None:
+        """Work outside the transaction (``follow_up``) is recorded with the state that asks
+        for it, so a crash before its answer leaves a touch that resumes it (issue: leads
+        stuck at ``classify`` after a kill -9); its answer closes the record."""
+        if isinstance(event, Classified | Looked | Resume):
+            await touches.close_work(lead_id, now)
+        for action in outcome.actions:
+            if isinstance(action, ClassifyRequest | AskKnowledge):
+                step = action.step or outcome.state.step or ""
+                touches.hold_work(lead_id, step, now, self.worker, WORK_LEASE)
+                return
 
     async def deliver(
         self, key: LeadKey, lead_id: int, outcome: Outcome, channel: Channel

@@ -10,11 +10,11 @@ import logging
 from datetime import timedelta
 
 from bot.engine.quiet import hold
-from bot.engine.types import Broadcast, Input, TimerFired
+from bot.engine.types import Broadcast, Input, Resume, TimerFired
 from bot.scenario.model import MessageStep
 from bot.service.core import FunnelCore
 from bot.service.ports import ChannelFor, Due, LeadKey, TouchLost
-from bot.vocabulary import BroadcastState, EventType, TouchState
+from bot.vocabulary import RESUME_KIND, BroadcastState, EventType, TouchState
 from storage import broadcasts
 from storage.leads import LeadRepo
 from storage.touches import TouchRepo
@@ -91,7 +91,7 @@ class TouchService(FunnelCore):
             return
         window = self.scenario.funnel.scenario.sending_window
         now = self.clock()
-        if window is not None and due.kind != "reply":
+        if window is not None and due.kind not in {"reply", RESUME_KIND}:
             opens = hold(now, window.start, window.end, self.scenario.funnel.timezone)
             if opens != now:
                 async with self.db.session() as session, session.begin():
@@ -102,7 +102,7 @@ class TouchService(FunnelCore):
                         now,
                     )
                 return
-        event: Input = TimerFired(due.token)
+        event: Input = Resume() if due.kind == RESUME_KIND else TimerFired(due.token)
         if mailing is not None:
             message = MessageStep.model_validate(mailing.message) if mailing.message else None
             event = Broadcast(mailing.id, message=message, chain=mailing.chain)
