@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.vocabulary import RESUME_KIND, TouchState
@@ -66,16 +66,15 @@ class TouchRepo:
             )
         )
 
-    async def close_work(self, lead_id: int, now: datetime) -> None:
-        """The lead's work in progress came back: its resume touches are not needed."""
+    async def close_work(self, lead_id: int) -> None:
+        """The lead's work in progress came back: its resume records go (they were only
+        ever a safety net, so they leave no trace in the lead's queue)."""
         await self.session.execute(
-            update(ScheduledTouch)
-            .where(
+            delete(ScheduledTouch).where(
                 ScheduledTouch.lead_id == lead_id,
                 ScheduledTouch.kind == RESUME_KIND,
                 ScheduledTouch.state.in_([TouchState.PENDING, TouchState.CLAIMED]),
             )
-            .values(state=TouchState.CANCELLED, done_at=now, lease_until=None)
         )
 
     async def cancel_pending(self, lead_id: int, now: datetime) -> int:

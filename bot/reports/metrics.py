@@ -40,6 +40,8 @@ LEAD_EVENTS = {
     "offer_clicked": "offers_clicked",
     "handed_off": "handoffs",
     ORDER_PAID: "buyers",
+    "offer_in_doubt": "offers_in_doubt",
+    "delivery_unknown": "sends_in_doubt",
 }
 TIERED_EVENTS = {"offer_shown": "shown_by_tier", "offer_clicked": "clicked_by_tier"}
 
@@ -55,7 +57,12 @@ def ratio(part: int, whole: int) -> float | None:
 
 @dataclass(slots=True)
 class Metrics:
-    """Counts of distinct leads, except ``orders`` (order events) and money."""
+    """Counts of distinct leads, except ``orders`` (order events) and money.
+
+    ``offers_shown`` counts offers delivered; an offer whose send is in doubt (a time-out,
+    a crash mid-send: it may or may not have arrived) is in ``offers_in_doubt`` instead, and
+    ``sends_in_doubt`` counts leads with any message in doubt.
+    """
 
     leads: int = 0
     qualified: int = 0
@@ -63,6 +70,8 @@ class Metrics:
     contacts: int = 0
     lead_magnets: int = 0
     offers_shown: int = 0
+    offers_in_doubt: int = 0
+    sends_in_doubt: int = 0
     offers_clicked: int = 0
     handoffs: int = 0
     buyers: int = 0
@@ -179,6 +188,8 @@ def metrics(cohort: Cohort, not_client: frozenset[str], keep: Keep = everyone) -
     for order in cohort.orders:
         if keep(order.source, order.segment):
             _add_order(m, order)
+    # The engine logs offer_shown when it decides to show one; a send in doubt is not "shown".
+    m.offers_shown = max(0, m.offers_shown - m.offers_in_doubt)
     return m
 
 

@@ -36,10 +36,12 @@ COUNTS = (
     "contacts",
     "lead_magnets",
     "offers_shown",
+    "offers_in_doubt",
     "offers_clicked",
     "handoffs",
     "buyers",
     "orders",
+    "sends_in_doubt",
 )
 
 

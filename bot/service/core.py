@@ -217,7 +217,7 @@ class FunnelCore:
         for it, so a crash before its answer leaves a touch that resumes it (issue: leads
         stuck at ``classify`` after a kill -9); its answer closes the record."""
         if isinstance(event, Classified | Looked | Resume):
-            await touches.close_work(lead_id, now)
+            await touches.close_work(lead_id)
         for action in outcome.actions:
             if isinstance(action, ClassifyRequest | AskKnowledge):
                 step = action.step or outcome.state.step or ""
