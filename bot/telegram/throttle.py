@@ -117,8 +117,6 @@ class Throttle:
             self._chat_paused[chat_id] = max(self._chat_paused.get(chat_id, 0.0), now + retry_after)
             self._recent = {c: t for c, t in self._recent.items() if now - t <= GLOBAL_WINDOW}
             self._recent[chat_id] = now
-            chat = self._chat(chat_id, now)
-            chat.tokens, chat.stamp = 0.0, now + retry_after
             if len(self._recent) < GLOBAL_AFTER:
                 return
         self.global_penalties += 1
