@@ -268,6 +268,8 @@ class OffScript:
             run.log(EventType.REPLIED, placed.id)
             run.cancel_timers("replied")
             run.run(step.on_reply)
+        elif st.waiting == Waiting.CLASSIFY:
+            run.classify(None)  # still waiting after a question: the classification was lost
 
     def reask_contact(self, placed: Placed) -> None:
         run = self.run
