@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ async def to_classification(tg: FakeBotAPI, user: int) -> None:
 
     tg.push_update(tg.message_update(user, "/start", first_name="Ann"))
     for label in ("Buy now", "Big"):
-        message = await wait(lambda label=label: newest_with(label), f"{user}: {label}")
+        message = await wait(partial(newest_with, label), f"{user}: {label}")
         data = message.callback_data[message.button_texts.index(label)]
         tg.push_update(tg.callback_update(user, data, message.result["message_id"]))
     await wait(lambda: "Tell us about your office." in tg.sent_texts(user), "q_about")
@@ -124,9 +125,12 @@ async def test_kill_9_mid_classification_and_mid_round(tg: FakeBotAPI, tmp_path:
         second = Bot(tg, db_path)
         bots.append(second)
         started = await second.serving(tg)
+
+        def offered(user: int) -> bool:
+            return any(OFFER in t for t in tg.sent_texts(user))
+
         for user in USERS:
-            await wait(lambda user=user: any(OFFER in t for t in tg.sent_texts(user)),
-                       f"{user}: the offer after the restart", RESUMED_WITHIN)  # fmt: skip
+            await wait(partial(offered, user), f"{user}: the offer", RESUMED_WITHIN)
         assert time.monotonic() - started < RESUMED_WITHIN
 
         # 2. Mid-round: both leads' next touches are due; the first send is delivered but
