@@ -4,12 +4,17 @@ aiogram handles each polled update in its own task and runs synchronous filters 
 threads, so two updates from one person could overtake each other before reaching the
 service's per-lead lock. Taking a per-person lock first thing in ``feed_update`` (before any
 await) keeps their arrival order; different people still run concurrently.
+
+Every update is taken through ``Presence.take_update`` first: an update delivered twice (a
+webhook retry, a post that reached two instances, a replay after a restart) is handled once,
+here for every handler. A repeat whose first taker died before finishing it is handled again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,10 +22,16 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
+from bot.service.presence import Presence
+
+log = logging.getLogger(__name__)
+
 
 class LeadDispatcher(Dispatcher):
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, presence: Presence | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.presence = presence
+        self.repeats = 0
         self._people: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -30,7 +41,16 @@ class LeadDispatcher(Dispatcher):
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
         self.last_update_id = max(self.last_update_id, update.update_id)
         async with self._tracked(), self._in_order(update):
-            return await super().feed_update(bot, update, **kwargs)
+            presence = self.presence
+            if presence is None:
+                return await super().feed_update(bot, update, **kwargs)
+            if not await presence.take_update(update.update_id):
+                self.repeats += 1
+                log.info("update %s was delivered again; dropped", update.update_id)
+                return None
+            result = await super().feed_update(bot, update, **kwargs)
+            await presence.finish_update(update.update_id)
+            return result
 
     @contextlib.asynccontextmanager
     async def _in_order(self, update: Update) -> AsyncIterator[None]:

@@ -23,6 +23,7 @@ from bot.managers.crm import CrmWebhook
 from bot.managers.handoff import CHECK_EVERY, handoff_chore
 from bot.managers.staff import Staff
 from bot.service import FunnelService
+from bot.service.presence import Presence
 from bot.telegram.alerts import ManagerAlerts
 from bot.telegram.channel import Channels, QuietChatActions
 from bot.telegram.touches import TouchLoop
@@ -31,12 +32,13 @@ from handlers import build_router
 log = logging.getLogger(__name__)
 
 
-def make_bot(token: str, api_url: str = "https://api.telegram.org") -> Bot:
-    """A Bot speaking HTML to ``api_url`` (Telegram, a local Bot API server, or a fake).
+def make_bot(token: str, api_url: str = "https://api.telegram.org", timeout: float = 30.0) -> Bot:
+    """A Bot speaking HTML to ``api_url`` (Telegram, a local Bot API server, or a fake);
+    ``timeout`` bounds each call (a send that runs out of it is in doubt).
 
     Raises aiogram's ``TokenValidationError`` for a token of the wrong shape.
     """
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
     session.middleware(QuietChatActions())  # "typing…" failing never reaches the log as ERROR
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
@@ -61,7 +63,9 @@ def make_dispatcher(
     """
     channels = channels or Channels(service.scenario)
     staff = staff or Staff()
-    dp = LeadDispatcher()
+    presence = Presence(service.db, clock=service.clock)
+    service.worker = presence.id  # pending work is held in this instance's name
+    dp = LeadDispatcher(presence)
     dp["service"] = service
     dp["channels"] = channels
     dp["staff"] = staff
@@ -69,7 +73,13 @@ def make_dispatcher(
     channel_for = channels.for_leads(bot)
     timeouts = handoff_chore(service, channel_for, every=handoff_check)
     winback = winback_chore(service, every=winback_every)  # the scenario's win-back rules
-    touches = TouchLoop(service, channel_for, interval=touch_interval, chores=[timeouts, winback])
+    touches = TouchLoop(
+        service,
+        channel_for,
+        worker=presence.id,
+        interval=touch_interval,
+        chores=[timeouts, winback],
+    )
     dp["touches"] = touches
     alerts: ManagerAlerts | None = None
     if staff.manager_chat_id is not None:
@@ -80,6 +90,7 @@ def make_dispatcher(
         service.sinks.append(crm)
 
     async def on_startup() -> None:
+        await presence.start()  # first: claims of our previous run are released at once
         touches.start()
         if alerts is not None:
             alerts.outbox.start()
@@ -90,6 +101,7 @@ def make_dispatcher(
         if not await dp.wait_idle(drain_timeout):
             log.warning("%d update(s) still running at shutdown", dp.in_flight)
         await touches.stop()
+        await presence.stop()
         if alerts is not None:
             await alerts.outbox.stop()
         if crm is not None:

@@ -46,7 +46,7 @@ async def run_bot(
 ) -> None:
     """Run until a signal (or ``stop``); raises ``StartupError`` when it cannot start."""
     token = check_settings(settings)
-    bot = make_bot(token, settings.telegram_api_url)
+    bot = make_bot(token, settings.telegram_api_url, settings.telegram_timeout)
     try:
         async with open_app(settings) as app:
             me = await _whoami(bot, settings)

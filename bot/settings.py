@@ -26,6 +26,8 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # Seconds one Bot API call may take; a send that runs out is "in doubt", never resent.
+    telegram_timeout: Annotated[float, Field(gt=0, le=300)] = 30.0
     database_url: str = "sqlite+aiosqlite:///data/leadbot.db"
     scenario: Path = DEFAULT_SCENARIO
     openai_api_key: SecretStr | None = None

@@ -84,6 +84,9 @@ class EventType(StrEnum):
     TOUCH_HELD = "touch_held"
     TIMER_IGNORED = "timer_ignored"
     DELIVERY_UNKNOWN = "delivery_unknown"
+    #: With ``delivery_unknown`` when the message in doubt was an offer: the reports count
+    #: offers delivered and offers in doubt apart.
+    OFFER_IN_DOUBT = "offer_in_doubt"
     # managers
     HANDED_OFF = "handed_off"
     TAKEN = "taken"
@@ -173,6 +176,11 @@ class TouchState(StrEnum):
     SENT = "sent"
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"  # the sender died mid-send: maybe delivered, never sent twice
+
+
+#: ``scheduled_touches.kind`` of pending work (a classification, a knowledge look-up) held by
+#: the instance doing it: released to the queue if that instance dies, it fires ``Resume``.
+RESUME_KIND = "resume"
 
 
 class BroadcastState(StrEnum):

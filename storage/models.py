@@ -202,3 +202,26 @@ class ScheduledTouch(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Instance(Base):
+    """A running bot process: its claims are released once its heartbeat stops."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # also touches' claimed_by
+    host: Mapped[str] = mapped_column(String(64), index=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ProcessedUpdate(Base):
+    """A Telegram update taken by an instance, so a repeat (webhook retry) is dropped."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    instance: Mapped[str] = mapped_column(String(64))
+    done: Mapped[bool] = mapped_column(default=False)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.vocabulary import TouchState
+from bot.vocabulary import RESUME_KIND, TouchState
 from storage.broadcasts import runnable
 from storage.models import Lead, ScheduledTouch
 
@@ -45,6 +45,38 @@ class TouchRepo:
             )
         )
 
+    def hold_work(
+        self, lead_id: int, step: str, now: datetime, worker: str | None, lease: timedelta
+    ) -> None:
+        """Record work in progress for the lead (``RESUME_KIND``), claimed by ``worker``: if
+        it dies, the claim is released and the touch resumes the work. Without a worker
+        (no instance identity) it is simply due after ``lease``."""
+        self.session.add(
+            ScheduledTouch(
+                lead_id=lead_id,
+                due_at=now if worker else now + lease,
+                step=step,
+                token=0,
+                kind=RESUME_KIND,
+                state=TouchState.CLAIMED if worker else TouchState.PENDING,
+                claimed_by=worker,
+                lease_until=now + lease if worker else None,
+                attempts=0,
+                created_at=now,
+            )
+        )
+
+    async def close_work(self, lead_id: int) -> None:
+        """The lead's work in progress came back: its resume records go (they were only
+        ever a safety net, so they leave no trace in the lead's queue)."""
+        await self.session.execute(
+            delete(ScheduledTouch).where(
+                ScheduledTouch.lead_id == lead_id,
+                ScheduledTouch.kind == RESUME_KIND,
+                ScheduledTouch.state.in_([TouchState.PENDING, TouchState.CLAIMED]),
+            )
+        )
+
     async def cancel_pending(self, lead_id: int, now: datetime) -> int:
         """Cancel the lead's chain timers (a queued broadcast stays: it checks at send time)."""
         stmt = (
@@ -70,7 +102,7 @@ class TouchRepo:
         """
         # Two index range scans on (state, due_at) rather than one OR that defeats the index:
         # the claim must cost the same with ten thousand or a million rows waiting.
-        key = (ScheduledTouch.id, ScheduledTouch.state)
+        key = (ScheduledTouch.id, ScheduledTouch.state, ScheduledTouch.kind)
         due = (
             select(*key)
             .where(
@@ -98,8 +130,12 @@ class TouchRepo:
         rows = list((await self.session.execute(abandoned)).all())
         if len(rows) < limit:
             rows += (await self.session.execute(due.limit(limit - len(rows)))).all()
-        to_run = [touch_id for touch_id, state in rows if state != TouchState.SENDING]
-        in_doubt = [touch_id for touch_id, state in rows if state == TouchState.SENDING]
+        # A resume touch cut off mid-way sent nothing of its own: it simply runs again.
+        doubt = {
+            t for t, state, kind in rows if state == TouchState.SENDING and kind != RESUME_KIND
+        }
+        to_run = [touch_id for touch_id, _, _ in rows if touch_id not in doubt]
+        in_doubt = [touch_id for touch_id, _, _ in rows if touch_id in doubt]
         # One UPDATE … RETURNING per kind instead of a statement per row.
         run = await self._set(
             to_run,
@@ -108,8 +144,8 @@ class TouchRepo:
             lease_until=now + lease,
             attempts=ScheduledTouch.attempts + 1,
         )
-        doubt = await self._set(in_doubt, state=TouchState.UNKNOWN, done_at=now, lease_until=None)
-        return run, doubt
+        unknown = await self._set(in_doubt, state=TouchState.UNKNOWN, done_at=now, lease_until=None)
+        return run, unknown
 
     async def _set(self, ids: list[int], **values: object) -> list[ScheduledTouch]:
         if not ids:
@@ -124,12 +160,33 @@ class TouchRepo:
         touches = list((await self.session.execute(stmt)).scalars().all())
         return sorted(touches, key=lambda t: (t.due_at, t.id))
 
-    async def mark_sending(self, touch_id: int) -> None:
+    async def mark_sending(self, touch_id: int, now: datetime | None = None) -> bool:
+        """Claimed → sending; False if the claim was lost meanwhile (released as its
+        instance's heartbeat seemed to stop, and perhaps run by another): then it must not go."""
+        stmt = update(ScheduledTouch).where(
+            ScheduledTouch.id == touch_id, ScheduledTouch.state == TouchState.CLAIMED
+        )
+        if now is not None:
+            stmt = stmt.where(ScheduledTouch.lease_until > now)
+        result = await self.session.execute(stmt.values(state=TouchState.SENDING))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def settle_failed(self, touch_id: int, now: datetime, retry: timedelta) -> bool:
+        """After a touch raised: ``sending`` becomes ``unknown`` (True), ``claimed`` is due
+        again after ``retry``."""
+        doubt = await self.session.execute(
+            update(ScheduledTouch)
+            .where(ScheduledTouch.id == touch_id, ScheduledTouch.state == TouchState.SENDING)
+            .values(state=TouchState.UNKNOWN, done_at=now, lease_until=None)
+        )
+        if doubt.rowcount:  # type: ignore[attr-defined]
+            return True
         await self.session.execute(
             update(ScheduledTouch)
-            .where(ScheduledTouch.id == touch_id)
-            .values(state=TouchState.SENDING)
+            .where(ScheduledTouch.id == touch_id, ScheduledTouch.state == TouchState.CLAIMED)
+            .values(state=TouchState.PENDING, due_at=now + retry, lease_until=None, claimed_by=None)
         )
+        return False
 
     async def postpone(self, touch_id: int, due: datetime) -> None:
         await self.session.execute(

@@ -25,6 +25,7 @@ from bot.engine.run import Run
 from bot.engine.text import clean_input
 from bot.engine.types import (
     Alert,
+    AskKnowledge,
     Blocked,
     Broadcast,
     Classified,
@@ -36,6 +37,7 @@ from bot.engine.types import (
     Paid,
     Press,
     Release,
+    Resume,
     Start,
     Stop,
     Text,
@@ -131,6 +133,22 @@ def on_start(run: Run, event: Start) -> None:
     }  # fmt: skip
     if st.waiting in asking and st.step:
         run.run(st.step)
+    else:
+        on_resume(run, Resume())
+
+
+def on_resume(run: Run, _event: Resume) -> None:
+    """Ask again for work that never came back: a classification, a knowledge look-up.
+
+    Harmless when it is merely still running elsewhere: the second answer is ignored.
+    """
+    st = run.state
+    if st.status != LeadStatus.ACTIVE:
+        return
+    if st.waiting == Waiting.CLASSIFY:
+        run.classify(None)
+    elif st.asking:
+        run.actions.append(AskKnowledge(st.asking, st.step, looks_like_question(st.asking)))
 
 
 def on_text(run: Run, event: Text) -> None:
@@ -182,6 +200,7 @@ def off_script(run: Run, text: str) -> None:
     st = run.state
     if st.waiting == Waiting.CLASSIFY and not looks_like_question(text):
         run.log(EventType.MESSAGE_RECEIVED, st.step, text=text)
+        run.classify(None)  # still waiting here means the classification was lost: again
         return
     OffScript(run).text(text)
 
@@ -369,4 +388,5 @@ INPUT_HANDLERS: Mapping[type[Any], Callable[[Run, Any], None]] = {
     Broadcast: broadcast,
     Membership: membership,
     JoinRequest: on_join_request,
+    Resume: on_resume,
 }

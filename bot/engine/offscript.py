@@ -161,6 +161,7 @@ class OffScript:
         run.log(
             EventType.MESSAGE_RECEIVED, st.step, text=text, kind="question" if asking else "other"
         )
+        st.asking = text  # until ``Looked``: a crash before it is resumed (``Resume``)
         run.actions.append(AskKnowledge(text, st.step, asking))
 
     def forward(self, text: str) -> None:
@@ -209,6 +210,7 @@ class OffScript:
     def looked(self, event: Looked) -> None:
         """The knowledge base's pick: answer, or say honestly that we do not know."""
         run, st = self.run, self.run.state
+        st.asking = ""
         run.log(
             EventType.QUESTION,
             st.step,
@@ -331,6 +333,8 @@ class OffScript:
             run.log(EventType.REPLIED, placed.id)
             run.cancel_timers(EventType.REPLIED)
             run.run(step.on_reply)
+        elif st.waiting == Waiting.CLASSIFY:
+            run.classify(None)  # still waiting after a question: the classification was lost
 
     def reask_contact(self, placed: Placed) -> None:
         run = self.run

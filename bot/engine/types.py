@@ -41,6 +41,7 @@ class PrivateState(TypedDict):
     broadcast_buttons: dict[str, list[str | None]]
     told_handed_off: bool
     join_chat: str | None
+    asking: str
 
 
 @dataclass(slots=True)
@@ -79,6 +80,7 @@ class LeadState:
     broadcast_buttons: dict[str, list[str | None]] = field(default_factory=dict)  # seq -> gotos
     told_handed_off: bool = False  # texts.handed_off said since the lead went to managers
     join_chat: str | None = None  # a channel the lead asked to join, not yet decided
+    asking: str = ""  # a question sent to the knowledge base and not answered yet
 
     def private(self) -> PrivateState:
         """The bookkeeping half of the state, for its JSON column (see ``load_private``)."""
@@ -95,6 +97,7 @@ class LeadState:
             "broadcast_buttons": self.broadcast_buttons,
             "told_handed_off": self.told_handed_off,
             "join_chat": self.join_chat,
+            "asking": self.asking,
         }
 
     def load_private(self, data: Mapping[str, Any] | None) -> None:
@@ -117,6 +120,7 @@ class LeadState:
         self.told_handed_off = bool(data.get("told_handed_off", False))
         join_chat = data.get("join_chat")
         self.join_chat = str(join_chat) if join_chat else None
+        self.asking = str(data.get("asking", ""))
 
     @property
     def has_contact(self) -> bool:
@@ -231,6 +235,12 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """Pick up work that was asked for and never answered (the process died during a
+    classification or a knowledge-base look-up): ask for it again, or do nothing."""
+
+
+@dataclass(frozen=True, slots=True)
 class Looked:
     """The knowledge base's pick for an off-script question (``entry`` None: no answer).
 
@@ -285,6 +295,7 @@ Input = (
     | Looked
     | Membership
     | JoinRequest
+    | Resume
 )
 
 

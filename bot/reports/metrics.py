@@ -44,6 +44,8 @@ LEAD_EVENTS: dict[str, str] = {
     EventType.OFFER_CLICKED: "offers_clicked",
     EventType.HANDED_OFF: "handoffs",
     ORDER_PAID: "buyers",
+    "offer_in_doubt": "offers_in_doubt",
+    "delivery_unknown": "sends_in_doubt",
 }
 TIERED_EVENTS: dict[str, str] = {
     EventType.OFFER_SHOWN: "shown_by_tier",
@@ -62,7 +64,12 @@ def ratio(part: int, whole: int) -> float | None:
 
 @dataclass(slots=True)
 class Metrics:
-    """Counts of distinct leads, except ``orders`` (order events) and money."""
+    """Counts of distinct leads, except ``orders`` (order events) and money.
+
+    ``offers_shown`` counts offers delivered; an offer whose send is in doubt (a time-out,
+    a crash mid-send: it may or may not have arrived) is in ``offers_in_doubt`` instead, and
+    ``sends_in_doubt`` counts leads with any message in doubt.
+    """
 
     leads: int = 0
     qualified: int = 0
@@ -72,6 +79,8 @@ class Metrics:
     gates_shown: int = 0  # asked to join a lead magnet's channel
     gates_joined: int = 0  # joined after the ask, and got the lead magnet
     offers_shown: int = 0
+    offers_in_doubt: int = 0
+    sends_in_doubt: int = 0
     offers_clicked: int = 0
     handoffs: int = 0
     buyers: int = 0
@@ -195,6 +204,8 @@ def metrics(cohort: Cohort, not_client: frozenset[str], keep: Keep = everyone) -
     for order in cohort.orders:
         if keep(order.source, order.segment):
             _add_order(m, order)
+    # The engine logs offer_shown when it decides to show one; a send in doubt is not "shown".
+    m.offers_shown = max(0, m.offers_shown - m.offers_in_doubt)
     return m
 
 

@@ -38,10 +38,12 @@ COUNTS = (
     "gates_shown",
     "gates_joined",
     "offers_shown",
+    "offers_in_doubt",
     "offers_clicked",
     "handoffs",
     "buyers",
     "orders",
+    "sends_in_doubt",
 )
 
 

@@ -19,7 +19,9 @@ from bot.service.ports import (
     Notifier,
     RecipientGone,
     Result,
+    SendInDoubt,
     SendRejected,
+    TouchLost,
     utcnow,
 )
 
@@ -36,6 +38,8 @@ __all__ = [
     "RecipientGone",
     "Result",
     "ScenarioHolder",
+    "SendInDoubt",
     "SendRejected",
+    "TouchLost",
     "utcnow",
 ]

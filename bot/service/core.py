@@ -14,6 +14,7 @@ import weakref
 import zlib
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.engine.types import (
@@ -22,14 +23,17 @@ from bot.engine.types import (
     Blocked,
     CancelTimers,
     CheckMembership,
+    Classified,
     ClassifyRequest,
     DecideJoin,
     Input,
     Log,
+    Looked,
     Membership,
     Outcome,
     OutMessage,
     RecordOrder,
+    Resume,
     SaveAnswer,
     Schedule,
 )
@@ -45,7 +49,9 @@ from bot.service.ports import (
     Notifier,
     RecipientGone,
     Result,
+    SendInDoubt,
     SendRejected,
+    TouchLost,
     utcnow,
 )
 from bot.vocabulary import EventType, offer_of_payload
@@ -59,6 +65,8 @@ log = logging.getLogger(__name__)
 MAX_FOLLOW_ROUNDS = 4
 #: Seconds of waiting on the model before the prospect gets one holding message.
 HOLD_AFTER = 2.5
+#: Pending work's last-resort lease (its instance's heartbeat normally releases it sooner).
+WORK_LEASE = timedelta(minutes=2)
 
 
 class FunnelCore:
@@ -83,6 +91,8 @@ class FunnelCore:
         self.locks: weakref.WeakValueDictionary[LeadKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        #: This instance's id (``Presence.id``): pending work is held in its name.
+        self.worker: str | None = None
 
     @asynccontextmanager
     async def serial(self, key: LeadKey) -> AsyncIterator[None]:
@@ -101,17 +111,18 @@ class FunnelCore:
         async with self.serial(key):
             lead_id, outcome = await self.apply(key, event, touch_id)
             toast = outcome.toast
-            delivered, gone = await self.deliver(key, lead_id, outcome, channel)
+            delivered, doubtful, gone = await self.deliver(key, lead_id, outcome, channel)
             await self.alert(lead_id, outcome)
             for _ in range(MAX_FOLLOW_ROUNDS):
                 follow = await self.follow_up(outcome, channel)
                 if follow is None or gone:
                     break
                 lead_id, outcome = await self.apply(key, follow)
-                more, gone = await self.deliver(key, lead_id, outcome, channel)
+                more, unsure, gone = await self.deliver(key, lead_id, outcome, channel)
                 delivered += more
+                doubtful += unsure
                 await self.alert(lead_id, outcome)
-            return Result(lead_id, outcome.state, toast, delivered)
+            return Result(lead_id, outcome.state, toast, delivered, doubtful)
 
     async def follow_up(self, outcome: Outcome, channel: Channel) -> Input | None:
         """Work the engine asked for outside its transaction: a classification or a look-up.
@@ -137,7 +148,7 @@ class FunnelCore:
             task: asyncio.Future[Input] = asyncio.ensure_future(work)
             done, _ = await asyncio.wait({task}, timeout=HOLD_AFTER)
             if not done:
-                with contextlib.suppress(SendRejected, RecipientGone):
+                with contextlib.suppress(SendRejected, SendInDoubt, RecipientGone):
                     await channel.send(OutMessage(funnel.scenario.texts.hold))
             return await task
 
@@ -184,9 +195,9 @@ class FunnelCore:
         version = self.scenario.funnel.version
         async with self.db.session() as session, session.begin():
             repo = LeadRepo(session)
-            if touch_id is not None:
-                # Committed with the state it produces: from here a crash means "maybe sent".
-                await TouchRepo(session).mark_sending(touch_id)
+            # Committed with the state it produces: from here a crash means "maybe sent".
+            if touch_id is not None and not await TouchRepo(session).mark_sending(touch_id, now):
+                raise TouchLost(touch_id)
             known_id, state = await repo.load(key.channel, key.user_id)
             if not state.seed:
                 state.seed = zlib.crc32(f"{key.channel}:{key.user_id}".encode()) or 1
@@ -220,13 +231,30 @@ class FunnelCore:
                     touches.schedule(
                         lead_id, action.due, action.step, action.token, now, action.kind
                     )
+            await self.hold_work(touches, lead_id, event, outcome, now)
             await repo.insert_events(lead_id, events, now, version)
             return lead_id, outcome
 
+    async def hold_work(
+        self, touches: TouchRepo, lead_id: int, event: Input, outcome: Outcome, now: datetime
+    ) -> None:
+        """Work outside the transaction (``follow_up``) is recorded with the state that asks
+        for it, so a crash before its answer leaves a touch that resumes it (issue: leads
+        stuck at ``classify`` after a kill -9); its answer closes the record."""
+        if isinstance(event, Classified | Looked | Resume):
+            await touches.close_work(lead_id)
+        for action in outcome.actions:
+            if isinstance(action, ClassifyRequest | AskKnowledge):
+                step = action.step or outcome.state.step or ""
+                touches.hold_work(lead_id, step, now, self.worker, WORK_LEASE)
+                return
+
     async def deliver(
         self, key: LeadKey, lead_id: int, outcome: Outcome, channel: Channel
-    ) -> tuple[list[OutMessage], bool]:
-        """Send the outcome's messages; returns what went out and whether the lead is gone."""
+    ) -> tuple[list[OutMessage], list[OutMessage], bool]:
+        """Send the outcome's messages; returns what went out, what is in doubt, and whether
+        the lead is gone. A message in doubt is never sent again (it may have arrived); the
+        outcome's other messages still go."""
         sent: list[OutMessage] = []
         for action in outcome.actions:  # a join request first: a welcome may follow it
             if isinstance(action, DecideJoin) and not await channel.decide_join(
@@ -235,13 +263,20 @@ class FunnelCore:
                 await self.log_event(
                     lead_id, (EventType.ERROR, None, {"reason": f"join request to {action.chat}"})
                 )
+        doubtful: list[OutMessage] = []
         for message in outcome.messages:
             try:
                 await channel.send(message)
             except RecipientGone as exc:
                 log.info("lead %s is unreachable: %s", lead_id, exc)
                 await self.apply(key, Blocked(str(exc)))
-                return sent, True
+                return sent, doubtful, True
+            except SendInDoubt as exc:
+                log.warning("lead %s: step %s may not have arrived: %s", lead_id, message.step, exc)
+                doubtful.append(message)
+                async with self.db.session() as session, session.begin():
+                    events = self.doubt_events(message.step, {"reason": str(exc)[:500]})
+                    LeadRepo(session).add_events(lead_id, events, self.clock())
             except SendRejected as exc:
                 log.warning("lead %s: step %s was rejected: %s", lead_id, message.step, exc)
                 await self.log_event(
@@ -249,7 +284,15 @@ class FunnelCore:
                 )
             else:
                 sent.append(message)
-        return sent, False
+        return sent, doubtful, False
+
+    def doubt_events(self, step: str | None, payload: dict[str, object]) -> list[EventRow]:
+        """The log of a send in doubt: ``delivery_unknown``, and ``offer_in_doubt`` for an offer."""
+        events: list[EventRow] = [(EventType.DELIVERY_UNKNOWN, step, dict(payload))]
+        placed = self.scenario.funnel.get(step) if step else None
+        if placed is not None and isinstance(placed.step, OfferStep):
+            events.append((EventType.OFFER_IN_DOUBT, step, dict(payload)))
+        return events
 
     async def log_event(self, lead_id: int, event: EventRow) -> None:
         """One event in the lead log, outside any engine run (its own transaction)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
 
@@ -29,6 +29,15 @@ class RecipientGone(Exception):
 
 class SendRejected(Exception):
     """The platform refused this one message (e.g. Telegram's 400); the funnel goes on."""
+
+
+class SendInDoubt(Exception):
+    """The message may or may not have reached the prospect (a time-out, a connection cut
+    after the request went out, an answer that is not the API's): never sent again blindly."""
+
+
+class TouchLost(Exception):
+    """A claimed touch was released before it ran (its instance seemed dead): skip it."""
 
 
 class Notifier(Protocol):
@@ -98,3 +107,5 @@ class Result:
     state: LeadState
     toast: str | None
     delivered: list[OutMessage]
+    #: Sends that may or may not have arrived (a time-out, a cut connection): not retried.
+    in_doubt: list[OutMessage] = field(default_factory=list)

@@ -10,16 +10,19 @@ import logging
 from datetime import timedelta
 
 from bot.engine.quiet import hold
-from bot.engine.types import Broadcast, Input, TimerFired
+from bot.engine.types import Broadcast, Input, Resume, TimerFired
 from bot.scenario.model import MessageStep
 from bot.service.core import FunnelCore
-from bot.service.ports import ChannelFor, Due, LeadKey
-from bot.vocabulary import BroadcastState, EventType, TouchState
+from bot.service.ports import ChannelFor, Due, LeadKey, TouchLost
+from bot.vocabulary import RESUME_KIND, BroadcastState, EventType, TouchState
 from storage import broadcasts
 from storage.leads import LeadRepo
 from storage.touches import TouchRepo
 
 log = logging.getLogger(__name__)
+
+#: A touch that failed before sending (e.g. the database hiccuped) is due again after this.
+RETRY_FAILED = timedelta(seconds=30)
 
 
 class TouchService(FunnelCore):
@@ -46,13 +49,28 @@ class TouchService(FunnelCore):
                     "touch %s of lead %s may or may not have been sent", touch.id, touch.lead_id
                 )
                 repo.add_events(
-                    touch.lead_id,
-                    [(EventType.DELIVERY_UNKNOWN, touch.step, {"touch": touch.id})],
-                    now,
+                    touch.lead_id, self.doubt_events(touch.step, {"touch": touch.id}), now
                 )
         for due in batch:
-            await self.fire_touch(due, channel_for)
+            # One touch's failure is that touch's: the round goes on with the others.
+            try:
+                await self.fire_touch(due, channel_for)
+            except TouchLost:
+                log.info("touch %s was released before it ran; skipped", due.touch_id)
+            except Exception:
+                log.exception("touch %s of lead %s failed", due.touch_id, due.lead_id)
+                await self.settle_failed(due)
         return len(batch)
+
+    async def settle_failed(self, due: Due) -> None:
+        """A touch that raised: in doubt if it got as far as sending, else due again soon."""
+        now = self.clock()
+        async with self.db.session() as session, session.begin():
+            sending = await TouchRepo(session).settle_failed(due.touch_id, now, RETRY_FAILED)
+            if sending:
+                LeadRepo(session).add_events(
+                    due.lead_id, self.doubt_events(None, {"touch": due.touch_id}), now
+                )
 
     async def fire_touch(self, due: Due, channel_for: ChannelFor) -> None:
         """Run a touch the dispatcher claimed, then mark it sent."""
@@ -73,7 +91,7 @@ class TouchService(FunnelCore):
             return
         window = self.scenario.funnel.scenario.sending_window
         now = self.clock()
-        if window is not None and due.kind != "reply":
+        if window is not None and due.kind not in {"reply", RESUME_KIND}:
             opens = hold(now, window.start, window.end, self.scenario.funnel.timezone)
             if opens != now:
                 async with self.db.session() as session, session.begin():
@@ -84,12 +102,13 @@ class TouchService(FunnelCore):
                         now,
                     )
                 return
-        event: Input = TimerFired(due.token)
+        event: Input = Resume() if due.kind == RESUME_KIND else TimerFired(due.token)
         if mailing is not None:
             message = MessageStep.model_validate(mailing.message) if mailing.message else None
             event = Broadcast(mailing.id, message=message, chain=mailing.chain)
-        await self.handle(key, event, channel, touch_id=due.touch_id)
-        await self.finish_touch(due.touch_id, TouchState.SENT)
+        result = await self.handle(key, event, channel, touch_id=due.touch_id)
+        doubt = bool(result.in_doubt)
+        await self.finish_touch(due.touch_id, TouchState.UNKNOWN if doubt else TouchState.SENT)
 
     async def finish_touch(self, touch_id: int, state: TouchState) -> None:
         async with self.db.session() as session, session.begin():

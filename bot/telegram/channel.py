@@ -1,15 +1,22 @@
 """The service's ``Channel`` for one Telegram chat, and the factory all chats share.
 
-Telegram's answers are translated here into what the service understands: 403 means the
-prospect is gone (``RecipientGone``), 400 means this one message was refused
-(``SendRejected``, the funnel goes on), 429 and server hiccups are waited out a bounded
-number of times.
+Telegram's answers are translated here into what the service understands, per message:
+
+- permanent: 403 means the prospect is gone (``RecipientGone``), 400 means this one message
+  was refused (``SendRejected``, the funnel goes on);
+- retry later: 429, Telegram's 5xx, a proxy's non-JSON error page (an nginx 502 in front of
+  a self-hosted Bot API) and a connection that could not be opened are waited out a bounded
+  number of times (the request did not reach Telegram, or Telegram refused it);
+- in doubt (``SendInDoubt``): a time-out, a connection cut after the request went out, a
+  gateway time-out page, or anything unforeseen: the message may have arrived, so it is never
+  sent again blindly, exactly as after a crash mid-send (see docs/deployment.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -22,6 +29,7 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramEntityTooLarge,
@@ -47,9 +55,10 @@ from aiogram.methods import (
 from aiogram.methods.base import TelegramType
 from aiogram.types import ChatMemberRestricted, FSInputFile, LabeledPrice, Message
 from aiogram.utils.chat_action import ChatActionSender
+from aiohttp import ClientConnectorError
 
 from bot.engine.types import Invoice, OutMessage, Priority
-from bot.service import Channel, RecipientGone, ScenarioHolder, SendRejected
+from bot.service import Channel, RecipientGone, ScenarioHolder, SendInDoubt, SendRejected
 from bot.telegram.files import FileIds
 from bot.telegram.render import Piece, plan
 from bot.telegram.throttle import Throttle
@@ -64,6 +73,8 @@ MEMBER_STATUSES = frozenset(
     {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 )
 _STALE_FILE_HINTS = ("wrong file identifier", "file reference", "wrong remote file")
+#: A proxy's page saying it gave up waiting for the Bot API: the request may have gone through.
+_GATEWAY_TIMEOUT = re.compile(r"\b504\b|gateway time-?out", re.IGNORECASE)
 
 T = TypeVar("T")
 
@@ -214,7 +225,8 @@ class TelegramChannel:
         )
 
     async def call(self, method: TelegramMethod[T], priority: Priority = "reply") -> T:
-        """Run one Bot API call, waiting out flood control and server hiccups (bounded)."""
+        """Run one Bot API call: permanent failures raise at once, transient ones are retried
+        (bounded), and a call that may have gone through raises ``SendInDoubt``."""
         shared = self.shared
         attempt = 0
         while True:
@@ -223,13 +235,13 @@ class TelegramChannel:
             try:
                 return await self.bot(method)
             except TelegramRetryAfter as exc:
-                # The limit is the bot's: slow every sender, not only this message.
-                shared.throttle.penalize(exc.retry_after)
+                shared.throttle.penalize(exc.retry_after, self.chat_id)
                 if attempt >= shared.max_attempts or exc.retry_after > shared.max_retry_after:
                     raise SendRejected(f"flood control: {exc.message}") from exc
                 log.warning(
                     "chat %s: flood control, retrying in %ss", self.chat_id, exc.retry_after
                 )
+                continue
             except TelegramForbiddenError as exc:
                 raise RecipientGone(exc.message) from exc
             except (
@@ -239,12 +251,33 @@ class TelegramChannel:
                 TelegramEntityTooLarge,
             ) as exc:
                 raise SendRejected(exc.message) from exc
-            except (TelegramServerError, TelegramNetworkError) as exc:
-                if attempt >= shared.max_attempts:
-                    raise SendRejected(f"Telegram unavailable: {exc.message}") from exc
-                delay = min(2.0 ** (attempt - 1), 10.0)
-                log.warning("chat %s: %s; retrying in %.0fs", self.chat_id, exc, delay)
-                await asyncio.sleep(delay)
+            except TelegramServerError as exc:
+                reason = exc.message
+            except TelegramNetworkError as exc:
+                if not isinstance(exc.__cause__, ClientConnectorError):
+                    # A time-out or a connection cut mid-way: Telegram may have delivered it.
+                    raise SendInDoubt(f"Telegram did not answer: {exc.message}") from exc
+                reason = exc.message  # never connected: the request did not leave
+            except ClientDecodeError as exc:
+                page = str(exc.data)[:2000]
+                if _GATEWAY_TIMEOUT.search(page):
+                    raise SendInDoubt("the Bot API's proxy timed out waiting for it") from exc
+                reason = f"the Bot API answered with something that is not JSON: {_gist(page)}"
+            except Exception as exc:
+                # Unforeseen (a library's own error, a malformed answer): it may have gone out.
+                raise SendInDoubt(f"{type(exc).__name__}: {exc}") from exc
+            if attempt >= shared.max_attempts:
+                raise SendRejected(f"Telegram unavailable: {reason}")
+            delay = min(2.0 ** (attempt - 1), 10.0)
+            log.warning("chat %s: %s; retrying in %.0fs", self.chat_id, reason, delay)
+            await asyncio.sleep(delay)
+
+
+def _gist(page: str) -> str:
+    """The first words of an HTML error page (its title), for one log line."""
+    title = re.search(r"<title>(.*?)</title>", page, re.IGNORECASE | re.DOTALL)
+    text = title.group(1) if title else re.sub(r"<[^>]+>", " ", page)
+    return " ".join(text.split())[:120]
 
 
 class QuietChatActions(BaseRequestMiddleware):

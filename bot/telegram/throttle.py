@@ -3,8 +3,10 @@
 Telegram allows about 30 messages a second per bot and about one a second per chat (short
 bursts are tolerated). Scheduled touches leave a reserve of the global budget that only
 replies may use, so a burst of due touches never makes a prospect who is typing now wait.
-When Telegram still answers 429, ``penalize`` pauses every sender for ``retry_after``:
-the flood limit is the bot's, not one message's.
+When Telegram still answers 429, ``penalize`` pauses that chat for ``retry_after``: one
+chat flooding must not slow everyone else. Telegram's 429 does not say which limit was hit,
+so the scope is read from the pattern: when 429s come from ``GLOBAL_AFTER`` different chats
+within ``GLOBAL_WINDOW`` seconds, the limit is the bot's, and every sender pauses.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from bot.engine.types import Priority
 
 MAX_TRACKED_CHATS = 50_000
+GLOBAL_AFTER = 2
+GLOBAL_WINDOW = 2.0
 
 
 @dataclass
@@ -50,6 +54,9 @@ class Throttle:
         self._chats: dict[int, _Bucket] = {}
         self.paused_until = 0.0
         self.penalties = 0
+        self.global_penalties = 0
+        self._chat_paused: dict[int, float] = {}
+        self._recent: dict[int, float] = {}  # chat -> when its last 429 came
 
     def _refill(self, bucket: _Bucket, rate: float, cap: int, now: float) -> None:
         bucket.tokens = min(cap, bucket.tokens + (now - bucket.stamp) * rate)
@@ -78,6 +85,10 @@ class Throttle:
         now = self.clock()
         if now < self.paused_until:
             return self.paused_until - now
+        if chat_id is not None and (until := self._chat_paused.get(chat_id)) is not None:
+            if now < until:
+                return until - now
+            del self._chat_paused[chat_id]
         need = 1.0 if priority == "reply" else 1.0 + self.reserve
         self._refill(self._global, self.rate, self.burst, now)
         waits = [(need - self._global.tokens) / self.rate]
@@ -101,10 +112,20 @@ class Throttle:
                 return
             await asyncio.sleep(wait)
 
-    def penalize(self, retry_after: float) -> None:
-        """Telegram said 429: everyone waits, and the global budget starts empty again."""
+    def penalize(self, retry_after: float, chat_id: int | None = None) -> None:
+        """Telegram said 429: that chat waits; everyone waits when it is the bot's limit
+        (no chat given, or several chats hit at once), and the global budget starts empty."""
         now = self.clock()
         self.penalties += 1
+        if chat_id is not None:
+            if len(self._chat_paused) >= MAX_TRACKED_CHATS:
+                self._chat_paused = {c: t for c, t in self._chat_paused.items() if t > now}
+            self._chat_paused[chat_id] = max(self._chat_paused.get(chat_id, 0.0), now + retry_after)
+            self._recent = {c: t for c, t in self._recent.items() if now - t <= GLOBAL_WINDOW}
+            self._recent[chat_id] = now
+            if len(self._recent) < GLOBAL_AFTER:
+                return
+        self.global_penalties += 1
         self.paused_until = max(self.paused_until, now + retry_after)
         self._global.tokens = 0.0
         self._global.stamp = self.paused_until

@@ -179,6 +179,7 @@ def _metrics_rows(m: Metrics, lang: str) -> list[list[str]]:
         ["contacts", f"{m.contacts} ({pct(m.cr_contact)})"],
         ["lead magnets", str(m.lead_magnets)],
         ["offers shown", str(m.offers_shown)],
+        ["offers in doubt", str(m.offers_in_doubt)],
         ["offers clicked", f"{m.offers_clicked} (CTR {pct(m.offer_ctr)})"],
         ["to a manager", str(m.handoffs)],
         ["buyers", f"{m.buyers} (CR1 {pct(m.cr1)})"],

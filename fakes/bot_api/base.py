@@ -49,6 +49,11 @@ class FakeBotState:
 
         self.calls: list[Call] = []
         self.rejected_429 = 0
+        self.rejected_429_chat = 0  # of which a chat's own limit (the rest: the bot's)
+        #: Scripted proxy faults: method -> [status, calls left] answered as an HTML page.
+        self._html_errors: dict[str, deque[list[int]]] = {}
+        #: method -> [seconds, calls left or -1 for all]: answered late (after doing it).
+        self._late: dict[str, list[float]] = {}
         self.blocked: set[int | str] = set()
         #: Latest state of every message the bot sent and has not deleted, by (chat_id, id).
         self.messages: dict[tuple[int | str, int], dict[str, Any]] = {}

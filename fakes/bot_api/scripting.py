@@ -33,6 +33,23 @@ class Scripting(FakeBotState):
             )
         )
 
+    def html_error_next(self, method: str, status: int = 502, count: int = 1) -> None:
+        """Answer the next ``count`` calls of ``method`` with an nginx HTML error page (what a
+        proxy in front of a self-hosted Bot API returns when it cannot reach it); the call
+        is not carried out."""
+        name = self._canonical.get(method.lower(), method)
+        self._html_errors.setdefault(name, deque()).append([status, count])
+
+    def answer_late(self, method: str, seconds: float, count: int | None = 1) -> None:
+        """Carry out the next ``count`` calls of ``method`` (all while ``count`` is None) at
+        once, but answer only after ``seconds``: a client with a shorter time-out gives up on
+        a message that was delivered. ``seconds=0`` ends it."""
+        name = self._canonical.get(method.lower(), method)
+        if seconds <= 0:
+            self._late.pop(name, None)
+        else:
+            self._late[name] = [seconds, -1 if count is None else count]
+
     def block_user(self, chat_id: int | str) -> None:
         """Make every call targeting ``chat_id`` fail with 403 "bot was blocked by the user"."""
         self.blocked.add(chat_id)

@@ -37,6 +37,19 @@ from fakes.bot_api.records import (
 )
 from fakes.bot_api.scripting import Scripting
 
+#: What nginx answers for a status when its upstream (the Bot API server) fails.
+_NGINX_TITLES = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable",
+                 504: "504 Gateway Time-out"}  # fmt: skip
+
+
+def nginx_page(status: int) -> str:
+    title = _NGINX_TITLES.get(status, f"{status} Error")
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
+
 
 class FakeBotAPI(BotMethods, Scripting):
     """Fake Telegram Bot API on ``127.0.0.1:<random port>``; use as ``async with FakeBotAPI()``.
@@ -259,10 +272,35 @@ class FakeBotAPI(BotMethods, Scripting):
                         )
                     else:
                         params[key] = value if isinstance(value, str) else value.decode()
+        method = self._canonical.get(request.match_info["method"].lower(), "")
+        if (status := self._take_html_error(method)) is not None:
+            return web.Response(text=nginx_page(status), status=status, content_type="text/html")
         call = await self._execute(
             request.match_info["token"], request.match_info["method"], params, files
         )
+        if (late := self._take_late(method)) is not None:
+            await asyncio.sleep(late)
         return web.json_response(call.response, status=call.status)
+
+    def _take_html_error(self, method: str) -> int | None:
+        queue = self._html_errors.get(method)
+        if not queue:
+            return None
+        queue[0][1] -= 1
+        status = queue[0][0]
+        if queue[0][1] <= 0:
+            queue.popleft()
+        return status
+
+    def _take_late(self, method: str) -> float | None:
+        late = self._late.get(method)
+        if late is None:
+            return None
+        if late[1] > 0:
+            late[1] -= 1
+            if late[1] == 0:
+                del self._late[method]
+        return late[0]
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
@@ -387,6 +425,9 @@ class FakeBotAPI(BotMethods, Scripting):
             buckets.append(bucket)
         if not all(bucket.available() for bucket in buckets):
             self.rejected_429 += 1
+            global_ok = self._global_bucket is None or self._global_bucket.available()
+            if global_ok:
+                self.rejected_429_chat += 1  # only this chat's limit: a 429 for this chat
             raise too_many_requests(1)
         for bucket in buckets:
             bucket.take()

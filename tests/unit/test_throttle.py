@@ -65,3 +65,24 @@ def test_429_pauses_every_sender() -> None:
     assert throttle.wait_time("touch", 3) > 0  # the budget starts empty after the pause
     clock.now = 4.0
     assert throttle.wait_time("reply", 3) == 0
+
+
+def test_a_chat_429_pauses_that_chat_only() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 1, clock=clock)
+    throttle.penalize(5, chat_id=1)
+    assert throttle.wait_time("reply", 1) == 5
+    assert throttle.wait_time("reply", 2) == 0  # everyone else goes on at full speed
+    assert throttle.global_penalties == 0
+    clock.now = 5.0
+    assert throttle.wait_time("reply", 1) == 0
+
+
+def test_429s_from_several_chats_at_once_are_the_bots_limit() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 1, clock=clock)
+    throttle.penalize(2, chat_id=1)
+    clock.now = 0.5
+    throttle.penalize(2, chat_id=2)
+    assert throttle.global_penalties == 1
+    assert throttle.wait_time("reply", 3) == 2.0  # a chat that never flooded waits too
