@@ -19,7 +19,7 @@ from storage.models import Event, Lead, ScheduledTouch
 
 NONE_LABEL = "(none)"  # a filter value meaning "no source" / "not classified yet"
 # Whatever the filter says, a mailing never reaches these.
-NEVER = ("unsubscribed", "blocked", "handed_off")
+NEVER = (LeadStatus.UNSUBSCRIBED, LeadStatus.BLOCKED, LeadStatus.HANDED_OFF)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,8 @@ CONVERSIONS = (
 )
 #: Conversion events that a chain broadcast produces by itself at its own steps.
 SELF_MADE = (EventType.STEP_SENT, EventType.OFFER_SHOWN)
+#: Events that mean a lead reached a step of a chain (for the per-step table).
+STEP_REACHES = (EventType.STEP_SENT, EventType.OFFER_SHOWN, EventType.HANDED_OFF)
 DEFAULT_WINDOW = timedelta(days=3)
 
 
@@ -93,14 +95,14 @@ async def build_broadcast_report(
         report.queued = done.total
         report.skipped = done.skipped
         reached = {r.lead_id: r for r in await q.reached(session, broadcast_id)}
-        report.presses = await q.count_of_type(session, broadcast_id, "button_pressed")
+        report.presses = await q.count_of_type(session, broadcast_id, EventType.BUTTON_PRESSED)
         later: list[q.LaterEvent] = []
         if reached:
             later = list(
                 await q.events_after(
                     session,
                     broadcast_id,
-                    ("button_pressed", *REPLIES, *LOSSES, *CONVERSIONS),
+                    (EventType.BUTTON_PRESSED, *REPLIES, *LOSSES, *CONVERSIONS),
                     min(r.event_id for r in reached.values()),
                     max(r.at for r in reached.values()) + window,
                 )
@@ -129,12 +131,12 @@ def _count_reactions(
         sent = reached[e.lead_id]
         if e.id <= sent.event_id:
             continue
-        if e.type == "button_pressed" and e.broadcast == report.id:
+        if e.type == EventType.BUTTON_PRESSED and e.broadcast == report.id:
             pressed.add(e.lead_id)  # its own buttons count whenever they are pressed
             continue
         if e.at >= sent.at + report.window:
             continue
-        if e.type == "button_pressed":
+        if e.type == EventType.BUTTON_PRESSED:
             if e.step in own_steps:  # a button of the chain the broadcast started
                 pressed.add(e.lead_id)
         elif e.type in REPLIES:
@@ -143,11 +145,12 @@ def _count_reactions(
             lost[e.type].add(e.lead_id)
         elif not (e.type in SELF_MADE and e.step in own_steps):
             converted[e.type].add(e.lead_id)
-            if e.step and e.type in ("step_sent", "offer_shown", "handed_off"):
+            if e.step and e.type in STEP_REACHES:
                 steps[e.step].add(e.lead_id)
     report.pressed, report.replied = len(pressed), len(replied)
     report.reacted = len(pressed | replied)
-    report.unsubscribed, report.blocked = len(lost["unsubscribed"]), len(lost["blocked"])
+    report.unsubscribed = len(lost[EventType.UNSUBSCRIBED])
+    report.blocked = len(lost[EventType.BLOCKED])
     report.converted = len(set().union(*converted.values())) if converted else 0
     report.conversions_by_type = {t: len(converted[t]) for t in CONVERSIONS if converted[t]}
     report.next_steps = dict(sorted(((s, len(v)) for s, v in steps.items()),

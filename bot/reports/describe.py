@@ -102,7 +102,7 @@ _DESCRIBE: dict[str, Callable[[Payload], str]] = {
 def describe(type_: str, payload: Payload | None, tz: tzinfo = UTC) -> str:
     """A short description of one event's payload (may be empty); times shown in ``tz``."""
     p = payload or {}
-    if type_ == "touch_scheduled" and isinstance(p.get("due"), str):
+    if type_ == EventType.TOUCH_SCHEDULED and isinstance(p.get("due"), str):
         try:
             due = datetime.fromisoformat(p["due"]).astimezone(tz)
         except ValueError:

@@ -44,8 +44,8 @@ LEAD_EVENTS: dict[str, str] = {
     EventType.OFFER_CLICKED: "offers_clicked",
     EventType.HANDED_OFF: "handoffs",
     ORDER_PAID: "buyers",
-    "offer_in_doubt": "offers_in_doubt",
-    "delivery_unknown": "sends_in_doubt",
+    EventType.OFFER_IN_DOUBT: "offers_in_doubt",
+    EventType.DELIVERY_UNKNOWN: "sends_in_doubt",
 }
 TIERED_EVENTS: dict[str, str] = {
     EventType.OFFER_SHOWN: "shown_by_tier",
