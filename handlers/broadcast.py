@@ -3,7 +3,9 @@
 Only admins (ADMIN_IDS) in a private chat match here; for anyone else the filter lets the
 update through to the funnel, so a prospect typing ``/broadcast`` gets whatever any text
 gets. The draft lives in aiogram's FSM (admin UI, not the funnel); the mailing itself goes
-through the same queue, checks and limits as ``leadbot broadcast send``.
+through the same queue, checks and limits as ``leadbot broadcast send``. It speaks the admin's
+language (``handlers.admin.texts``); why a mailing cannot be made and the progress lines are
+worded once in ``bot.broadcasts`` for the CLI too, so those stay English.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from bot.broadcasts.audience import Request, describe, parse_words
 from bot.broadcasts.flow import Draft, make_draft, message_of, preview, send
 from bot.broadcasts.service import (
     ACTIONS,
-    DONE_WORD,
     BroadcastError,
     control,
     progress,
@@ -42,21 +43,13 @@ from bot.service import FunnelService, RecipientGone, SendRejected
 from bot.telegram.callbacks import BroadcastButton, PreviewAction
 from bot.telegram.channel import Channels
 from bot.telegram.views import esc
+from handlers.admin.texts import lang_of, say
 from handlers.filters import IsAdmin, Magic
 from handlers.reply import reply
 
 log = logging.getLogger(__name__)
 
 SAMPLE = 5
-NOOP_ANSWER = "This is a preview: the buttons work in the real mailing."
-USAGE = """<b>/broadcast</b> — a mailing to an audience of leads
-<code>/broadcast segment=hot stopped-at=hot_offer idle=3</code>, then send the text
-<code>/broadcast chain=comeback stopped-at=hot_offer</code> — start a chain instead
-Filters: segment, stage, status, source, channel, stopped-at (step,step), idle (days), \
-variant (step=variant), since / until (2026-03-01, 7d). Also: name=…, at="2026-12-01 10:00", \
-button="Text:step".
-<code>/broadcast list</code>, <code>/broadcast status ID</code>, \
-<code>pause ID</code>, <code>resume ID</code>, <code>cancel ID</code>"""
 
 
 class Flow(StatesGroup):
@@ -97,18 +90,19 @@ async def broadcast_cmd(
     words = _split(first)
     head = words[0].lower() if words else ""
     tz = _zone(staff, service)
+    lang = lang_of(staff, message.from_user)
     if not words:
-        await reply(channels, bot, chat_id, USAGE)
+        await reply(channels, bot, chat_id, say(lang, "bc_usage"))
         return
     if head == "list":
-        await reply(channels, bot, chat_id, await _list(service, tz))
+        await reply(channels, bot, chat_id, await _list(service, tz, lang))
         return
     if head in {"status", *ACTIONS}:
         if head == "cancel" and len(words) == 1:
             await state.clear()
-            await reply(channels, bot, chat_id, "The draft is dropped; nothing was sent.")
+            await reply(channels, bot, chat_id, say(lang, "bc_dropped"))
             return
-        await _control(service, channels, bot, chat_id, head, words[1:], tz)
+        await _control(service, channels, bot, chat_id, head, words[1:], tz, lang)
         return
     _, _, body = (message.html_text or "").partition("\n")
     try:
@@ -122,17 +116,13 @@ async def broadcast_cmd(
     if not draft.has_content:
         found = await preview(service.db, service.scenario.funnel, draft, service.clock(), 1)
         if not found.count:
-            await reply(channels, bot, chat_id, _nobody(draft))
+            await reply(channels, bot, chat_id, _nobody(draft, lang))
             return
         await state.set_state(Flow.text)
         await state.set_data(stored)
-        await reply(
-            channels, bot, chat_id,
-            f"<b>{found.count}</b> lead(s) match. Now send the message text ({{first_name}} and "
-            "formatting work). <code>/broadcast cancel</code> drops the draft.",
-        )  # fmt: skip
+        await reply(channels, bot, chat_id, say(lang, "bc_ask_text", found.count))
         return
-    await _preview(message, state, service, channels, bot, stored, draft, tz)
+    await _preview(message, state, service, channels, bot, stored, draft, tz, lang)
 
 
 async def message_text(
@@ -153,7 +143,8 @@ async def message_text(
         await reply(channels, bot, message.chat.id, f"⚠️ {esc(str(exc))}")
         return
     stored["message"] = draft.message
-    await _preview(message, state, service, channels, bot, stored, draft, tz)
+    lang = lang_of(staff, message.from_user)
+    await _preview(message, state, service, channels, bot, stored, draft, tz, lang)
 
 
 def _draft(
@@ -176,48 +167,44 @@ async def _preview(
     stored: dict[str, Any],
     draft: Draft,
     tz: tzinfo,
+    lang: str,
 ) -> None:
     """The message as a sample lead will see it, the count and some names; Send / Cancel."""
     chat_id = message.chat.id
     found = await preview(service.db, service.scenario.funnel, draft, service.clock(), SAMPLE)
     if not found.count:
         await state.clear()
-        await reply(channels, bot, chat_id, _nobody(draft))
+        await reply(channels, bot, chat_id, _nobody(draft, lang))
         return
-    await reply(channels, bot, chat_id, f"<b>Preview</b> — as {esc(found.seen_by)} will see it:")
+    await reply(channels, bot, chat_id, say(lang, "bc_preview", esc(found.seen_by)))
     chat = channels.chat(bot, chat_id)
     for out in found.messages:
         try:
             await chat.send(_inert(out))
         except (RecipientGone, SendRejected) as exc:
-            await reply(channels, bot, chat_id, f"⚠️ Telegram refused it: {esc(str(exc))}")
+            await reply(channels, bot, chat_id, say(lang, "bc_refused", esc(str(exc))))
             return
     count, sample = found.count, [row.lead for row in found.sample]
     names = ", ".join(esc(_name(lead)) for lead in sample)
-    more = f" and {count - len(sample)} more" if count > len(sample) else ""
+    more = say(lang, "bc_more", count - len(sample)) if count > len(sample) else ""
     starts = draft.starts
-    when = f"\nStarts: {starts.astimezone(tz):%Y-%m-%d %H:%M}" if starts else ""
+    when = say(lang, "bc_starts", f"{starts.astimezone(tz):%Y-%m-%d %H:%M}") if starts else ""
     nonce = secrets.token_hex(4)
     stored["nonce"] = nonce
     await state.set_state(Flow.confirm)
     await state.set_data(stored)
     keyboard = InlineKeyboardBuilder()
-    keyboard.button(
-        text="Send", callback_data=BroadcastButton(action=PreviewAction.SEND, nonce=nonce)
-    )
-    keyboard.button(
-        text="Cancel", callback_data=BroadcastButton(action=PreviewAction.CANCEL, nonce=nonce)
-    )
-    await reply(
-        channels, bot, chat_id,
-        f"<b>{count}</b> lead(s) match <i>{esc(describe(draft.audience))}</i>: "
-        f"{names}{more}.{when}\nSend it?",
-        keyboard.as_markup(),
-    )  # fmt: skip
+    for label, action in (("bc_send", PreviewAction.SEND), ("bc_cancel", PreviewAction.CANCEL)):
+        keyboard.button(
+            text=say(lang, label), callback_data=BroadcastButton(action=action, nonce=nonce)
+        )
+    audience = esc(describe(draft.audience))
+    summary = say(lang, "bc_summary", count, audience, names, more, when)
+    await reply(channels, bot, chat_id, summary, keyboard.as_markup())
 
 
-def _nobody(draft: Draft) -> str:
-    return f"No leads match <i>{esc(describe(draft.audience))}</i>: nothing to send."
+def _nobody(draft: Draft, lang: str) -> str:
+    return say(lang, "bc_nobody", esc(describe(draft.audience)))
 
 
 def _inert(message: OutMessage) -> OutMessage:
@@ -251,18 +238,19 @@ async def pressed(
 ) -> None:
     chat_id = query.from_user.id
     action, nonce = callback_data.action, callback_data.nonce
+    lang = lang_of(staff, query.from_user)
     if action == PreviewAction.NOOP:
-        await _answer(channels, bot, query, NOOP_ANSWER)
+        await _answer(channels, bot, query, say(lang, "bc_noop"))
         return
     stored = await state.get_data()
     if await state.get_state() != Flow.confirm.state or stored.get("nonce") != nonce:
-        await _answer(channels, bot, query, "This preview is no longer current.")
+        await _answer(channels, bot, query, say(lang, "bc_stale"))
         return
     await state.clear()
     await _drop_keyboard(channels, bot, query)
     if action != PreviewAction.SEND:
-        await _answer(channels, bot, query, "Cancelled")
-        await reply(channels, bot, chat_id, "Cancelled: nothing was sent.")
+        await _answer(channels, bot, query, say(lang, "bc_cancelled_toast"))
+        await reply(channels, bot, chat_id, say(lang, "bc_cancelled"))
         return
     await _answer(channels, bot, query)
     tz = _zone(staff, service)
@@ -277,13 +265,8 @@ async def pressed(
     except BroadcastError as exc:
         await reply(channels, bot, chat_id, f"⚠️ {esc(str(exc))}")
         return
-    i = started.broadcast_id
-    await reply(
-        channels, bot, chat_id,
-        f"Broadcast <b>#{i}</b> started: {started.queued} message(s) queued.\n"
-        f"<code>/broadcast status {i}</code> · <code>/broadcast pause {i}</code> · "
-        f"<code>/broadcast cancel {i}</code>",
-    )  # fmt: skip
+    text = say(lang, "bc_started", started.broadcast_id, started.queued)
+    await reply(channels, bot, chat_id, text)
 
 
 async def _answer(
@@ -320,10 +303,11 @@ async def _control(
     action: str,
     args: list[str],
     tz: tzinfo,
+    lang: str,
 ) -> None:
     ref = args[0].lstrip("#") if args else ""
     if not ref.isdigit():
-        await reply(channels, bot, chat_id, f"Usage: <code>/broadcast {action} ID</code>")
+        await reply(channels, bot, chat_id, say(lang, "bc_control_usage", action))
         return
     now = service.clock()
     try:
@@ -332,17 +316,17 @@ async def _control(
             text = progress_text(found, now, tz)
         else:
             found = await control(service.db, int(ref), action, now)
-            text = f"{DONE_WORD[action].capitalize()}: {progress_text(found, now, tz)}"
+            text = say(lang, f"bc_done_{action}", progress_text(found, now, tz))
     except BroadcastError as exc:
         text = f"⚠️ {exc}"
     await reply(channels, bot, chat_id, esc(text))
 
 
-async def _list(service: FunnelService, tz: tzinfo, limit: int = 10) -> str:
+async def _list(service: FunnelService, tz: tzinfo, lang: str, limit: int = 10) -> str:
     now = service.clock()
     found = await progress_list(service.db, limit)
     lines = [esc(progress_text(p, now, tz)) for p in found]
-    return "\n".join(lines) if lines else "No broadcasts yet."
+    return "\n".join(lines) if lines else say(lang, "bc_none")
 
 
 def router() -> Router:

@@ -90,6 +90,86 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Ссылка для входа в панель (одноразовая, {minutes} мин.):\n{url}",
     },
     "web_button": {"en": "Dashboard", "ru": "Панель менеджера"},
+    # /broadcast (handlers/broadcast.py). Why a mailing cannot be made (BroadcastError) is
+    # worded once in bot/broadcasts/ for the CLI and Telegram alike, so it stays English.
+    "bc_usage": {
+        "en": """<b>/broadcast</b> — a mailing to an audience of leads
+<code>/broadcast segment=hot stopped-at=hot_offer idle=3</code>, then send the text
+<code>/broadcast chain=comeback stopped-at=hot_offer</code> — start a chain instead
+Filters: segment, stage, status, source, channel, stopped-at (step,step), idle (days), \
+variant (step=variant), since / until (2026-03-01, 7d). Also: name=…, at="2026-12-01 10:00", \
+button="Text:step".
+<code>/broadcast list</code>, <code>/broadcast status ID</code>, \
+<code>pause ID</code>, <code>resume ID</code>, <code>cancel ID</code>""",
+        "ru": """<b>/broadcast</b> — рассылка по аудитории лидов
+<code>/broadcast segment=hot stopped-at=hot_offer idle=3</code>, затем пришлите текст
+<code>/broadcast chain=comeback stopped-at=hot_offer</code> — вместо текста запустить цепочку
+Фильтры: segment, stage, status, source, channel, stopped-at (шаг,шаг), idle (дней), \
+variant (шаг=вариант), since / until (2026-03-01, 7d). Ещё: name=…, at="2026-12-01 10:00", \
+button="Текст:шаг".
+<code>/broadcast list</code>, <code>/broadcast status ID</code>, \
+<code>pause ID</code>, <code>resume ID</code>, <code>cancel ID</code>""",
+    },
+    "bc_dropped": {
+        "en": "The draft is dropped; nothing was sent.",
+        "ru": "Черновик удалён; ничего не отправлено.",
+    },
+    "bc_ask_text": {
+        "en": "<b>{0}</b> lead(s) match. Now send the message text ({{first_name}} and "
+        "formatting work). <code>/broadcast cancel</code> drops the draft.",
+        "ru": "Подходит лидов: <b>{0}</b>. Теперь пришлите текст сообщения ({{first_name}} и "
+        "форматирование работают). <code>/broadcast cancel</code> удалит черновик.",
+    },
+    "bc_preview": {
+        "en": "<b>Preview</b> — as {0} will see it:",
+        "ru": "<b>Предпросмотр</b> — так это увидит {0}:",
+    },
+    "bc_refused": {
+        "en": "⚠️ Telegram refused it: {0}",
+        "ru": "⚠️ Telegram это не принял: {0}",
+    },
+    "bc_summary": {
+        "en": "<b>{0}</b> lead(s) match <i>{1}</i>: {2}{3}.{4}\nSend it?",
+        "ru": "Подходит лидов: <b>{0}</b> (<i>{1}</i>): {2}{3}.{4}\nОтправить?",
+    },
+    "bc_more": {"en": " and {0} more", "ru": " и ещё {0}"},
+    "bc_starts": {"en": "\nStarts: {0}", "ru": "\nНачало: {0}"},
+    "bc_send": {"en": "Send", "ru": "Отправить"},
+    "bc_cancel": {"en": "Cancel", "ru": "Отмена"},
+    "bc_nobody": {
+        "en": "No leads match <i>{0}</i>: nothing to send.",
+        "ru": "Под <i>{0}</i> не подходит ни один лид: отправлять некому.",
+    },
+    "bc_noop": {
+        "en": "This is a preview: the buttons work in the real mailing.",
+        "ru": "Это предпросмотр: кнопки работают в настоящей рассылке.",
+    },
+    "bc_stale": {
+        "en": "This preview is no longer current.",
+        "ru": "Этот предпросмотр уже неактуален.",
+    },
+    "bc_cancelled_toast": {"en": "Cancelled", "ru": "Отменено"},
+    "bc_cancelled": {
+        "en": "Cancelled: nothing was sent.",
+        "ru": "Отменено: ничего не отправлено.",
+    },
+    "bc_started": {
+        "en": "Broadcast <b>#{0}</b> started: {1} message(s) queued.\n"
+        "<code>/broadcast status {0}</code> · <code>/broadcast pause {0}</code> · "
+        "<code>/broadcast cancel {0}</code>",
+        "ru": "Рассылка <b>#{0}</b> запущена: сообщений в очереди: {1}.\n"
+        "<code>/broadcast status {0}</code> · <code>/broadcast pause {0}</code> · "
+        "<code>/broadcast cancel {0}</code>",
+    },
+    "bc_control_usage": {
+        "en": "Usage: <code>/broadcast {0} ID</code>",
+        "ru": "Так: <code>/broadcast {0} ID</code>",
+    },
+    # Plain text (escaped by the handler): "{0}" is the shared progress line.
+    "bc_done_pause": {"en": "Paused: {0}", "ru": "Приостановлена: {0}"},
+    "bc_done_resume": {"en": "Resumed: {0}", "ru": "Возобновлена: {0}"},
+    "bc_done_cancel": {"en": "Cancelled: {0}", "ru": "Отменена: {0}"},
+    "bc_none": {"en": "No broadcasts yet.", "ru": "Рассылок пока нет."},
 }
 
 

@@ -69,10 +69,12 @@ async def tg() -> AsyncIterator[FakeBotAPI]:
         yield fake
 
 
-async def said(h: Harness, user: int, text: str, since: int | None = None) -> list[Call]:
+async def said(
+    h: Harness, user: int, text: str, since: int | None = None, language_code: str | None = None
+) -> list[Call]:
     """Send ``text`` as ``user``; what the bot answered once it is quiet again."""
     start = len(h.tg.sent(user)) if since is None else since
-    h.push(h.tg.message_update(user, text, first_name="Boss"))
+    h.push(h.tg.message_update(user, text, first_name="Boss", language_code=language_code))
     await h.settle()
     return h.tg.sent(user)[start:]
 
@@ -186,3 +188,38 @@ async def test_admin_cancels_a_chain_preview_and_controls_a_broadcast(h: Harness
         replies = await said(h, ADMIN, text)
         assert answer in (replies[-1].text or ""), (text, replies[-1].text)
     assert all("Later" not in (c.text or "") for user in LEADS for c in h.tg.sent(user))
+
+
+async def test_a_russian_admin_gets_the_mailing_in_russian(h: Harness) -> None:
+    """The admin's Telegram language picks the words; the mailing itself is what they wrote."""
+    usage = await said(h, ADMIN, "/broadcast", language_code="ru")  # sticks to the user
+    assert "<b>/broadcast</b> — рассылка по аудитории лидов" in (usage[0].text or "")
+    dropped = await said(h, ADMIN, "/broadcast cancel")
+    assert dropped[-1].text == "Черновик удалён; ничего не отправлено."
+    asked = await said(h, ADMIN, "/broadcast segment=hot stopped-at=hot_offer")
+    assert "Подходит лидов: <b>5</b>. Теперь пришлите текст" in (asked[-1].text or "")
+
+    shown = await said(h, ADMIN, "Привет, {first_name}!")
+    texts = [c.text or "" for c in shown]
+    assert texts[0] == "<b>Предпросмотр</b> — так это увидит Lead905:"
+    assert texts[1] == "Привет, Lead905!"
+    summary = shown[-1]
+    assert (summary.text or "").startswith("Подходит лидов: <b>5</b> (<i>segment=hot")
+    assert "Lead905 (#5), Lead904 (#4)" in (summary.text or "")
+    assert (summary.text or "").endswith("\nОтправить?")
+    assert summary.button_texts == ["Отправить", "Отмена"]
+
+    before = len(h.tg.sent(ADMIN))
+    await h.answered(press(h, ADMIN, summary, "Отправить"))
+    started = await h.expect(ADMIN, "запущена: сообщений в очереди: 5", before)
+    found = re.search(r"Рассылка <b>#(\d+)</b> запущена", started.text or "")
+    assert found is not None, started.text
+    assert f"<code>/broadcast status {found[1]}</code>" in (started.text or "")
+    for user in LEADS:
+        await h.tg.wait_for_sent(user, f"Привет, Lead{user}!", timeout=10)
+    again = await h.answered(press(h, ADMIN, summary, "Отправить"))
+    assert again.params.get("text") == "Этот предпросмотр уже неактуален."
+    assert len(await broadcasts(h)) == 1
+    await h.settle()
+    usage = await said(h, ADMIN, "/broadcast pause")
+    assert usage[-1].text == "Так: <code>/broadcast pause ID</code>"
