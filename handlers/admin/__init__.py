@@ -3,15 +3,14 @@ and the way into the web dashboard (``web_access``: /web, the /admin Mini App bu
 
 Registered before the prospect routers; their filters (``handlers.filters``) let only the
 staff through, so for anyone else the update travels on to the funnel. ``/broadcast``
-(``handlers.broadcast``) is admin-facing too and is included here.
+(``handlers.admin.broadcast``) is included here.
 """
 
 from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import broadcast
-from handlers.admin import handover, reports, web_access
+from handlers.admin import broadcast, handover, reports, web_access
 
 
 def router() -> Router:

@@ -90,7 +90,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Ссылка для входа в панель (одноразовая, {minutes} мин.):\n{url}",
     },
     "web_button": {"en": "Dashboard", "ru": "Панель менеджера"},
-    # /broadcast (handlers/broadcast.py). Why a mailing cannot be made (BroadcastError) is
+    # /broadcast (handlers/admin/broadcast.py). Why a mailing cannot be made (BroadcastError) is
     # worded once in bot/broadcasts/ for the CLI and Telegram alike, so it stays English.
     "bc_usage": {
         "en": """<b>/broadcast</b> — a mailing to an audience of leads
