@@ -5,9 +5,13 @@ threads, so two updates from one person could overtake each other before reachin
 service's per-lead lock. Taking a per-person lock first thing in ``feed_update`` (before any
 await) keeps their arrival order; different people still run concurrently.
 
-Every update is taken through ``Presence.take_update`` first: an update delivered twice (a
-webhook retry, a post that reached two instances, a replay after a restart) is handled once,
-here for every handler. A repeat whose first taker died before finishing it is handled again.
+An update delivered twice (a webhook retry, a post that reached two instances, a replay after
+a restart) is handled once. A prospect's update is recorded as handled inside the transaction
+of the engine run it causes (``UpdateMark``): no statement or transaction of its own, and its
+effects and its "done" commit together. The staff's updates (and anything not from a person
+in a private chat) are taken through ``Presence.take_update`` first and finished after, as
+their handlers write what they write. A repeat whose first taker died before finishing it is
+handled again.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.enums import ChatType
 from aiogram.types import Update
 
+from bot.managers.staff import Staff
+from bot.service.ports import UpdateMark, current_update
 from bot.service.presence import Presence
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,8 @@ class LeadDispatcher(Dispatcher):
             presence = self.presence
             if presence is None:
                 return await super().feed_update(bot, update, **kwargs)
+            if self._from_prospect(update):
+                return await self._marked(presence, bot, update, **kwargs)
             if not await presence.take_update(update.update_id):
                 self.repeats += 1
                 log.info("update %s was delivered again; dropped", update.update_id)
@@ -51,6 +60,32 @@ class LeadDispatcher(Dispatcher):
             result = await super().feed_update(bot, update, **kwargs)
             await presence.finish_update(update.update_id)
             return result
+
+    async def _marked(self, presence: Presence, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        mark = UpdateMark(update.update_id, presence.id, presence.stale)
+        token = current_update.set(mark)
+        try:
+            result = await super().feed_update(bot, update, **kwargs)
+        finally:
+            current_update.reset(token)
+        if mark.repeated:
+            self.repeats += 1
+        elif not mark.recorded:  # handled without an engine run (a sticker, /help, a payment)
+            await presence.finish_update(update.update_id, taken=False)
+        return result
+
+    def _from_prospect(self, update: Update) -> bool:
+        """A message or press from a person in a private chat who is not on the staff."""
+        if update.message is not None:
+            chat, user = update.message.chat, update.message.from_user
+        elif update.callback_query is not None and update.callback_query.message is not None:
+            chat, user = update.callback_query.message.chat, update.callback_query.from_user
+        else:
+            return False
+        if user is None or chat.type != ChatType.PRIVATE:
+            return False
+        staff = self.workflow_data.get("staff")
+        return not (isinstance(staff, Staff) and staff.is_admin(user.id))
 
     @contextlib.asynccontextmanager
     async def _in_order(self, update: Update) -> AsyncIterator[None]:

@@ -25,7 +25,7 @@ from bot.managers.staff import Staff
 from bot.service import FunnelService
 from bot.service.presence import Presence
 from bot.telegram.alerts import ManagerAlerts
-from bot.telegram.channel import Channels, QuietChatActions
+from bot.telegram.channel import Channels, KeepResponseModels, QuietChatActions
 from bot.telegram.touches import TouchLoop
 from handlers import build_router
 
@@ -40,6 +40,7 @@ def make_bot(token: str, api_url: str = "https://api.telegram.org", timeout: flo
     """
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
     session.middleware(QuietChatActions())  # "typing…" failing never reaches the log as ERROR
+    session.middleware(KeepResponseModels())  # no schema rebuilt per call (see its docstring)
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

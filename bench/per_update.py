@@ -194,7 +194,8 @@ async def _full(fake: FakeProc, url: str, kind: Kind, config: BurstConfig) -> Bu
                 nonlocal statements
                 statements += 1
 
-            event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+            for engine in db.sync_engines:
+                event.listen(engine, "before_cursor_execute", count)
             try:
                 result = await burst(
                     fake,
@@ -204,7 +205,8 @@ async def _full(fake: FakeProc, url: str, kind: Kind, config: BurstConfig) -> Bu
                     kind.messages,
                 )
             finally:
-                event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+                for engine in db.sync_engines:
+                    event.remove(engine, "before_cursor_execute", count)
             result.statements = statements
             return result
         finally:

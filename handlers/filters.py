@@ -39,6 +39,20 @@ class IsAdmin(Filter):
         return not self.private_only and chat.id == staff.manager_chat_id
 
 
+class IsStaff(Filter):
+    """An admin anywhere, or anyone in the managers' chat: the root filter of the staff's
+    routers, so a prospect's update passes them with one check instead of one per router
+    (each router below still applies its own, stricter filter)."""
+
+    async def __call__(self, event: Message | CallbackQuery, staff: Staff | None = None) -> bool:
+        if staff is None or event.from_user is None:
+            return False
+        if staff.is_admin(event.from_user.id):
+            return True
+        chat = _chat(event)
+        return chat is not None and chat.id == staff.manager_chat_id
+
+
 class InManagersChat(Filter):
     """A press in the managers' chat (anyone there: they are the managers), or an admin's
     anywhere: Take / Return under an alert card."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "0009"  # the newest migration; reading commands refuse an older schema
@@ -43,9 +48,49 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite file: the units of work (``transact``) run in one writer thread on the
+        # plain sqlite3 driver. aiosqlite hands every cursor call to its thread and back
+        # (some 20 hand-offs and event-loop wake-ups per update), and pooled writers meet
+        # at SQLite's one write lock, where the busy handler sleeps; one thread doing a
+        # whole transaction per call costs one hand-off and never contends with itself.
+        self.writer: Engine | None = None
+        self._writer_thread: ThreadPoolExecutor | None = None
+        if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
+            self.writer = create_engine(
+                self.url.set(drivername="sqlite+pysqlite"),
+                echo=echo,
+                connect_args={"timeout": 30},
+                pool_size=1,
+                max_overflow=0,
+            )
+            event.listen(self.writer, "connect", _sqlite_writer_connect)
+            event.listen(self.writer, "begin", _begin_immediate)
+            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    @property
+    def sync_engines(self) -> list[Engine]:
+        """Every engine statements go through (for statement counters and tracing)."""
+        return [self.engine.sync_engine] + ([self.writer] if self.writer is not None else [])
+
+    async def transact(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one transaction on a sync connection; committed if it returns.
+
+        The hot path's unit of work (``storage.unit``) is plain synchronous code: on a SQLite
+        file it runs in the writer thread, elsewhere through the async driver (``run_sync``).
+        """
+        if self._writer_thread is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer_thread, self._write, work)
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(work)
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        assert self.writer is not None
+        with self.writer.begin() as conn:
+            return work(conn)
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply Alembic migrations (idempotent; never drops lead data).
@@ -84,6 +129,10 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._writer_thread is not None and self.writer is not None:
+            writer = self.writer
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread, writer.dispose)
+            self._writer_thread.shutdown(wait=False)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -100,6 +149,20 @@ def _run_upgrade(connection: Connection, revision: str) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(connection), revision)
+
+
+def _sqlite_writer_connect(dbapi_connection: Any, record: Any) -> None:
+    """The writer says BEGIN itself (``_begin_immediate``): sqlite3 would otherwise start the
+    transaction only at the first write, after the lead was read (SQLAlchemy's documented
+    recipe for pysqlite)."""
+    _sqlite_pragmas(dbapi_connection, record)
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """Take SQLite's write lock up front: the lead read and written back in one transaction
+    cannot be changed in between by another process, and no upgrade can fail half-way."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -12,37 +12,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Row, Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.types import LeadState, halted_private
 from bot.vocabulary import EventType, LeadStatus, Stage
-from storage.models import Answer, Event, Lead, Order
+from storage.models import Answer, Event, Lead
 
 EventRow = tuple[str, str | None, dict[str, Any]]  # (type, step, payload)
 
 LEADS: Table = Lead.__table__  # type: ignore[assignment]  # declarative tables are Tables
 ANSWERS: Table = Answer.__table__  # type: ignore[assignment]
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
-
-# The hot path's statements, built once (Core: the compiled cache is hit on every update).
-# A lead with its answers in one round trip; ``FOR UPDATE OF leads`` locks only the lead
-# row on PostgreSQL (the answers side of an outer join cannot be locked) and is not
-# rendered on SQLite, whose writer lock serialises updates anyway.
-_LOAD = (
-    select(LEADS, ANSWERS.c.key.label("answer_key"), ANSWERS.c.answer.label("answer_value"))
-    .outerjoin(ANSWERS, ANSWERS.c.lead_id == LEADS.c.id)
-    .where(LEADS.c.channel == bindparam("channel"), LEADS.c.user_id == bindparam("user_id"))
-    .order_by(ANSWERS.c.id)
-    .with_for_update(of=LEADS)
-)
-_UPDATE_LEAD = update(LEADS).where(LEADS.c.id == bindparam("lead_id"))
 
 
 class LeadRace(Exception):
@@ -162,53 +146,7 @@ class LeadRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    # --- plain data for the services ----------------------------------------------------
-
-    async def load(self, channel: str, user_id: int) -> tuple[int | None, LeadState]:
-        """The lead with its answers (row locked) as the engine's state, in one statement.
-
-        A first contact has no row yet (id None, a blank state): ``store`` inserts it with
-        the state the engine gives it, rather than inserting a blank row and updating it.
-        """
-        rows = (await self.session.execute(_LOAD, {"channel": channel, "user_id": user_id})).all()
-        if not rows:
-            return None, LeadState()
-        answers = {r.answer_key: r.answer_value for r in rows if r.answer_key is not None}
-        return rows[0].id, state_from_row(rows[0], answers)
-
-    async def store(
-        self,
-        lead_id: int | None,
-        key: tuple[str, int],
-        state: LeadState,
-        now: datetime,
-        version: str,
-    ) -> int:
-        """Write back what ``load`` gave after the engine moved it; returns the lead's id.
-
-        Raises ``LeadRace`` when a new lead was created meanwhile by someone else (nothing
-        of this run is written then; the caller loads again and reruns).
-        """
-        values = state_values(state, now, version)
-        if lead_id is not None:
-            await self.session.execute(_UPDATE_LEAD.values(values), {"lead_id": lead_id})
-            return lead_id
-        channel, user_id = key
-        stmt = (
-            self._dialect_insert(LEADS)
-            .values(channel=channel, user_id=user_id, created_at=now, **values)
-            .on_conflict_do_nothing(index_elements=["channel", "user_id"])
-            .returning(LEADS.c.id)
-        )
-        new_id = (await self.session.execute(stmt)).scalar_one_or_none()
-        if new_id is None:
-            raise LeadRace(f"{channel}:{user_id}")
-        return int(new_id)
-
-    def _dialect_insert(self, table: Any) -> Any:
-        """An INSERT with ``ON CONFLICT`` (SQLite and PostgreSQL spell it alike)."""
-        name = self.session.get_bind().dialect.name
-        return (pg_insert if name == "postgresql" else sqlite_insert)(table)
+    # --- plain data for the services (the update's own reads and writes: ``storage.unit``)
 
     async def record(self, lead_id: int) -> LeadRecord | None:
         lead = await self.by_id(lead_id)
@@ -265,38 +203,9 @@ class LeadRepo:
 
     # --- answers, events, orders ----------------------------------------------------------
 
-    async def save_answer(
-        self, lead_id: int, key: str, question: str, value: str, now: datetime
-    ) -> None:
-        """One upsert: a re-answer replaces the earlier one (same key, same row)."""
-        stmt = self._dialect_insert(ANSWERS).values(
-            lead_id=lead_id, key=key, question=question, answer=value, created_at=now
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["lead_id", "key"],
-            set_={
-                "question": stmt.excluded.question,
-                "answer": stmt.excluded.answer,
-                "created_at": stmt.excluded.created_at,
-            },
-        )
-        await self.session.execute(stmt)
-
     async def answers(self, lead_id: int) -> Sequence[Answer]:
         stmt = select(Answer).where(Answer.lead_id == lead_id).order_by(Answer.id)
         return (await self.session.execute(stmt)).scalars().all()
-
-    async def insert_events(
-        self,
-        lead_id: int,
-        events: Iterable[EventRow],
-        now: datetime,
-        version: str | None = None,
-    ) -> None:
-        """All of an update's events in one Core INSERT (no RETURNING: nobody needs the ids)."""
-        rows = event_values(lead_id, events, now, version)
-        if rows:
-            await self.session.execute(insert(EVENTS).values(rows))
 
     def add_events(
         self,
@@ -321,30 +230,6 @@ class LeadRepo:
     async def events(self, lead_id: int) -> Sequence[Event]:
         stmt = select(Event).where(Event.lead_id == lead_id).order_by(Event.id)
         return (await self.session.execute(stmt)).scalars().all()
-
-    def add_order(
-        self,
-        lead_id: int,
-        step: str,
-        tier: str,
-        title: str,
-        amount: Decimal,
-        currency: str,
-        charge_id: str,
-        now: datetime,
-    ) -> None:
-        self.session.add(
-            Order(
-                lead_id=lead_id,
-                offer_step=step,
-                tier=tier,
-                title=title[:200],
-                amount=amount,
-                currency=currency,
-                charge_id=charge_id[:128],
-                paid_at=now,
-            )
-        )
 
     async def handed_off_before(self, cutoff: datetime, limit: int = 100) -> list[int]:
         """Leads still with managers whose latest hand-off or Take is older than ``cutoff``."""

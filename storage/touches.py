@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.vocabulary import RESUME_KIND, TouchState
 from storage.broadcasts import runnable
 from storage.models import Lead, ScheduledTouch
+from storage.unit import CANCEL_PENDING
 
 
 class TouchRepo:
@@ -23,72 +24,9 @@ class TouchRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def schedule(
-        self,
-        lead_id: int,
-        due: datetime,
-        step: str,
-        token: int,
-        now: datetime,
-        kind: str = "touch",
-    ) -> None:
-        self.session.add(
-            ScheduledTouch(
-                lead_id=lead_id,
-                due_at=due,
-                step=step,
-                token=token,
-                kind=kind,
-                state=TouchState.PENDING,
-                attempts=0,
-                created_at=now,
-            )
-        )
-
-    def hold_work(
-        self, lead_id: int, step: str, now: datetime, worker: str | None, lease: timedelta
-    ) -> None:
-        """Record work in progress for the lead (``RESUME_KIND``), claimed by ``worker``: if
-        it dies, the claim is released and the touch resumes the work. Without a worker
-        (no instance identity) it is simply due after ``lease``."""
-        self.session.add(
-            ScheduledTouch(
-                lead_id=lead_id,
-                due_at=now if worker else now + lease,
-                step=step,
-                token=0,
-                kind=RESUME_KIND,
-                state=TouchState.CLAIMED if worker else TouchState.PENDING,
-                claimed_by=worker,
-                lease_until=now + lease if worker else None,
-                attempts=0,
-                created_at=now,
-            )
-        )
-
-    async def close_work(self, lead_id: int) -> None:
-        """The lead's work in progress came back: its resume records go (they were only
-        ever a safety net, so they leave no trace in the lead's queue)."""
-        await self.session.execute(
-            delete(ScheduledTouch).where(
-                ScheduledTouch.lead_id == lead_id,
-                ScheduledTouch.kind == RESUME_KIND,
-                ScheduledTouch.state.in_([TouchState.PENDING, TouchState.CLAIMED]),
-            )
-        )
-
     async def cancel_pending(self, lead_id: int, now: datetime) -> int:
         """Cancel the lead's chain timers (a queued broadcast stays: it checks at send time)."""
-        stmt = (
-            update(ScheduledTouch)
-            .where(
-                ScheduledTouch.lead_id == lead_id,
-                ScheduledTouch.state == TouchState.PENDING,
-                ScheduledTouch.broadcast_id.is_(None),
-            )
-            .values(state=TouchState.CANCELLED, done_at=now)
-        )
-        result = await self.session.execute(stmt)
+        result = await self.session.execute(CANCEL_PENDING, {"of_lead": lead_id, "at": now})
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def claim_due(
@@ -159,17 +97,6 @@ class TouchRepo:
         )
         touches = list((await self.session.execute(stmt)).scalars().all())
         return sorted(touches, key=lambda t: (t.due_at, t.id))
-
-    async def mark_sending(self, touch_id: int, now: datetime | None = None) -> bool:
-        """Claimed → sending; False if the claim was lost meanwhile (released as its
-        instance's heartbeat seemed to stop, and perhaps run by another): then it must not go."""
-        stmt = update(ScheduledTouch).where(
-            ScheduledTouch.id == touch_id, ScheduledTouch.state == TouchState.CLAIMED
-        )
-        if now is not None:
-            stmt = stmt.where(ScheduledTouch.lease_until > now)
-        result = await self.session.execute(stmt.values(state=TouchState.SENDING))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def settle_failed(self, touch_id: int, now: datetime, retry: timedelta) -> bool:
         """After a touch raised: ``sending`` becomes ``unknown`` (True), ``claimed`` is due

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
 from storage.db import Database
+from storage.unit import Unit
+
+T = TypeVar("T")
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -100,3 +104,9 @@ def demo_path() -> Iterator[Path]:
     if not DEMO.exists():
         pytest.skip("the demo scenario is not there")
     yield DEMO
+
+
+async def in_unit(session: AsyncSession, work: Callable[[Unit], T]) -> T:
+    """Run ``storage.unit`` statements (the hot path's, written for a sync connection) in a
+    test's own session transaction."""
+    return await session.run_sync(lambda sync: work(Unit(sync.connection())))

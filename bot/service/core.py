@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import Connection
+
 from bot.engine.types import (
     Alert,
     AskKnowledge,
@@ -27,6 +29,7 @@ from bot.engine.types import (
     ClassifyRequest,
     DecideJoin,
     Input,
+    LeadState,
     Log,
     Looked,
     Membership,
@@ -48,16 +51,18 @@ from bot.service.ports import (
     LeadKey,
     Notifier,
     RecipientGone,
+    RepeatedUpdate,
     Result,
     SendInDoubt,
     SendRejected,
     TouchLost,
+    current_update,
     utcnow,
 )
 from bot.vocabulary import EventType, offer_of_payload
 from storage.db import Database
 from storage.leads import EventRow, LeadRace, LeadRepo
-from storage.touches import TouchRepo
+from storage.unit import Unit
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +114,14 @@ class FunnelCore:
     ) -> Result:
         """Run one input for one lead: persist what it changes, then deliver the messages."""
         async with self.serial(key):
-            lead_id, outcome = await self.apply(key, event, touch_id)
+            try:
+                lead_id, outcome = await self.apply(key, event, touch_id)
+            except RepeatedUpdate:
+                mark = current_update.get()
+                if mark is not None:
+                    mark.repeated = True
+                log.info("update %s was handled before; dropped", mark and mark.update_id)
+                return Result(0, LeadState(), None, [], repeated=True)
             toast = outcome.toast
             delivered, doubtful, gone = await self.deliver(key, lead_id, outcome, channel)
             await self.alert(lead_id, outcome)
@@ -187,37 +199,47 @@ class FunnelCore:
     async def _apply_once(
         self, key: LeadKey, event: Input, touch_id: int | None
     ) -> tuple[int, Outcome]:
-        """One transaction of a handful of statements: the lead and its answers in one
-        SELECT, the engine, then the lead row (inserted with its final state on first
-        contact), the answers upserted, timers cancelled only when one was pending (the
-        engine says so), and all the events in one INSERT."""
+        """One transaction of a handful of statements, run as one unit of work
+        (``storage.unit``): the lead and its answers in one SELECT, the engine, then the lead
+        row (inserted with its final state on first contact), the answers upserted, timers
+        cancelled only when one was pending (the engine says so), and all the events in one
+        INSERT. The Telegram update that caused it is recorded as handled in the same
+        transaction (``UpdateMark``)."""
         now = self.clock()
-        version = self.scenario.funnel.version
-        async with self.db.session() as session, session.begin():
-            repo = LeadRepo(session)
+        funnel = self.scenario.funnel
+        engine = self.scenario.engine
+        mark = current_update.get()
+        if mark is not None and mark.recorded:
+            mark = None  # a follow-up of an update already recorded
+
+        def work(conn: Connection) -> tuple[int, Outcome]:
+            unit = Unit(conn)
+            if mark is not None and not unit.handled(
+                mark.update_id, mark.instance, now, mark.stale
+            ):
+                raise RepeatedUpdate(str(mark.update_id))
             # Committed with the state it produces: from here a crash means "maybe sent".
-            if touch_id is not None and not await TouchRepo(session).mark_sending(touch_id, now):
+            if touch_id is not None and not unit.mark_sending(touch_id, now):
                 raise TouchLost(touch_id)
-            known_id, state = await repo.load(key.channel, key.user_id)
+            known_id, state = unit.load(key.channel, key.user_id)
             if not state.seed:
                 state.seed = zlib.crc32(f"{key.channel}:{key.user_id}".encode()) or 1
-            outcome = self.scenario.engine.handle(state, event, now)
-            lead_id = await repo.store(
-                known_id, (key.channel, key.user_id), outcome.state, now, version
+            outcome = engine.handle(state, event, now)
+            lead_id = unit.store(
+                known_id, (key.channel, key.user_id), outcome.state, now, funnel.version
             )
-            touches = TouchRepo(session)
             events: list[EventRow] = []
             for action in outcome.actions:
                 if isinstance(action, Log):
                     events.append((action.type, action.step, action.payload))
                 elif isinstance(action, SaveAnswer):
-                    await repo.save_answer(lead_id, action.key, action.question, action.value, now)
+                    unit.save_answer(lead_id, action.key, action.question, action.value, now)
                 elif isinstance(action, CancelTimers):
                     if known_id is not None:  # a new lead has no timers to cancel
-                        await touches.cancel_pending(lead_id, now)
+                        unit.cancel_pending(lead_id, now)
                 elif isinstance(action, RecordOrder):
                     factor = 1 if action.currency in ZERO_DECIMAL else 100
-                    repo.add_order(
+                    unit.add_order(
                         lead_id,
                         action.step,
                         action.tier,
@@ -228,25 +250,28 @@ class FunnelCore:
                         now,
                     )
                 elif isinstance(action, Schedule):
-                    touches.schedule(
-                        lead_id, action.due, action.step, action.token, now, action.kind
-                    )
-            await self.hold_work(touches, lead_id, event, outcome, now)
-            await repo.insert_events(lead_id, events, now, version)
+                    unit.schedule(lead_id, action.due, action.step, action.token, now, action.kind)
+            self.hold_work(unit, lead_id, event, outcome, now)
+            unit.insert_events(lead_id, events, now, funnel.version)
             return lead_id, outcome
 
-    async def hold_work(
-        self, touches: TouchRepo, lead_id: int, event: Input, outcome: Outcome, now: datetime
+        result = await self.db.transact(work)
+        if mark is not None:
+            mark.recorded = True
+        return result
+
+    def hold_work(
+        self, unit: Unit, lead_id: int, event: Input, outcome: Outcome, now: datetime
     ) -> None:
         """Work outside the transaction (``follow_up``) is recorded with the state that asks
         for it, so a crash before its answer leaves a touch that resumes it (issue: leads
         stuck at ``classify`` after a kill -9); its answer closes the record."""
         if isinstance(event, Classified | Looked | Resume):
-            await touches.close_work(lead_id)
+            unit.close_work(lead_id)
         for action in outcome.actions:
             if isinstance(action, ClassifyRequest | AskKnowledge):
                 step = action.step or outcome.state.step or ""
-                touches.hold_work(lead_id, step, now, self.worker, WORK_LEASE)
+                unit.hold_work(lead_id, step, now, self.worker, WORK_LEASE)
                 return
 
     async def deliver(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol
 
 from bot.engine.types import LeadState, Outcome, OutMessage
@@ -109,3 +110,26 @@ class Result:
     delivered: list[OutMessage]
     #: Sends that may or may not have arrived (a time-out, a cut connection): not retried.
     in_doubt: list[OutMessage] = field(default_factory=list)
+    #: The update was handled before (a webhook retry, a second instance): nothing was done.
+    repeated: bool = False
+
+
+@dataclass
+class UpdateMark:
+    """The Telegram update a face is handling, recorded as handled in the same transaction
+    as the first engine run it causes: its effects and "done" commit together, so a repeat
+    of it (even after a crash and a replay) finds it done and changes nothing."""
+
+    update_id: int
+    instance: str  # this process (``Presence.id``)
+    stale: timedelta  # a taker silent this long is dead: its unfinished update is taken over
+    recorded: bool = False
+    repeated: bool = False
+
+
+#: Set by the Telegram face around each update (``app.dispatcher``); None for other faces.
+current_update: ContextVar[UpdateMark | None] = ContextVar("current_update", default=None)
+
+
+class RepeatedUpdate(Exception):
+    """The update being handled was handled already: its engine run must not commit."""

@@ -21,6 +21,7 @@ from bot.managers.chores import Periodic
 from bot.service.ports import Clock, utcnow
 from storage.db import Database
 from storage.instances import InstanceRepo, UpdateLog
+from storage.unit import Unit
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,16 @@ class Presence:
             live = await InstanceRepo(session).live(now, self.stale)
             return await UpdateLog(session).take(update_id, self.id, now, live | {self.id})
 
-    async def finish_update(self, update_id: int) -> None:
-        async with self.db.session() as session, session.begin():
-            await UpdateLog(session).finish(update_id)
+    async def finish_update(self, update_id: int, *, taken: bool = True) -> None:
+        """Mark a taken update done; ``taken=False``: record one handled without a take
+        (a prospect's update that caused no engine run, so nothing recorded it yet)."""
+        if taken:
+            async with self.db.session() as session, session.begin():
+                await UpdateLog(session).finish(update_id)
+            return
+        now = self.clock()
+        handled = await self.db.transact(
+            lambda c: Unit(c).handled(update_id, self.id, now, self.stale)
+        )
+        if not handled:
+            log.info("update %s was handled twice (no engine run recorded it)", update_id)

@@ -11,10 +11,13 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers.admin import broadcast, handover, reports, web_access
+from handlers.filters import IsStaff
 
 
 def router() -> Router:
     admin = Router(name="admin")
+    admin.message.filter(IsStaff())
+    admin.callback_query.filter(IsStaff())
     # web_access first: with the dashboard configured its /admin (help + Mini App button) wins.
     admin.include_routers(
         broadcast.router(), web_access.router(), reports.router(), handover.router()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message, ReplyKeyboardRemove
 
 from bot.engine.types import Start, Stop
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
+from handlers.filters import Magic
 from handlers.reply import lead_key, reply, texts
 
 #: What Telegram itself allows in ``t.me/<bot>?start=<payload>``.
@@ -67,6 +68,8 @@ async def forget(message: Message, service: FunnelService, channels: Channels, b
 
 def router() -> Router:
     commands = Router(name="commands")
+    # One cheap check before the Command filters parse the text (most texts are answers).
+    commands.message.filter(Magic(F.text.startswith("/")))
     commands.message.register(start, CommandStart())
     commands.message.register(stop, Command("stop"))
     commands.message.register(help_, Command("help"))

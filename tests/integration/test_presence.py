@@ -14,10 +14,12 @@ from storage.instances import InstanceRepo
 from storage.leads import LeadRepo
 from storage.models import ScheduledTouch
 from storage.touches import TouchRepo
+from tests.conftest import in_unit
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=10)
 STALE = timedelta(seconds=20)
+MINUTE = timedelta(minutes=1)
 
 
 async def two_claimed_touches(db: Database, worker: str) -> None:
@@ -26,10 +28,10 @@ async def two_claimed_touches(db: Database, worker: str) -> None:
         lead = await LeadRepo(session).get_or_create("telegram", 7, NOW)
         await session.flush()
         for step in ("a", "b"):
-            TouchRepo(session).schedule(lead.id, NOW - timedelta(minutes=1), step, 1, NOW)
+            await in_unit(session, lambda u, s=step: u.schedule(lead.id, NOW - MINUTE, s, 1, NOW))
     async with db.session() as session, session.begin():
         claimed, _ = await TouchRepo(session).claim_due(NOW, 10, worker, LEASE)
-        assert await TouchRepo(session).mark_sending(claimed[1].id, NOW)
+        assert await in_unit(session, lambda u: u.mark_sending(claimed[1].id, NOW))
 
 
 async def beat(db: Database, instance: str, host: str, pid: int, at: datetime) -> list[str]:
@@ -72,4 +74,4 @@ async def test_a_claim_released_meanwhile_is_not_sent(db: Database) -> None:
         touch = (
             await session.execute(select(ScheduledTouch).where(ScheduledTouch.step == "a"))
         ).scalar_one()
-        assert not await TouchRepo(session).mark_sending(touch.id, NOW)
+        assert not await in_unit(session, lambda u: u.mark_sending(touch.id, NOW))

@@ -1,14 +1,18 @@
 """Statements per update kind: a count, not a timing, so it fails the same on any machine.
 
-Each update is one transaction of a few statements (issue 15): the lead and its answers in
-one SELECT, the lead row written once, an answer upserted, timers cancelled only when one is
-pending, all events in one INSERT. A change that adds a round trip to a hot path fails here.
+Each Telegram update is one transaction of a few statements (issue 15): the update recorded
+as handled, the lead and its answers in one SELECT, the lead row written once, an answer
+upserted, timers cancelled only when one is pending, all events in one INSERT. A change that
+adds a round trip or a transaction to a hot path fails here. SQLite's ``BEGIN IMMEDIATE``
+(the writer takes its lock up front) is not counted: PostgreSQL's BEGIN is not a statement
+the driver shows either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,33 +22,46 @@ from bot.engine.types import Input, LeadState, Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder
+from bot.service.ports import UpdateMark, current_update
 from fakes.channels import Collect
 from storage.db import Database
-from storage.leads import LeadRace, LeadRepo
+from storage.leads import LeadRace
+from storage.unit import Unit
 from tests.conftest import Clock
 
-#: The most statements each update kind may take (SQLite and PostgreSQL alike).
+#: The most statements each update kind may take (SQLite and PostgreSQL alike), each in one
+#: transaction. Every one starts with the INSERT recording the update as handled.
 BUDGET = {
-    "start of a new lead": 3,  # SELECT lead+answers, INSERT lead, INSERT events
-    "button press": 4,  # SELECT, UPDATE lead, upsert answer, INSERT events
-    "button press that starts a timer": 5,  # … + INSERT the timer
-    "text answer cancelling a timer": 5,  # … + UPDATE the pending timer
-    "repeated /start": 3,  # SELECT, UPDATE lead, INSERT events
+    "start of a new lead": 4,  # update, SELECT lead+answers, INSERT lead, INSERT events
+    "button press": 5,  # update, SELECT, UPDATE lead, upsert answer, INSERT events
+    "button press that starts a timer": 6,  # … + INSERT the timer
+    "text answer cancelling a timer": 6,  # … + UPDATE the pending timer
+    "repeated /start": 4,  # update, SELECT, UPDATE lead, INSERT events
 }
 
 
 @contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
+def counted(db: Database) -> Iterator[tuple[list[str], list[int]]]:
+    """The statements run, and the number of transactions committed, on every engine."""
     statements: list[str] = []
+    commits = [0]
 
     def count(*args: Any) -> None:
-        statements.append(str(args[2]))
+        if not str(args[2]).startswith("BEGIN"):
+            statements.append(str(args[2]))
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    def commit(*_: Any) -> None:
+        commits[0] += 1
+
+    for engine in db.sync_engines:
+        event.listen(engine, "before_cursor_execute", count)
+        event.listen(engine, "commit", commit)
     try:
-        yield statements
+        yield statements, commits
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in db.sync_engines:
+            event.remove(engine, "before_cursor_execute", count)
+            event.remove(engine, "commit", commit)
 
 
 async def test_statements_per_update_kind(db: Database, mini: Funnel, clock: Clock) -> None:
@@ -52,11 +69,17 @@ async def test_statements_per_update_kind(db: Database, mini: Funnel, clock: Clo
     chat = Collect()
     key = LeadKey("telegram", 4242)
     used: dict[str, int] = {}
+    transactions: dict[str, int] = {}
+    update_ids = iter(range(1, 100))
 
     async def run(kind: str, update: Input) -> None:
-        with counted(db) as statements:
-            await service.handle(key, update, chat)
-        used[kind] = len(statements)
+        token = current_update.set(UpdateMark(next(update_ids), "here", timedelta(seconds=20)))
+        try:
+            with counted(db) as (statements, commits):
+                await service.handle(key, update, chat)
+        finally:
+            current_update.reset(token)
+        used[kind], transactions[kind] = len(statements), commits[0]
 
     await run("start of a new lead", Start(first_name="Ann"))
     await run("button press", chat.press("Buy now"))
@@ -66,17 +89,36 @@ async def test_statements_per_update_kind(db: Database, mini: Funnel, clock: Clo
     assert chat.sent[-1].text  # the updates did their work
     over = {k: (n, BUDGET[k]) for k, n in used.items() if n > BUDGET[k]}
     assert not over, f"statements per update grew (used, budget): {over}"
+    assert set(transactions.values()) == {1}, transactions
+
+
+async def test_a_repeated_update_changes_nothing(db: Database, mini: Funnel, clock: Clock) -> None:
+    """The same update id again (a webhook retry, a replay after a crash): its record, made in
+    the transaction of its first run, stops the second run before it writes or sends."""
+    service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    chat = Collect()
+    key = LeadKey("telegram", 4343)
+    await service.handle(key, Start(first_name="Ann"), chat)
+    for _ in range(2):
+        mark = UpdateMark(77, "here", timedelta(seconds=20))
+        token = current_update.set(mark)
+        try:
+            result = await service.handle(key, chat.press("Buy now"), chat)
+        finally:
+            current_update.reset(token)
+    assert mark.repeated and result.repeated
+    assert [m.text for m in chat.sent].count("Your budget?") == 1
 
 
 async def test_a_first_contact_raced_by_another_process_is_told(db: Database, clock: Clock) -> None:
     """Two processes saw no row for the same person: the second insert writes nothing and
     says so (the service then runs the update again on the row the first one made)."""
     key = ("telegram", 5151)
-    async with db.session() as session, session.begin():
-        first = await LeadRepo(session).store(None, key, LeadState(first_name="A"), clock(), "1")
-    async with db.session() as session, session.begin():
-        with pytest.raises(LeadRace):
-            await LeadRepo(session).store(None, key, LeadState(first_name="B"), clock(), "1")
-    async with db.session() as session:
-        lead_id, state = await LeadRepo(session).load(*key)
+    now = clock()
+    first = await db.transact(
+        lambda c: Unit(c).store(None, key, LeadState(first_name="A"), now, "1")
+    )
+    with pytest.raises(LeadRace):
+        await db.transact(lambda c: Unit(c).store(None, key, LeadState(first_name="B"), now, "1"))
+    lead_id, state = await db.transact(lambda c: Unit(c).load(*key))
     assert (lead_id, state.first_name) == (first, "A")

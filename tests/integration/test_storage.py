@@ -11,6 +11,7 @@ from storage.db import Database
 from storage.leads import LeadRepo
 from storage.models import Event, Lead, ScheduledTouch
 from storage.touches import TouchRepo
+from tests.conftest import in_unit
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -28,8 +29,10 @@ async def test_lead_answers_and_events_round_trip(db: Database) -> None:
         lead = await repo.get_or_create("telegram", 42, NOW)
         lead.source, lead.username = "vk_ads_nov", "Ann_Shop"
         await session.flush()
-        await repo.save_answer(lead.id, "budget", "Budget?", "big", NOW)
-        await repo.save_answer(lead.id, "budget", "Budget?", "small", NOW)  # re-answer
+        lead_id = lead.id
+        await in_unit(session, lambda u: u.save_answer(lead_id, "budget", "Budget?", "big", NOW))
+        # a re-answer
+        await in_unit(session, lambda u: u.save_answer(lead_id, "budget", "Budget?", "small", NOW))
         repo.add_events(
             lead.id,
             [
@@ -57,10 +60,11 @@ async def test_touches_claim_cancel_and_lease(db: Database) -> None:
     async with db.session() as session, session.begin():
         lead = await LeadRepo(session).get_or_create("telegram", 7, NOW)
         await session.flush()
-        touches = TouchRepo(session)
-        touches.schedule(lead.id, NOW - timedelta(minutes=1), "a", 1, NOW)
-        touches.schedule(lead.id, NOW + timedelta(hours=1), "b", 2, NOW)
         lead_id = lead.id
+        await in_unit(
+            session, lambda u: u.schedule(lead_id, NOW - timedelta(minutes=1), "a", 1, NOW)
+        )
+        await in_unit(session, lambda u: u.schedule(lead_id, NOW + timedelta(hours=1), "b", 2, NOW))
     async with db.session() as session, session.begin():
         claimed, doubt = await TouchRepo(session).claim_due(NOW, 10, "w1", timedelta(minutes=5))
         assert [t.step for t in claimed] == ["a"] and doubt == []
@@ -109,10 +113,11 @@ async def test_a_touch_that_died_while_sending_is_not_sent_again(db: Database) -
     async with db.session() as session, session.begin():
         lead = await LeadRepo(session).get_or_create("telegram", 8, NOW)
         await session.flush()
-        TouchRepo(session).schedule(lead.id, NOW, "a", 1, NOW)
+        lead_id = lead.id
+        await in_unit(session, lambda u: u.schedule(lead_id, NOW, "a", 1, NOW))
     async with db.session() as session, session.begin():
         claimed, _ = await TouchRepo(session).claim_due(NOW, 10, "w1", timedelta(minutes=5))
-        await TouchRepo(session).mark_sending(claimed[0].id)
+        await in_unit(session, lambda u: u.mark_sending(claimed[0].id))
     later = NOW + timedelta(minutes=6)
     async with db.session() as session, session.begin():
         run, doubt = await TouchRepo(session).claim_due(later, 10, "w2", timedelta(minutes=5))

@@ -15,8 +15,8 @@ from bot.reports.export import EVENT_FIELDS, export, lead_header
 from bot.scenario.funnel import Funnel
 from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.leads import LeadRepo
 from storage.models import Event
+from tests.conftest import in_unit
 from tests.reports.conftest import Journeys, at
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -97,9 +97,8 @@ async def test_prospect_text_never_becomes_a_formula(
 ) -> None:
     attack = '=HYPERLINK("http://evil.test","click")'
     async with db.session() as session, session.begin():
-        await LeadRepo(session).save_answer(
-            journeys.ids["D"], "budget", "Your budget?", attack, journeys.end
-        )
+        lead_id, end = journeys.ids["D"], journeys.end
+        await in_unit(session, lambda u: u.save_answer(lead_id, "budget", "Budget?", attack, end))
     f = LeadFilter(source="tg_post")
     await export(db, "leads", f, tmp_path / "d.csv", "csv", MSK, ["need", "budget"])
     dan = next(r for r in read_csv(tmp_path / "d.csv") if r["first_name"] == "Dan")

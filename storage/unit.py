@@ -1,0 +1,294 @@
+"""One engine run's reads and writes: the hot path of every update, on a sync ``Connection``.
+
+``Database.transact`` runs a unit of work as one plain function: on SQLite in the one writer
+thread (one thread hand-off per update instead of several per statement, and no two writers
+contending for SQLite's lock), on PostgreSQL through the async driver (``run_sync``). So the
+statements here are Core, built once at import (SQLAlchemy's compiled cache is hit on every
+call), and nothing here awaits. Everything else about leads and touches stays in the
+``LeadRepo`` / ``TouchRepo`` repositories, which call into this module for the shared writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.engine.types import LeadState
+from bot.vocabulary import RESUME_KIND, TouchState
+from storage.leads import (
+    ANSWERS,
+    EVENTS,
+    LEADS,
+    EventRow,
+    LeadRace,
+    event_values,
+    state_from_row,
+    state_values,
+)
+from storage.models import Instance, Order, ProcessedUpdate, ScheduledTouch
+
+TOUCHES: Table = ScheduledTouch.__table__  # type: ignore[assignment]
+ORDERS: Table = Order.__table__  # type: ignore[assignment]
+UPDATES: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
+INSTANCES: Table = Instance.__table__  # type: ignore[assignment]
+
+# A lead with its answers in one round trip; ``FOR UPDATE OF leads`` locks only the lead
+# row on PostgreSQL (the answers side of an outer join cannot be locked) and is not
+# rendered on SQLite, whose writer lock serialises updates anyway.
+_LOAD = (
+    select(LEADS, ANSWERS.c.key.label("answer_key"), ANSWERS.c.answer.label("answer_value"))
+    .outerjoin(ANSWERS, ANSWERS.c.lead_id == LEADS.c.id)
+    .where(LEADS.c.channel == bindparam("channel"), LEADS.c.user_id == bindparam("user_id"))
+    .order_by(ANSWERS.c.id)
+    .with_for_update(of=LEADS)
+)
+# The SET clause comes from the parameters given (every column ``state_values`` has): one
+# statement, compiled once, for every write-back.
+_UPDATE_LEAD = update(LEADS).where(LEADS.c.id == bindparam("the_lead"))
+#: A lead's chain timers (a queued broadcast stays: it checks at send time).
+CANCEL_PENDING = (
+    update(TOUCHES)
+    .where(
+        TOUCHES.c.lead_id == bindparam("of_lead"),
+        TOUCHES.c.state == TouchState.PENDING,
+        TOUCHES.c.broadcast_id.is_(None),
+    )
+    .values(state=TouchState.CANCELLED, done_at=bindparam("at"))
+)
+_MARK_SENDING = (
+    update(TOUCHES)
+    .where(TOUCHES.c.id == bindparam("touch"), TOUCHES.c.state == TouchState.CLAIMED)
+    .values(state=TouchState.SENDING)
+)
+_MARK_SENDING_IN_LEASE = _MARK_SENDING.where(TOUCHES.c.lease_until > bindparam("at"))
+_CLOSE_WORK = TOUCHES.delete().where(
+    TOUCHES.c.lead_id == bindparam("of_lead"),
+    TOUCHES.c.kind == RESUME_KIND,
+    TOUCHES.c.state.in_([TouchState.PENDING, TouchState.CLAIMED]),
+)
+_INSERT_TOUCH = insert(TOUCHES)
+_INSERT_ORDER = insert(ORDERS)
+_INSERT_EVENTS = insert(EVENTS)
+_UPDATE_SEEN = select(UPDATES.c.done, UPDATES.c.instance).where(
+    UPDATES.c.update_id == bindparam("update_id")
+)
+_BEATING = select(INSTANCES.c.id).where(
+    INSTANCES.c.id == bindparam("instance"), INSTANCES.c.heartbeat_at >= bindparam("since")
+)
+
+
+class _Upserts:
+    """The ``INSERT … ON CONFLICT`` statements of one dialect, built once."""
+
+    def __init__(self, postgres: bool) -> None:
+        insert_ = pg_insert if postgres else sqlite_insert
+        self.update_seen = insert_(UPDATES).on_conflict_do_nothing(index_elements=["update_id"])
+        self.new_lead = (
+            insert_(LEADS)
+            .on_conflict_do_nothing(index_elements=["channel", "user_id"])
+            .returning(LEADS.c.id)
+        )
+        answer = insert_(ANSWERS)
+        self.answer = answer.on_conflict_do_update(
+            index_elements=["lead_id", "key"],
+            set_={
+                "question": answer.excluded.question,
+                "answer": answer.excluded.answer,
+                "created_at": answer.excluded.created_at,
+            },
+        )
+
+
+_UPSERTS = {False: _Upserts(postgres=False), True: _Upserts(postgres=True)}
+
+
+class Unit:
+    """The statements of one update, inside the transaction ``Database.transact`` opened."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.upserts = _UPSERTS[conn.dialect.name == "postgresql"]
+
+    # --- the update itself ---------------------------------------------------------------
+
+    def handled(self, update_id: int, instance: str, now: datetime, stale: timedelta) -> bool:
+        """Record a Telegram update as handled, with the effects it commits along.
+
+        False for a repeat: the update was handled already, or is being handled by another
+        live instance. An earlier taker that died before finishing it is taken over.
+        """
+        inserted = self.conn.execute(
+            self.upserts.update_seen,
+            {"update_id": update_id, "instance": instance, "done": True, "seen_at": now},
+        )
+        if inserted.rowcount:
+            return True
+        row = self.conn.execute(_UPDATE_SEEN, {"update_id": update_id}).first()
+        if row is None or row.done:
+            return False
+        if row.instance != instance:
+            beating = {"instance": row.instance, "since": now - stale}
+            if self.conn.execute(_BEATING, beating).first() is not None:
+                return False
+        self.conn.execute(
+            update(UPDATES)
+            .where(UPDATES.c.update_id == update_id)
+            .values(done=True, instance=instance, seen_at=now)
+        )
+        return True
+
+    # --- the lead --------------------------------------------------------------------------
+
+    def load(self, channel: str, user_id: int) -> tuple[int | None, LeadState]:
+        """The lead with its answers (row locked) as the engine's state, in one statement.
+
+        A first contact has no row yet (id None, a blank state): ``store`` inserts it with
+        the state the engine gives it, rather than inserting a blank row and updating it.
+        """
+        rows = self.conn.execute(_LOAD, {"channel": channel, "user_id": user_id}).all()
+        if not rows:
+            return None, LeadState()
+        answers = {r.answer_key: r.answer_value for r in rows if r.answer_key is not None}
+        return rows[0].id, state_from_row(rows[0], answers)
+
+    def store(
+        self,
+        lead_id: int | None,
+        key: tuple[str, int],
+        state: LeadState,
+        now: datetime,
+        version: str,
+    ) -> int:
+        """Write back what ``load`` gave after the engine moved it; returns the lead's id.
+
+        Raises ``LeadRace`` when a new lead was created meanwhile by someone else (nothing
+        of this run is written then; the caller loads again and reruns).
+        """
+        values = state_values(state, now, version)
+        if lead_id is not None:
+            self.conn.execute(_UPDATE_LEAD, {"the_lead": lead_id, **values})
+            return lead_id
+        channel, user_id = key
+        values.update(channel=channel, user_id=user_id, created_at=now)
+        new_id = self.conn.execute(self.upserts.new_lead, values).scalar_one_or_none()
+        if new_id is None:
+            raise LeadRace(f"{channel}:{user_id}")
+        return int(new_id)
+
+    def save_answer(self, lead_id: int, key: str, question: str, value: str, now: datetime) -> None:
+        """One upsert: a re-answer replaces the earlier one (same key, same row)."""
+        self.conn.execute(
+            self.upserts.answer,
+            {
+                "lead_id": lead_id,
+                "key": key,
+                "question": question,
+                "answer": value,
+                "created_at": now,
+            },
+        )
+
+    def insert_events(
+        self,
+        lead_id: int,
+        events: Iterable[EventRow],
+        now: datetime,
+        version: str | None = None,
+    ) -> None:
+        """All of an update's events in one INSERT (no RETURNING: nobody needs the ids)."""
+        rows = event_values(lead_id, events, now, version)
+        if rows:
+            self.conn.execute(_INSERT_EVENTS, rows)
+
+    def add_order(
+        self,
+        lead_id: int,
+        step: str,
+        tier: str,
+        title: str,
+        amount: Decimal,
+        currency: str,
+        charge_id: str,
+        now: datetime,
+    ) -> None:
+        self.conn.execute(
+            _INSERT_ORDER,
+            {
+                "lead_id": lead_id,
+                "offer_step": step,
+                "tier": tier,
+                "title": title[:200],
+                "amount": amount,
+                "currency": currency,
+                "charge_id": charge_id[:128],
+                "paid_at": now,
+            },
+        )
+
+    # --- its touches -----------------------------------------------------------------------
+
+    def mark_sending(self, touch_id: int, now: datetime | None = None) -> bool:
+        """Claimed → sending; False if the claim was lost meanwhile (released as its
+        instance's heartbeat seemed to stop, and perhaps run by another): then it must not go."""
+        stmt = _MARK_SENDING if now is None else _MARK_SENDING_IN_LEASE
+        result = self.conn.execute(stmt, {"touch": touch_id, "at": now})
+        return bool(result.rowcount)
+
+    def cancel_pending(self, lead_id: int, now: datetime) -> int:
+        """Cancel the lead's chain timers (a queued broadcast stays: it checks at send time)."""
+        return int(self.conn.execute(CANCEL_PENDING, {"of_lead": lead_id, "at": now}).rowcount)
+
+    def schedule(
+        self,
+        lead_id: int,
+        due: datetime,
+        step: str,
+        token: int,
+        now: datetime,
+        kind: str = "touch",
+    ) -> None:
+        self.conn.execute(
+            _INSERT_TOUCH,
+            {
+                "lead_id": lead_id,
+                "due_at": due,
+                "step": step,
+                "token": token,
+                "kind": kind,
+                "state": TouchState.PENDING,
+                "attempts": 0,
+                "created_at": now,
+            },
+        )
+
+    def hold_work(
+        self, lead_id: int, step: str, now: datetime, worker: str | None, lease: timedelta
+    ) -> None:
+        """Record work in progress for the lead (``RESUME_KIND``), claimed by ``worker``: if
+        it dies, the claim is released and the touch resumes the work. Without a worker
+        (no instance identity) it is simply due after ``lease``."""
+        self.conn.execute(
+            _INSERT_TOUCH,
+            {
+                "lead_id": lead_id,
+                "due_at": now if worker else now + lease,
+                "step": step,
+                "token": 0,
+                "kind": RESUME_KIND,
+                "state": TouchState.CLAIMED if worker else TouchState.PENDING,
+                "claimed_by": worker,
+                "lease_until": now + lease if worker else None,
+                "attempts": 0,
+                "created_at": now,
+            },
+        )
+
+    def close_work(self, lead_id: int) -> None:
+        """The lead's work in progress came back: its resume records go (they were only
+        ever a safety net, so they leave no trace in the lead's queue)."""
+        self.conn.execute(_CLOSE_WORK, {"of_lead": lead_id})
