@@ -27,8 +27,9 @@ async def two_claimed_touches(db: Database, worker: str) -> None:
     async with db.session() as session, session.begin():
         lead = await LeadRepo(session).get_or_create("telegram", 7, NOW)
         await session.flush()
-        for step in ("a", "b"):
-            await in_unit(session, lambda u, s=step: u.schedule(lead.id, NOW - MINUTE, s, 1, NOW))
+        lead_id = lead.id
+        await in_unit(session, lambda u: u.schedule(lead_id, NOW - MINUTE, "a", 1, NOW))
+        await in_unit(session, lambda u: u.schedule(lead_id, NOW - MINUTE, "b", 1, NOW))
     async with db.session() as session, session.begin():
         claimed, _ = await TouchRepo(session).claim_due(NOW, 10, worker, LEASE)
         assert await in_unit(session, lambda u: u.mark_sending(claimed[1].id, NOW))
