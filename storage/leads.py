@@ -298,6 +298,14 @@ class LeadRepo:
         if rows:
             await self.session.execute(insert(EVENTS).values(rows))
 
+    async def insert_for_each(
+        self, lead_ids: Sequence[int], event: EventRow, now: datetime, version: str | None = None
+    ) -> None:
+        """The same event in the log of each of ``lead_ids``, in one INSERT."""
+        rows = [row for lead_id in lead_ids for row in event_values(lead_id, [event], now, version)]
+        if rows:
+            await self.session.execute(insert(EVENTS).values(rows))
+
     def add_events(
         self,
         lead_id: int,
@@ -347,11 +355,12 @@ class LeadRepo:
         )
 
     async def handed_off_before(self, cutoff: datetime, limit: int = 100) -> list[int]:
-        """Leads still with managers whose latest hand-off or Take is older than ``cutoff``."""
+        """Leads still with managers whose latest hand-off, Take or manager's message (a
+        business owner writing in their own chat, say) is older than ``cutoff``."""
         last = (
             select(Event.lead_id, func.max(Event.created_at).label("at"))
             .where(
-                Event.type.in_((EventType.HANDED_OFF, EventType.TAKEN)),
+                Event.type.in_((EventType.HANDED_OFF, EventType.TAKEN, EventType.MANAGER_MESSAGE)),
                 Event.lead_id.in_(select(Lead.id).where(Lead.status == LeadStatus.HANDED_OFF)),
             )
             .group_by(Event.lead_id)
