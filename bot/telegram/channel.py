@@ -218,8 +218,9 @@ class TelegramChannel:
 
     @asynccontextmanager
     async def _typing_on_behalf(self) -> AsyncIterator[None]:
-        """ "typing…" in a business chat: aiogram's ``ChatActionSender`` cannot say on whose
-        behalf, so the same loop by hand (a failed action ends it, the reply still goes)."""
+        """Show "typing…" in a business chat: aiogram's ``ChatActionSender`` cannot say on
+        whose behalf, so the same loop by hand; a refused action stays quiet (the bot's
+        ``QuietChatActions``) or ends the loop, and the reply goes out either way."""
         action = self.on_behalf(SendChatAction(chat_id=self.chat_id, action="typing"))
 
         async def repeat() -> None:
