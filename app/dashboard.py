@@ -98,7 +98,9 @@ async def serve_alone(
         if settings.bot_token is not None:
             bot = make_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
             channels = Channels(
-                app.service.scenario, throttle=Throttle(settings.send_rate, settings.chat_rate)
+                app.service.scenario,
+                throttle=Throttle(settings.send_rate, settings.chat_rate),
+                reach=app.service,  # a business lead is written to through its connection
             )
         ctx = make_context(settings, app.service, bot, channels)
         runner = web.AppRunner(build_app(ctx), access_log=None)

@@ -124,6 +124,9 @@ class LeadDispatcher(Dispatcher):
 
 
 def _person(update: Update) -> int | None:
+    if update.business_message is not None:
+        # The chat is the customer's: their messages and the owner's keep one order.
+        return int(update.business_message.chat.id)
     kinds = (update.message, update.callback_query, update.my_chat_member)
     for event in (*kinds, update.pre_checkout_query):
         user = getattr(event, "from_user", None)

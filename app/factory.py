@@ -24,8 +24,9 @@ from bot.managers.handoff import CHECK_EVERY, handoff_chore
 from bot.managers.staff import Staff
 from bot.service import FunnelService
 from bot.service.presence import Presence
+from bot.telegram.actions import KeepResponseModels, QuietChatActions
 from bot.telegram.alerts import ManagerAlerts
-from bot.telegram.channel import Channels, KeepResponseModels, QuietChatActions
+from bot.telegram.channel import Channels
 from bot.telegram.touches import TouchLoop
 from handlers import build_router
 
@@ -63,6 +64,8 @@ def make_dispatcher(
     touch loop. /reload uses ``dp["reloader"]`` when the runner sets one.
     """
     channels = channels or Channels(service.scenario)
+    if channels.reach is None:
+        channels.reach = service  # business leads' touches go through their connection
     staff = staff or Staff()
     presence = Presence(service.db, clock=service.clock)
     service.worker = presence.id  # pending work is held in this instance's name

@@ -54,6 +54,7 @@ async def run_bot(
                 app.service.scenario,
                 provider_token=provider_token(settings),
                 throttle=Throttle(settings.send_rate, settings.chat_rate),
+                reach=app.service,
             )
             dp = make_dispatcher(
                 bot,

@@ -91,8 +91,14 @@ class EventType(StrEnum):
     HANDED_OFF = "handed_off"
     TAKEN = "taken"
     RELEASED = "released"
-    #: A manager wrote to the prospect (from the dashboard).
+    #: A manager wrote to the prospect (from the dashboard, or as the business account's
+    #: owner in their own Telegram Business chat: payload ``by``).
     MANAGER_MESSAGE = "manager_message"
+    # Telegram Business: the owner's connection of the bot to their account, per lead of it
+    #: The connection may write again (the owner re-enabled it or gave the reply right back).
+    BUSINESS_CONNECTED = "business_connected"
+    #: The owner disconnected the bot or took its reply right: nothing more is sent there.
+    BUSINESS_DISCONNECTED = "business_disconnected"
     # mailings
     BROADCAST_SENT = "broadcast_sent"
     BROADCAST_SKIPPED = "broadcast_skipped"
@@ -216,6 +222,10 @@ STATUSES: tuple[str, ...] = tuple(s.value for s in LeadStatus)
 BROADCAST_PREFIX = "@b"
 #: The payload of every invoice the engine issues is ``offer:<offer step id>``.
 OFFER_PAYLOAD_PREFIX = "offer:"
+#: The ``reason`` of a ``handed_off`` the business account's owner made by writing in the chat.
+HANDOFF_BY_OWNER = "owner"
+#: The source of a lead met in a Telegram Business chat is ``business:<owner>``.
+BUSINESS_SOURCE_PREFIX = "business:"
 
 
 def broadcast_step(broadcast_id: int) -> str:
@@ -226,6 +236,12 @@ def broadcast_step(broadcast_id: int) -> str:
 def invoice_payload(step_id: str) -> str:
     """The payload of the invoice for the offer at ``step_id``."""
     return f"{OFFER_PAYLOAD_PREFIX}{step_id}"
+
+
+def business_source(owner: str) -> str:
+    """The source of leads met in the chats of the business account ``owner`` (its
+    username, or its user id when it has none), within the 64 characters of a source."""
+    return f"{BUSINESS_SOURCE_PREFIX}{owner}"[:64]
 
 
 def offer_of_payload(payload: str) -> str | None:

@@ -58,7 +58,10 @@ StatusOpt = Annotated[
     str | None, typer.Option(help="active or completed (others are never reached).")
 ]
 ChannelOpt = Annotated[
-    str, typer.Option(help="telegram (default; the bot sends there) or terminal.")
+    str,
+    typer.Option(
+        help="telegram (default; the bot's chats), business (Telegram Business chats) or terminal."
+    ),
 ]
 StoppedAtOpt = Annotated[
     list[str] | None,

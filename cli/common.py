@@ -46,7 +46,11 @@ LanguageOpt = Annotated[
     typer.Option(help="Only leads whose Telegram speaks this language (en matches en-GB too)."),
 ]
 ChannelOpt = Annotated[
-    str | None, typer.Option(help="telegram, or terminal (the simulator); default: both.")
+    str | None,
+    typer.Option(
+        help="telegram, business (Telegram Business chats) or terminal (the simulator); "
+        "default: all."
+    ),
 ]
 # --since and --joined-after bound the same column (when the lead arrived): one option.
 SinceOpt = Annotated[

@@ -20,7 +20,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, ReplyMarkupUnion, Us
 
 from bot.scenario.model import Texts
 from bot.service import FunnelService, LeadKey, RecipientGone, SendRejected
-from bot.telegram.channel import CHANNEL, Channels
+from bot.telegram.channel import BUSINESS, CHANNEL, Channels
 from bot.telegram.split import visible_text
 from bot.telegram.views import esc, parts, short
 
@@ -32,6 +32,12 @@ FALLBACK_FILE = "message.txt"
 
 def lead_key(user: User) -> LeadKey:
     return LeadKey(CHANNEL, user.id)
+
+
+def business_key(chat_id: int) -> LeadKey:
+    """The lead of the customer in a chat of the operator's Telegram Business account:
+    apart from their lead in the bot's own chat."""
+    return LeadKey(BUSINESS, chat_id)
 
 
 def texts(service: FunnelService, user: User | None = None) -> Texts:

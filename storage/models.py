@@ -225,3 +225,36 @@ class ProcessedUpdate(Base):
     instance: Mapped[str] = mapped_column(String(64))
     done: Mapped[bool] = mapped_column(default=False)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class BusinessConnection(Base):
+    """The bot's connection to an operator's Telegram Business account, as Telegram last
+    described it: whose account, whether it is on, and whether the bot may reply there."""
+
+    __tablename__ = "business_connections"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # Telegram's connection id
+    owner_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    owner_chat_id: Mapped[int] = mapped_column(BigInteger)
+    owner_username: Mapped[str] = mapped_column(String(64), default="")
+    owner_name: Mapped[str] = mapped_column(String(256), default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    can_reply: Mapped[bool] = mapped_column(default=False)
+    rights: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BusinessChat(Base):
+    """The business connection that reaches a lead met in a business chat (the one the
+    customer last wrote through): touches and managers' messages go out through it."""
+
+    __tablename__ = "business_chats"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    connection_id: Mapped[str] = mapped_column(
+        ForeignKey("business_connections.id", ondelete="CASCADE"), index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

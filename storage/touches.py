@@ -30,7 +30,12 @@ class TouchRepo:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def claim_due(
-        self, now: datetime, limit: int, worker: str, lease: timedelta, channel: str | None = None
+        self,
+        now: datetime,
+        limit: int,
+        worker: str,
+        lease: timedelta,
+        channel: str | tuple[str, ...] | None = None,
     ) -> tuple[list[ScheduledTouch], list[ScheduledTouch]]:
         """Claim due touches so no one else runs them.
 
@@ -61,8 +66,9 @@ class TouchRepo:
         )
         if channel is not None:
             # Each face sends its own leads' touches (the simulator's never go to Telegram).
+            names = (channel,) if isinstance(channel, str) else channel
             mine = exists(
-                select(Lead.id).where(Lead.id == ScheduledTouch.lead_id, Lead.channel == channel)
+                select(Lead.id).where(Lead.id == ScheduledTouch.lead_id, Lead.channel.in_(names))
             )
             due, abandoned = due.where(mine), abandoned.where(mine)
         rows = list((await self.session.execute(abandoned)).all())

@@ -402,6 +402,46 @@ async def test_invoice_payment_commands_and_chat_action(tg: FakeBotAPI, bot: Bot
     assert await bot.send_chat_action(USER, "typing")
 
 
+async def test_business_connection_sends_and_refusals(tg: FakeBotAPI, bot: Bot) -> None:
+    """Telegram Business: only a bot in Business Mode is connected; a send on the account's
+    behalf is the account's message in its own chat (and comes back as one); an unknown,
+    disabled or reply-less connection is refused."""
+    with pytest.raises(ValueError, match="Business Mode"):
+        tg.connect_business(7)
+    tg.business_mode = True
+    assert (await bot.get_me()).can_connect_to_business is True
+    update = tg.push_update(tg.connect_business(7, username="shop", first_name="Ivan"))
+    cid = update["business_connection"]["id"]
+    described = await bot.get_business_connection(cid)
+    assert described.user.username == "shop" and described.is_enabled
+    assert described.rights is not None and described.rights.can_reply is True
+
+    incoming = tg.push_update(tg.business_message_update(cid, USER, "Hi", first_name="Anna"))
+    assert incoming["business_message"]["from"]["id"] == USER
+    assert incoming["business_message"]["business_connection_id"] == cid
+    sent = await bot.send_message(USER, "Hello, Anna", business_connection_id=cid)
+    assert sent.business_connection_id == cid and sent.from_user is not None
+    assert sent.from_user.id == 7 and sent.sender_business_bot is not None
+    assert sent.message_id == 2  # the business chat's own numbering (Anna's "Hi" was 1)
+    echo = tg.pending_updates[-1]["business_message"]
+    assert echo["message_id"] == 2 and echo["sender_business_bot"]["id"] == bot.id
+    assert await bot.send_chat_action(USER, "typing", business_connection_id=cid)
+    press = tg.business_callback_update(cid, USER, "b:1:0")
+    assert press["callback_query"]["message"]["business_connection_id"] == cid
+
+    with pytest.raises(TelegramBadRequest, match="business connection not found"):
+        await bot.send_message(USER, "Hello", business_connection_id="nope")
+    with pytest.raises(TelegramBadRequest, match="business connection not found"):
+        await bot.get_business_connection("nope")
+    tg.connect_business(7, connection_id=cid, can_reply=False)
+    with pytest.raises(TelegramBadRequest, match="BOT_ACCESS_FORBIDDEN"):
+        await bot.send_message(USER, "Hello", business_connection_id=cid)
+    tg.connect_business(7, connection_id=cid, enabled=False)
+    with pytest.raises(TelegramBadRequest, match="BUSINESS_CONNECTION_INVALID"):
+        await bot.send_message(USER, "Hello", business_connection_id=cid)
+    assert (await bot.get_business_connection(cid)).is_enabled is False
+
+
 async def test_webhook_mode(tg: FakeBotAPI, bot: Bot) -> None:
     """setWebhook blocks getUpdates (409); post_webhook drives aiogram and runs its reply."""
     dispatcher = Dispatcher()

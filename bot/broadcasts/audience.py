@@ -21,7 +21,8 @@ from bot.vocabulary import STAGES, STATUSES
 from storage.broadcasts import Audience
 from storage.criteria import NEVER, NONE_LABEL
 
-CHANNELS = ("telegram", "terminal")
+#: ``business``: the chats of the operator's Telegram Business account.
+CHANNELS = ("telegram", "business", "terminal")
 
 
 @dataclass(slots=True)

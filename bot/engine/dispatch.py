@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.engine.business import entry, owner_wrote
 from bot.engine.interview import (
     answer_question,
     commit_answer,
@@ -30,10 +31,12 @@ from bot.engine.types import (
     Broadcast,
     Classified,
     Contact,
+    CustomerWrote,
     Input,
     JoinRequest,
     Looked,
     Membership,
+    OwnerWrote,
     Paid,
     Press,
     Release,
@@ -98,6 +101,16 @@ def on_join_request(run: Run, event: JoinRequest) -> None:
     requested(run, event.chat, event.source)
     start = Start(event.source, event.first_name, event.last_name, event.username, event.language)
     on_start(run, start)
+
+
+def on_customer_wrote(run: Run, event: CustomerWrote) -> None:
+    """A customer in the owner's Telegram Business chat: the first message starts the
+    funnel as ``/start`` would, the others are typed text."""
+    follow = entry(run, event)
+    if isinstance(follow, Start):
+        on_start(run, follow)
+    else:
+        on_text(run, follow)
 
 
 def on_start(run: Run, event: Start) -> None:
@@ -365,9 +378,13 @@ def on_release(run: Run, event: Release) -> None:
     st = run.state
     if st.status != LeadStatus.HANDED_OFF:
         return
-    st.status = LeadStatus.ACTIVE
     st.told_handed_off = False
     run.log(EventType.RELEASED, st.step, by=event.by)
+    if st.after_manager == LeadStatus.COMPLETED:
+        # A finished lead whose chat the business owner stepped into: finished again.
+        st.status, st.waiting, st.after_manager = LeadStatus.COMPLETED, None, ""
+        return
+    st.status = LeadStatus.ACTIVE
     run.priority = "touch"
     run.resume()
 
@@ -388,5 +405,7 @@ INPUT_HANDLERS: Mapping[type[Any], Callable[[Run, Any], None]] = {
     Broadcast: broadcast,
     Membership: membership,
     JoinRequest: on_join_request,
+    CustomerWrote: on_customer_wrote,
+    OwnerWrote: owner_wrote,
     Resume: on_resume,
 }

@@ -18,7 +18,7 @@ from datetime import datetime
 from bot.engine.dispatch import dispatch
 from bot.engine.run import Run
 from bot.engine.steps import STEP_HANDLERS
-from bot.engine.types import Input, JoinRequest, LeadState, Outcome, Start
+from bot.engine.types import CustomerWrote, Input, JoinRequest, LeadState, Outcome, Start
 from bot.scenario.funnel import Funnel
 
 
@@ -33,10 +33,11 @@ class Engine:
         """React to one input. ``state`` is not modified; the outcome holds a new one.
 
         The lead reads the scenario in its language (``translations:``); an entry (``/start``,
-        a join request) carries the language before the state knows it, so the first reply
-        is in it too.
+        a join request, a customer's message in a business chat) carries the language before
+        the state knows it, so the first reply is in it too.
         """
-        language = event.language if isinstance(event, Start | JoinRequest) else None
+        entries = Start | JoinRequest | CustomerWrote
+        language = event.language if isinstance(event, entries) else None
         funnel = self.funnel.for_language(language or state.language)
         run = Run(funnel, STEP_HANDLERS, copy.deepcopy(state), now)
         dispatch(run, event)

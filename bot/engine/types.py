@@ -42,6 +42,7 @@ class PrivateState(TypedDict):
     told_handed_off: bool
     join_chat: str | None
     asking: str
+    after_manager: str
 
 
 @dataclass(slots=True)
@@ -81,6 +82,9 @@ class LeadState:
     told_handed_off: bool = False  # texts.handed_off said since the lead went to managers
     join_chat: str | None = None  # a channel the lead asked to join, not yet decided
     asking: str = ""  # a question sent to the knowledge base and not answered yet
+    #: The status a release gives back instead of resuming the chain: "completed" for a
+    #: finished lead whose chat the business account's owner stepped into ("": resume).
+    after_manager: str = ""
 
     def private(self) -> PrivateState:
         """The bookkeeping half of the state, for its JSON column (see ``load_private``)."""
@@ -98,6 +102,7 @@ class LeadState:
             "told_handed_off": self.told_handed_off,
             "join_chat": self.join_chat,
             "asking": self.asking,
+            "after_manager": self.after_manager,
         }
 
     def load_private(self, data: Mapping[str, Any] | None) -> None:
@@ -121,6 +126,7 @@ class LeadState:
         join_chat = data.get("join_chat")
         self.join_chat = str(join_chat) if join_chat else None
         self.asking = str(data.get("asking", ""))
+        self.after_manager = str(data.get("after_manager", ""))
 
     @property
     def has_contact(self) -> bool:
@@ -280,6 +286,33 @@ class JoinRequest:
     language: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerWrote:
+    """A customer wrote in a chat of the operator's Telegram Business account. The first
+    message is the entry to the funnel, like ``/start`` (``source``: the business
+    connection; its words are logged, not answered); later ones are typed text."""
+
+    text: str
+    source: str | None = None
+    first_name: str = ""
+    last_name: str = ""
+    username: str = ""
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerWrote:
+    """The business account's owner (or another bot on their behalf, ``by``) wrote in the
+    customer's chat: the bot steps back there as for a manager's hand-off."""
+
+    text: str
+    by: str
+    source: str | None = None
+    first_name: str = ""
+    last_name: str = ""
+    username: str = ""
+
+
 Input = (
     Start
     | Text
@@ -295,6 +328,8 @@ Input = (
     | Looked
     | Membership
     | JoinRequest
+    | CustomerWrote
+    | OwnerWrote
     | Resume
 )
 

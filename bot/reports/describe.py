@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from bot.vocabulary import EventType
+from bot.vocabulary import HANDOFF_BY_OWNER, EventType
 
 MAX_TEXT = 80
 
@@ -87,6 +87,13 @@ _DESCRIBE: dict[str, Callable[[Payload], str]] = {
     EventType.BRANCHED: lambda p: f"{p.get('on')} = {p.get('value')} → {p.get('goto')}",
     EventType.RELEASED: lambda p: f"by {p['by']}" if p.get("by") else "",
     EventType.TAKEN: lambda p: f"by {p['by']}" if p.get("by") else "",
+    EventType.HANDED_OFF: lambda p: (
+        f"the owner wrote in the business chat ({p.get('by')})"
+        if p.get("reason") == HANDOFF_BY_OWNER
+        else short(", ".join(f"{k}={v}" for k, v in p.items()))
+    ),
+    EventType.BUSINESS_DISCONNECTED: lambda p: f"connection {p.get('standing')}: nothing is sent",
+    EventType.BUSINESS_CONNECTED: lambda p: "the connection may write again",
     EventType.BLOCKED: lambda p: short(p.get("reason", "")),
     EventType.ERROR: lambda p: short(p.get("reason", "")),
     EventType.INPUT_TRUNCATED: lambda p: f"{p.get('length')} characters",

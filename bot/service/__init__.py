@@ -9,6 +9,7 @@ package's public face; import them from ``bot.service``.
 from bot.service.funnel import FunnelService
 from bot.service.holder import ScenarioHolder
 from bot.service.ports import (
+    BusinessReach,
     Channel,
     ChannelFor,
     Clock,
@@ -26,6 +27,7 @@ from bot.service.ports import (
 )
 
 __all__ = [
+    "BusinessReach",
     "Channel",
     "ChannelFor",
     "Clock",

@@ -1,13 +1,15 @@
 """``FunnelService``: the one service every face uses (inputs, touches, managers, privacy).
 
 Managers' hand-overs (Take, Return) and erasure live here; running inputs is in
-``bot.service.core`` and the touch queue in ``bot.service.touches``.
+``bot.service.core``, the touch queue in ``bot.service.touches`` and Telegram Business
+connections in ``bot.service.business``.
 """
 
 from __future__ import annotations
 
 from bot.engine.types import Log, Outcome, Release
 from bot.privacy import forget_user
+from bot.service.business import BusinessService
 from bot.service.ports import ChannelFor, Handover, LeadKey
 from bot.service.touches import TouchService
 from bot.vocabulary import EventType, LeadStatus
@@ -17,8 +19,9 @@ from storage.touches import TouchRepo
 MISSING = "missing"  # Handover.status when there is no such lead
 
 
-class FunnelService(TouchService):
-    """Inputs, touches, managers' Take and Return, and erasure, for every face."""
+class FunnelService(TouchService, BusinessService):
+    """Inputs, touches, business connections, managers' Take and Return, and erasure, for
+    every face."""
 
     async def key_of(self, lead_id: int) -> LeadKey | None:
         async with self.db.session() as session:

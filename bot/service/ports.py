@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol
 
 from bot.engine.types import LeadState, Outcome, OutMessage
+from storage.business import Connection
 from storage.leads import LeadRecord
 
 Clock = Callable[[], datetime]
@@ -69,6 +70,13 @@ class Channel(Protocol):
     async def decide_join(self, chat: str, approve: bool) -> bool:
         """Approve or decline the prospect's request to join ``chat``; False if refused."""
         ...
+
+
+class BusinessReach(Protocol):
+    """Which Telegram Business connection reaches a lead met in a business chat (the
+    service answers it; the Telegram channel asks before it sends a touch)."""
+
+    async def business_connection_of(self, lead_id: int) -> Connection | None: ...
 
 
 #: Finds the face that reaches a stored lead (for touches and a manager's Return).

@@ -34,9 +34,10 @@ class TouchService(FunnelCore):
         worker: str,
         limit: int = 100,
         lease: timedelta = timedelta(minutes=10),
-        channel: str | None = None,
+        channel: str | tuple[str, ...] | None = None,
     ) -> int:
-        """Claim and run due touches (of one channel's leads, if given); returns how many."""
+        """Claim and run due touches (of one channel's leads, or a few channels', if given);
+        returns how many."""
         now = self.clock()
         async with self.db.session() as session, session.begin():
             claimed, doubtful = await TouchRepo(session).claim_due(

@@ -25,7 +25,7 @@ from bot.service import FunnelService, RecipientGone, SendRejected
 from bot.telegram.callbacks import Handover, ManagerButton
 from bot.telegram.channel import Channels
 from bot.telegram.views import esc, parts, plain, profile, short
-from bot.vocabulary import AlertReason, EventType, LeadStatus
+from bot.vocabulary import HANDOFF_BY_OWNER, AlertReason, EventType, LeadStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ def _headline(service: FunnelService, card: LeadCard, reason: str | None, step: 
         placed = funnel.get(step)
         offer = placed.step.title if placed and isinstance(placed.step, OfferStep) else step
         return "💳 <b>Clicked an offer</b>" + (f": «{esc(offer)}»" if offer else "")
+    if reason == "handoff" and _owner_stepped_in(card.timeline):
+        return "👤 <b>The owner wrote in their business chat</b>: the bot stepped back"
     if reason == "handoff":
         return "🙋 <b>Asks for a manager</b>" + (f" (step {esc(step)})" if step else "")
     if reason == "message":
@@ -56,9 +58,23 @@ def _hand_state(timeline: list[TimelineEntry]) -> TimelineEntry | None:
     return next((e for e in reversed(timeline) if e.type in kinds), None)
 
 
+def _owner_stepped_in(timeline: list[TimelineEntry]) -> bool:
+    """Whether the lead is with managers because the business account's owner wrote to it."""
+    last = _hand_state(timeline)
+    return last is not None and last.type == EventType.HANDED_OFF and _by_owner(last)
+
+
+def _by_owner(entry: TimelineEntry) -> bool:
+    return entry.payload.get("reason") == HANDOFF_BY_OWNER
+
+
 def _status_line(card: LeadCard, tz: tzinfo) -> str:
     last = _hand_state(card.timeline)
     status = card.lead.status
+    if status == LeadStatus.HANDED_OFF and _owner_stepped_in(card.timeline):
+        assert last is not None
+        by = last.payload.get("by") or "the owner"
+        return f"👤 {esc(by)} is writing in the business chat: the bot is silent for this lead."
     if status == LeadStatus.HANDED_OFF and last is not None and last.type == EventType.TAKEN:
         by = last.payload.get("by") or "a manager"
         return f"🤝 Taken by {esc(by)} at {local(last.at, tz)}: the bot is silent for this lead."

@@ -10,27 +10,29 @@ Telegram's answers are translated here into what the service understands, per me
 - in doubt (``SendInDoubt``): a time-out, a connection cut after the request went out, a
   gateway time-out page, or anything unforeseen: the message may have arrived, so it is never
   sent again blindly, exactly as after a crash mid-send (see docs/deployment.md).
+
+A chat of the operator's Telegram Business account is a ``TelegramChannel`` with a
+``connection``: every call that takes ``business_connection_id`` gets it in one place
+(``on_behalf``). A stored business lead is reached through ``LinkedChat``, which asks the
+service for the lead's connection first and sends nothing when it is disabled or may not
+reply (the lead is then unreachable, as after a block).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from aiogram import Bot
-from aiogram.client.session.middlewares.base import (
-    BaseRequestMiddleware,
-    NextRequestMiddlewareType,
-)
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import (
     ClientDecodeError,
-    TelegramAPIError,
     TelegramBadRequest,
     TelegramEntityTooLarge,
     TelegramForbiddenError,
@@ -44,7 +46,6 @@ from aiogram.methods import (
     ApproveChatJoinRequest,
     DeclineChatJoinRequest,
     GetChatMember,
-    Response,
     SendChatAction,
     SendDocument,
     SendInvoice,
@@ -52,13 +53,19 @@ from aiogram.methods import (
     SendPhoto,
     TelegramMethod,
 )
-from aiogram.methods.base import TelegramType
 from aiogram.types import ChatMemberRestricted, FSInputFile, LabeledPrice, Message
 from aiogram.utils.chat_action import ChatActionSender
 from aiohttp import ClientConnectorError
 
 from bot.engine.types import Invoice, OutMessage, Priority
-from bot.service import Channel, RecipientGone, ScenarioHolder, SendInDoubt, SendRejected
+from bot.service import (
+    BusinessReach,
+    Channel,
+    RecipientGone,
+    ScenarioHolder,
+    SendInDoubt,
+    SendRejected,
+)
 from bot.telegram.files import FileIds
 from bot.telegram.render import Piece, plan
 from bot.telegram.throttle import Throttle
@@ -67,6 +74,9 @@ from storage.leads import LeadRecord
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
+#: The leads met in the chats of the operator's Telegram Business account: apart from the
+#: same person's lead in the bot's own chat (Telegram keeps the two chats apart as well).
+BUSINESS = "business"
 STARS = "XTR"
 #: Who counts as having joined a gate's channel (a restricted member says so itself).
 MEMBER_STATUSES = frozenset(
@@ -75,6 +85,13 @@ MEMBER_STATUSES = frozenset(
 _STALE_FILE_HINTS = ("wrong file identifier", "file reference", "wrong remote file")
 #: A proxy's page saying it gave up waiting for the Bot API: the request may have gone through.
 _GATEWAY_TIMEOUT = re.compile(r"\b504\b|gateway time-?out", re.IGNORECASE)
+#: Telegram's refusals of a business connection that is gone (disconnected, never known) or
+#: may not write in this chat now: the customer is out of reach until they write again.
+_CONNECTION_GONE = (
+    "business connection not found",
+    "business_connection_invalid",
+    "bot_access_forbidden",
+)
 
 T = TypeVar("T")
 
@@ -92,8 +109,11 @@ class Channels:
         max_attempts: int = 4,
         max_retry_after: float = 30.0,
         provider_token: str = "",
+        reach: BusinessReach | None = None,
     ) -> None:
         self.scenario = scenario
+        #: Which business connection reaches a stored lead (``app.factory`` sets the service).
+        self.reach = reach
         self.provider_token = provider_token
         self.files = files or FileIds()
         self.throttle = throttle or Throttle()
@@ -104,13 +124,18 @@ class Channels:
     def asset(self, relative: str) -> Path:
         return self.scenario.funnel.asset(relative)
 
-    def chat(self, bot: Bot, chat_id: int) -> TelegramChannel:
-        return TelegramChannel(bot, chat_id, self)
+    def chat(self, bot: Bot, chat_id: int, connection: str | None = None) -> TelegramChannel:
+        """The bot's private chat with ``chat_id``, or with ``connection`` the chat of that
+        Telegram Business connection's account with the customer ``chat_id``."""
+        return TelegramChannel(bot, chat_id, self, connection)
 
     def for_leads(self, bot: Bot) -> Callable[[LeadRecord], Channel]:
-        """``channel_for`` for ``FunnelService.fire_due``: a private chat's id is the user's."""
+        """``channel_for`` for ``FunnelService.fire_due``: a private chat's id is the user's
+        (in a business chat too: the customer's)."""
 
         def channel_for(lead: LeadRecord) -> Channel:
+            if lead.channel == BUSINESS:
+                return LinkedChat(bot, lead.id, lead.user_id, self)
             if lead.channel != CHANNEL:
                 return Unreachable(lead.channel)
             return self.chat(bot, lead.user_id)
@@ -119,10 +144,14 @@ class Channels:
 
 
 class TelegramChannel:
-    def __init__(self, bot: Bot, chat_id: int, shared: Channels) -> None:
+    def __init__(
+        self, bot: Bot, chat_id: int, shared: Channels, connection: str | None = None
+    ) -> None:
         self.bot = bot
         self.chat_id = chat_id
         self.shared = shared
+        #: The Telegram Business connection this chat is reached through (None: the bot's).
+        self.connection = connection
 
     async def send(self, message: OutMessage) -> None:
         for piece in plan(message):
@@ -138,7 +167,19 @@ class TelegramChannel:
                 await self._send_file(piece, message.priority)
 
     def typing(self) -> AbstractAsyncContextManager[None]:
-        return self._typing()
+        return self._typing() if self.connection is None else self._typing_on_behalf()
+
+    def on_behalf(self, method: TelegramMethod[T]) -> TelegramMethod[T]:
+        """The one place a call becomes the business account's: ``business_connection_id``
+        on every method that takes it. Telegram sends no invoice on an account's behalf,
+        so an invoice for a business chat is refused here rather than sent by the bot."""
+        if self.connection is None:
+            return method
+        if "business_connection_id" in type(method).model_fields:
+            return method.model_copy(update={"business_connection_id": self.connection})
+        if isinstance(method, SendInvoice):
+            raise SendRejected("Telegram sends no invoice on a business account's behalf")
+        return method
 
     async def is_member(self, chat: str) -> bool | None:
         """``getChatMember`` of the prospect in a gate's channel. Telegram answers it only to
@@ -174,6 +215,26 @@ class TelegramChannel:
         )
         async with sender:
             yield
+
+    @asynccontextmanager
+    async def _typing_on_behalf(self) -> AsyncIterator[None]:
+        """Show "typing…" in a business chat: aiogram's ``ChatActionSender`` cannot say on
+        whose behalf, so the same loop by hand; a refused action stays quiet (the bot's
+        ``QuietChatActions``) or ends the loop, and the reply goes out either way."""
+        action = self.on_behalf(SendChatAction(chat_id=self.chat_id, action="typing"))
+
+        async def repeat() -> None:
+            while True:
+                await self.bot(action)
+                await asyncio.sleep(self.shared.typing_every)
+
+        task = asyncio.create_task(repeat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def _send_file(self, piece: Piece, priority: Priority) -> None:
         assert piece.file is not None
@@ -228,6 +289,7 @@ class TelegramChannel:
         """Run one Bot API call: permanent failures raise at once, transient ones are retried
         (bounded), and a call that may have gone through raises ``SendInDoubt``."""
         shared = self.shared
+        method = self.on_behalf(method)
         attempt = 0
         while True:
             attempt += 1
@@ -244,12 +306,13 @@ class TelegramChannel:
                 continue
             except TelegramForbiddenError as exc:
                 raise RecipientGone(exc.message) from exc
-            except (
-                TelegramBadRequest,
-                TelegramNotFound,
-                TelegramMigrateToChat,
-                TelegramEntityTooLarge,
-            ) as exc:
+            except TelegramBadRequest as exc:
+                if self.connection is not None and any(
+                    gone in exc.message.lower() for gone in _CONNECTION_GONE
+                ):
+                    raise RecipientGone(f"business connection gone: {exc.message}") from exc
+                raise SendRejected(exc.message) from exc
+            except (TelegramNotFound, TelegramMigrateToChat, TelegramEntityTooLarge) as exc:
                 raise SendRejected(exc.message) from exc
             except TelegramServerError as exc:
                 reason = exc.message
@@ -280,54 +343,60 @@ def _gist(page: str) -> str:
     return " ".join(text.split())[:120]
 
 
-class QuietChatActions(BaseRequestMiddleware):
-    """A request middleware: a failed ``sendChatAction`` is logged and answered False.
+class LinkedChat:
+    """A stored business lead's chat, reached through the connection its customer last
+    wrote through (asked of the service when first needed, once per channel).
 
-    "typing…" is cosmetic, but aiogram's ``ChatActionSender`` lets an error end its task
-    with the exception unretrieved (an ERROR in the log for a prospect who just blocked the
-    bot). Installed on the bot by ``app.factory.make_bot``; other methods pass untouched.
+    Nothing goes to Telegram when that connection is disabled or may not reply, or none
+    is known: the lead is unreachable (``RecipientGone``: the service stops its timers and
+    logs why, as after a block) until the customer writes again through a working one.
     """
 
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
+    def __init__(self, bot: Bot, lead_id: int, chat_id: int, shared: Channels) -> None:
+        self.bot = bot
+        self.lead_id = lead_id
+        self.chat_id = chat_id
+        self.shared = shared
+        self._chat: TelegramChannel | None = None
+
+    async def resolve(self) -> TelegramChannel:
+        if self._chat is None:
+            reach = self.shared.reach
+            conn = await reach.business_connection_of(self.lead_id) if reach else None
+            if conn is None:
+                raise RecipientGone("no business connection reaches this chat")
+            if not conn.usable:
+                raise RecipientGone(f"business connection {conn.id} is {conn.standing}")
+            self._chat = self.shared.chat(self.bot, self.chat_id, conn.id)
+        return self._chat
+
+    async def send(self, message: OutMessage) -> None:
+        await (await self.resolve()).send(message)
+
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        return self._typing()
+
+    @asynccontextmanager
+    async def _typing(self) -> AsyncIterator[None]:
         try:
-            return await make_request(bot, method)
-        except TelegramAPIError as exc:
-            if not isinstance(method, SendChatAction):
-                raise
-            log.debug("chat %s: typing not shown: %s", method.chat_id, exc)
-            # aiogram's chain hands on the method's result (typed as Response); the answer
-            # to sendChatAction is a bool, and False says it was not shown.
-            return cast("Response[TelegramType]", False)
+            chat = await self.resolve()
+        except RecipientGone:
+            yield  # the send that follows says so
+            return
+        async with chat.typing():
+            yield
 
+    async def is_member(self, chat: str) -> bool | None:
+        try:
+            return await (await self.resolve()).is_member(chat)
+        except RecipientGone:
+            return None
 
-class KeepResponseModels(BaseRequestMiddleware):
-    """A request middleware: keep aiogram's ``Response[T]`` models alive between calls.
-
-    aiogram parses every answer with ``Response[method.__returning__]``; pydantic (2.11+)
-    caches parametrised generic models only in a ``WeakValueDictionary``, so once the garbage
-    collector frees ``Response[Message]`` the next call rebuilds its schema (~8 ms, a third of
-    a busy bot's sending CPU in benchmark 3). One strong reference per return type, taken on
-    first use, makes every later lookup a cache hit.
-    """
-
-    def __init__(self) -> None:
-        self.models: dict[Any, type[Response[Any]]] = {}
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        returning = method.__returning__
-        if returning not in self.models:
-            self.models[returning] = Response[returning]  # type: ignore[valid-type]
-        return await make_request(bot, method)
+    async def decide_join(self, chat: str, approve: bool) -> bool:
+        try:
+            return await (await self.resolve()).decide_join(chat, approve)
+        except RecipientGone:
+            return False
 
 
 class Unreachable:

@@ -10,6 +10,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.service import Channel, FunnelService
+from bot.telegram.channel import BUSINESS, CHANNEL
 from storage.leads import LeadRecord
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,10 @@ class TouchLoop:
             fired = 0
             try:
                 fired = await self.service.fire_due(
-                    self.channel_for, worker=self.worker, limit=self.batch, channel="telegram"
+                    self.channel_for,
+                    worker=self.worker,
+                    limit=self.batch,
+                    channel=(CHANNEL, BUSINESS),  # the bot's chats and the business chats
                 )
                 if fired:
                     log.info("fired %d scheduled touch(es)", fired)

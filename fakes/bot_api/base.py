@@ -68,6 +68,14 @@ class FakeBotState:
         self.channel_admin: dict[str, bool] = {}
         #: Pending requests to join a channel: (chat, user id); approving one makes a member.
         self.join_requests: set[tuple[str, int]] = set()
+        #: BotFather's Business Mode (``getMe``'s ``can_connect_to_business``): only then may
+        #: an account connect the bot (``connect_business``).
+        self.business_mode = False
+        #: Business connections by id, as Telegram describes them (``BusinessConnection``).
+        self.business_connections: dict[str, dict[str, Any]] = {}
+        #: Show every message the bot sends on an account's behalf to it again as a
+        #: ``business_message`` (with ``sender_business_bot``), as the account's outgoing one.
+        self.echo_business = True
         self.pending_updates: list[dict[str, Any]] = []
 
         self._started_at = time.monotonic()

@@ -19,6 +19,12 @@ from fakes.bot_api.records import (
 )
 
 
+def business_chat_key(connection_id: str, chat_id: int) -> str:
+    """Where the fake keeps a business chat's messages: apart from the bot's own chat with
+    the same person (Telegram numbers them apart, too)."""
+    return f"business:{connection_id}:{chat_id}"
+
+
 class CheckedCalls(FakeBotState):
     # ---------------------------------------------------------------- internals: validation
 
@@ -113,16 +119,54 @@ class CheckedCalls(FakeBotState):
         )
         return self.files[file_id]
 
-    def _store_message(self, chat_id: int, content: dict[str, Any]) -> dict[str, Any]:
+    def _store_message(
+        self, chat_id: int, content: dict[str, Any], call: Call | None = None
+    ) -> dict[str, Any]:
+        """Keep a message the bot sent; one sent on a business account's behalf is that
+        account's (``from``), in its chat with the customer, which is not the bot's chat."""
+        connection_id = str(call.params.get("business_connection_id") or "") if call else ""
+        where: int | str = business_chat_key(connection_id, chat_id) if connection_id else chat_id
         message = {
-            "message_id": self._next_message_id(chat_id),
+            "message_id": self._next_message_id(where),
             "from": self._bot_user(),
             "chat": self._chat(chat_id),
             "date": int(time.time()),
             **{k: v for k, v in content.items() if v not in (None, [])},
         }
-        self.messages[(chat_id, message["message_id"])] = message
+        if connection_id:
+            owner = self.business_connections[connection_id]["user"]
+            message.update(
+                {
+                    "from": dict(owner),
+                    "sender_business_bot": self._bot_user(),
+                    "business_connection_id": connection_id,
+                }
+            )
+            if self.echo_business:
+                self._echo(message)
+        self.messages[(where, message["message_id"])] = message
         return copy.deepcopy(message)
+
+    def _echo(self, message: dict[str, Any]) -> None:
+        """Queue ``business_message`` for the account's outgoing message (see
+        ``echo_business``)."""
+        self.pending_updates.append(self._prepare_update({"business_message": dict(message)}))
+        self._updates_event.set()
+
+    def _check_business(self, call: Call) -> None:
+        """A call on a business account's behalf: Telegram refuses an unknown connection, a
+        disabled one, and one without the reply right. (The first text is what the Bot API
+        answers; the other two are the MTProto errors it passes on, not observed here.)"""
+        connection_id = str(call.params.get("business_connection_id") or "")
+        if not connection_id:
+            return
+        described = self.business_connections.get(connection_id)
+        if described is None:
+            raise bad_request("business connection not found")
+        if not described.get("is_enabled"):
+            raise bad_request("BUSINESS_CONNECTION_INVALID")
+        if not (described.get("rights") or {}).get("can_reply"):
+            raise bad_request("BOT_ACCESS_FORBIDDEN")
 
     def _known_message(self, call: Call) -> tuple[tuple[int | str, int], dict[str, Any] | None]:
         chat_id = self._require_chat(call)

@@ -35,7 +35,7 @@ class BotMethods(CheckedCalls):
             "can_join_groups": True,
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,
-            "can_connect_to_business": False,
+            "can_connect_to_business": self.business_mode,
             "has_main_web_app": False,
         }
 
@@ -77,7 +77,9 @@ class BotMethods(CheckedCalls):
         parsed = self._render(call, "text", MAX_TEXT_LENGTH)
         markup = self._checked_markup(call)
         return self._store_message(
-            chat_id, {"text": parsed.text, "entities": parsed.entities, "reply_markup": markup}
+            chat_id,
+            {"text": parsed.text, "entities": parsed.entities, "reply_markup": markup},
+            call,
         )
 
     async def _send_photo(self, call: Call) -> Any:
@@ -100,6 +102,7 @@ class BotMethods(CheckedCalls):
                 "caption_entities": parsed.entities,
                 "reply_markup": markup,
             },
+            call,
         )
 
     async def _send_document(self, call: Call) -> Any:
@@ -122,7 +125,17 @@ class BotMethods(CheckedCalls):
                 "caption_entities": parsed.entities,
                 "reply_markup": markup,
             },
+            call,
         )
+
+    async def _get_business_connection(self, call: Call) -> Any:
+        connection_id = str(call.params.get("business_connection_id") or "")
+        if not connection_id:
+            raise bad_request("business_connection_id is empty")
+        described = self.business_connections.get(connection_id)
+        if described is None:
+            raise bad_request("business connection not found")
+        return copy.deepcopy(described)
 
     async def _get_chat_member(self, call: Call) -> Any:
         """Telegram's rules: an unknown chat is "chat not found"; a channel whose admins do

@@ -114,6 +114,10 @@ UPDATE_TYPES = (
     "chat_member",
     "chat_join_request",
     "message_reaction",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
 )
 # Telegram only delivers these when explicitly listed in allowed_updates.
 OPT_IN_UPDATE_TYPES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fakes.bot_api.base import FakeBotState
+from fakes.bot_api.checks import business_chat_key
 from fakes.bot_api.html import utf16_len
 from fakes.bot_api.records import Failure
 
@@ -114,6 +115,85 @@ class Scripting(FakeBotState):
             "invite_link": link,
         }
         return {"chat_join_request": request}
+
+    def connect_business(
+        self,
+        owner_id: int,
+        *,
+        connection_id: str | None = None,
+        can_reply: bool = True,
+        enabled: bool = True,
+        first_name: str | None = None,
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        """The owner of a business account connects the bot (Telegram Settings → Telegram
+        Business → Chatbots), or changes its rights or turns it off (same ``connection_id``):
+        build the ``business_connection`` update, and let the Bot API know the connection."""
+        if not self.business_mode:
+            raise ValueError("Telegram lets an account connect only a bot in Business Mode")
+        owner = self._remember_user(owner_id, first_name, username)
+        connection_id = connection_id or "BCkT" + secrets.token_urlsafe(12)
+        previous = self.business_connections.get(connection_id, {})
+        described: dict[str, Any] = {
+            "id": connection_id,
+            "user": owner,
+            "user_chat_id": owner_id,
+            "date": previous.get("date", int(time.time())),
+            "is_enabled": enabled,
+            "rights": {"can_reply": True} if can_reply else {},
+        }
+        self.business_connections[connection_id] = described
+        return {"business_connection": copy.deepcopy(described)}
+
+    def business_message_update(
+        self,
+        connection_id: str,
+        customer_id: int,
+        text: str | None,
+        *,
+        from_owner: bool = False,
+        first_name: str | None = None,
+        language_code: str | None = None,
+        is_from_offline: bool = False,
+    ) -> dict[str, Any]:
+        """A message in the business account's chat with ``customer_id``: the customer's, or
+        with ``from_owner`` the owner's (``is_from_offline``: sent by the account by itself,
+        a greeting or an away message)."""
+        described = self.business_connections[connection_id]
+        customer = self._remember_user(customer_id, first_name, None, None, language_code)
+        sender = dict(described["user"]) if from_owner else customer
+        where = business_chat_key(connection_id, customer_id)
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(where),
+            "from": sender,
+            "chat": self._chat(customer_id),
+            "date": int(time.time()),
+            "business_connection_id": connection_id,
+        }
+        if text is not None:
+            message["text"] = text
+        if is_from_offline:
+            message["is_from_offline"] = True
+        self.messages[(where, message["message_id"])] = message
+        return {"business_message": copy.deepcopy(message)}
+
+    def business_callback_update(
+        self, connection_id: str, customer_id: int, data: str, message_id: int | None = None
+    ) -> dict[str, Any]:
+        """The customer presses a button under a message the bot sent in a business chat
+        (by default the newest one there)."""
+        where = business_chat_key(connection_id, customer_id)
+        if message_id is None:
+            message_id = max(mid for (chat, mid) in self.messages if chat == where)
+        message = self.messages[(where, message_id)]
+        query = {
+            "id": str(secrets.randbits(62)),
+            "from": self._remember_user(customer_id),
+            "message": copy.deepcopy(message),
+            "chat_instance": str(abs(hash(("chat_instance", where)))),
+            "data": data,
+        }
+        return {"callback_query": query}
 
     def message_update(
         self,

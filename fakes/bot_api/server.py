@@ -108,6 +108,7 @@ class FakeBotAPI(BotMethods, Scripting):
             "getChatMember": self._get_chat_member,
             "approveChatJoinRequest": self._approve_chat_join_request,
             "declineChatJoinRequest": self._decline_chat_join_request,
+            "getBusinessConnection": self._get_business_connection,
         }
         self._canonical = {name.lower(): name for name in self._handlers}
 
@@ -377,6 +378,8 @@ class FakeBotAPI(BotMethods, Scripting):
         self._check_injected_failure(call.method)
         if call.chat_id is not None and call.chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if call.method != "getBusinessConnection":
+            self._check_business(call)
         if call.method in RATE_LIMITED_METHODS:
             self._check_rate_limits(call.chat_id)
         return await handler(call)

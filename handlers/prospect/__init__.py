@@ -1,5 +1,6 @@
-"""Prospect-facing routers: what a person writes, presses, pays or blocks in a private chat,
-translated into engine inputs. Other chats are ignored here. Order matters: commands before
+"""Prospect-facing routers: what a person writes, presses, pays or blocks in a private chat
+(the bot's own, or one of the operator's Telegram Business account), translated into
+engine inputs. Other chats are ignored here. Order matters: commands before
 buttons and payments, texts before the catch-all for media, errors last."""
 
 from __future__ import annotations
@@ -8,7 +9,16 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 
 from handlers.filters import Magic
-from handlers.prospect import buttons, commands, errors, joins, membership, messages, payments
+from handlers.prospect import (
+    business,
+    buttons,
+    commands,
+    errors,
+    joins,
+    membership,
+    messages,
+    payments,
+)
 
 
 def router() -> Router:
@@ -23,6 +33,7 @@ def router() -> Router:
         messages.router(),
         membership.router(),
         joins.router(),
+        business.router(),
         errors.router(),
     )
     return prospects

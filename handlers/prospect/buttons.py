@@ -7,12 +7,13 @@ import logging
 from contextlib import suppress
 
 from aiogram import Bot, Router
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, Message
 
 from bot.engine.types import Press
-from bot.service import FunnelService
+from bot.service import Channel, FunnelService, LeadKey
+from bot.telegram.business import business_chat
 from bot.telegram.channel import Channels
-from handlers.reply import answer, lead_key
+from handlers.reply import answer, business_key, lead_key
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,18 @@ async def press(query: CallbackQuery, service: FunnelService, channels: Channels
         await once()
         return
     chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    key: LeadKey = lead_key(query.from_user)
+    channel: Channel = channels.chat(bot, chat_id)
+    business = query.message.business_connection_id if isinstance(query.message, Message) else None
+    if business is not None:  # a button under a message in a Telegram Business chat
+        found = await business_chat(service, channels, bot, chat_id, business)
+        if found is None:
+            await once()
+            return
+        key, channel = business_key(chat_id), found[1]
     watchdog = asyncio.create_task(once.later(ANSWER_WITHIN))
     try:
-        result = await service.handle(
-            lead_key(query.from_user), Press(query.data), channels.chat(bot, chat_id)
-        )
+        result = await service.handle(key, Press(query.data), channel)
     finally:
         if not once.sent:
             watchdog.cancel()

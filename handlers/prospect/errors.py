@@ -6,7 +6,7 @@ import logging
 
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
-from aiogram.types import ErrorEvent
+from aiogram.types import ErrorEvent, Message
 
 from bot.service import FunnelService
 from bot.telegram.channel import Channels
@@ -35,6 +35,8 @@ async def apologise(
         chat, user = update.message.chat, update.message.from_user
     elif query is not None and query.message is not None:
         chat = query.message.chat
+        if isinstance(query.message, Message) and query.message.business_connection_id:
+            chat = None  # a business chat: the bot's own chat with them is another place
     if chat is not None and chat.type == ChatType.PRIVATE:
         try:
             text = texts(service, user).apology

@@ -107,7 +107,7 @@ async def test_words_as_operators_type_them(db: Database, journeys: Journeys, mi
         ({"stage": "lukewarm"}, "stage: 'lukewarm' is not one of visitor"),
         ({"status": "unsubscribed"}, "status: a mailing never reaches unsubscribed leads"),
         ({"status": "handed_off"}, "never reaches handed_off"),
-        ({"channel": "vk"}, "channel: 'vk' is not one of telegram, terminal"),
+        ({"channel": "vk"}, "channel: 'vk' is not one of telegram, business, terminal"),
         ({"stopped_at": ["nowhere"]}, "stopped-at: no step 'nowhere' in the scenario"),
         ({"idle_days": -1}, "idle-days: must be 0 or more"),
         ({"variant": "q_need"}, "variant: 'q_need' should be STEP=VARIANT"),

@@ -145,7 +145,7 @@ def test_audience_in_detail_and_its_mistakes(inproc: Callable[..., Run]) -> None
         (("--segment", "vip"), "segment: no segment 'vip'"),
         (("--joined-after", "soon"), "'soon' is not a date"),
         (("--variant", "hot_offer"), "should be STEP=VARIANT"),
-        (("--channel", "vk"), "channel: 'vk' is not one of telegram, terminal"),
+        (("--channel", "vk"), "channel: 'vk' is not one of telegram, business, terminal"),
     ]:
         bad = inproc("audience", *args)
         assert bad.code == 2 and error in bad.err and len(bad.err.splitlines()) == 1, bad.err

@@ -149,8 +149,8 @@ class Harness:
     async def event_types(self, user: int, channel: str = CHANNEL) -> list[str]:
         return [e.type for e in await self.events(user, channel)]
 
-    async def touches(self, user: int) -> list[ScheduledTouch]:
-        lead = await self.lead(user)
+    async def touches(self, user: int, channel: str = CHANNEL) -> list[ScheduledTouch]:
+        lead = await self.lead(user, channel)
         assert lead is not None
         async with self.db.session() as session:
             stmt = (
