@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.types import LeadState, halted_private
-from bot.vocabulary import EventType, LeadStatus, Stage
+from bot.vocabulary import EventType, LeadStatus, OrderKind, Stage
 from storage.models import Answer, Event, Lead, Order
 
 EventRow = tuple[str, str | None, dict[str, Any]]  # (type, step, payload)
@@ -332,6 +332,7 @@ class LeadRepo:
         currency: str,
         charge_id: str,
         now: datetime,
+        kind: str = OrderKind.ONE_OFF,
     ) -> None:
         self.session.add(
             Order(
@@ -343,6 +344,7 @@ class LeadRepo:
                 currency=currency,
                 charge_id=charge_id[:128],
                 paid_at=now,
+                kind=str(kind),
             )
         )
 
