@@ -405,7 +405,9 @@ async def test_invoice_payment_commands_and_chat_action(tg: FakeBotAPI, bot: Bot
 async def test_stars_subscription_links_renewals_and_cancelling(tg: FakeBotAPI, bot: Bot) -> None:
     """createInvoiceLink takes a subscription only as Telegram does (XTR, 30 days, at most
     10000 Stars); the scripted payments follow the bot's answers and its cancellation."""
-    club = {"title": "Club", "description": "Monthly tastings", "payload": "offer:club"}
+    club: dict[str, Any] = {
+        "title": "Club", "description": "Monthly tastings", "payload": "offer:club"
+    }  # fmt: skip
     stars = [LabeledPrice(label="Club", amount=250)]
     month = 30 * 24 * 3600
     with pytest.raises(TelegramBadRequest, match="SUBSCRIPTION_PERIOD_INVALID"):

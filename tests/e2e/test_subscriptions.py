@@ -53,7 +53,9 @@ async def subscribe(h: Harness, user: int, name: str) -> str:
     checkout = h.push(h.tg.invoice_checkout_update(user, button["url"]))
     query = checkout["pre_checkout_query"]["id"]
     answer = await h.tg.wait_for(
-        lambda c: c.method == "answerPreCheckoutQuery" and c.params["pre_checkout_query_id"] == query
+        lambda c: (
+            c.method == "answerPreCheckoutQuery" and c.params["pre_checkout_query_id"] == query
+        )
     )
     assert answer.ok and answer.params["ok"] is True
     payment = h.push(h.tg.successful_payment_update(checkout))
@@ -93,15 +95,28 @@ async def test_subscribe_renew_cancel_churn_and_report(h: Harness, clock: Clock)
     with pytest.raises(AssertionError, match="no renewal"):
         h.tg.renewal_update(ben_charge)
     assert (await h.event_types(BEN))[-1] == "subscription_canceled"
+    answers = [(f"/cancelsub {ben.id}", "nothing to cancel"),
+               ("/cancelsub 999", "No lead 999."), ("/cancelsub", "Usage")]  # fmt: skip
+    for command, answer in answers:
+        since = len(h.tg.sent(ADMIN))
+        h.push(h.tg.message_update(ADMIN, command))
+        await h.expect(ADMIN, answer, since)
+    assert len(h.tg.calls_of("editUserStarSubscription")) == 1
 
     async with h.db.session() as session:
-        kinds = [o.kind for o in (await session.execute(select(Order).order_by(Order.id))).scalars()]
-        rows = list((await session.execute(select(Subscription).order_by(Subscription.id))).scalars())
+        kinds = [
+            o.kind for o in (await session.execute(select(Order).order_by(Order.id))).scalars()
+        ]
+        rows = list(
+            (await session.execute(select(Subscription).order_by(Subscription.id))).scalars()
+        )
     assert kinds == ["subscription", "renewal", "subscription"]
     assert [(s.state, s.renewals) for s in rows] == [("active", 1), ("canceled", 0)]
 
     # Two months on, nobody paid again: past the day of grace, the chore churns both, once.
-    clock.now = start + 2 * SUBSCRIPTION_PERIOD + h.service.scenario.funnel.scenario.subscription_grace
+    clock.now = (
+        start + 2 * SUBSCRIPTION_PERIOD + h.service.scenario.funnel.scenario.subscription_grace
+    )
     clock.advance(hours=1)
     h.dp["churn"].wake()
 

@@ -18,6 +18,7 @@ from bot.engine.types import (
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import ScenarioError, load_funnel
 from bot.scenario.model import SUBSCRIPTION_PERIOD
+from bot.vocabulary import OrderKind
 from tests.unit.test_engine import NOW, Walk
 
 CLUB = Path(__file__).resolve().parent.parent / "data" / "club.yaml"
@@ -63,7 +64,7 @@ def test_first_payment_starts_it_and_a_renewal_is_an_order_that_moves_nothing(
     started = next(log for log in first.logs if log.type == "subscription_started")
     assert started.payload["expires_at"] == ENDS.isoformat()
     assert RecordOrder("club", "upsell", "Tasting club", 250, "XTR", "charge-1",
-                       "subscription") in first.actions  # fmt: skip
+                       OrderKind.SUBSCRIPTION) in first.actions  # fmt: skip
     assert RecordSubscription("club", "Tasting club", 250, "XTR", "charge-1", ENDS) in first.actions
     assert walk.texts()[0].startswith("Subscription «Tasting club» is on")
     assert first.state.stage == "customer" and first.state.status == "completed"
