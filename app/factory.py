@@ -22,6 +22,8 @@ from bot.broadcasts.winback import winback_chore
 from bot.managers.crm import CrmWebhook
 from bot.managers.handoff import CHECK_EVERY, handoff_chore
 from bot.managers.staff import Staff
+from bot.managers.subscriptions import CHECK_EVERY as CHURN_EVERY
+from bot.managers.subscriptions import churn_chore
 from bot.service import FunnelService
 from bot.service.presence import Presence
 from bot.telegram.actions import KeepResponseModels, QuietChatActions
@@ -56,12 +58,14 @@ def make_dispatcher(
     crm: CrmWebhook | None = None,
     handoff_check: float = CHECK_EVERY,
     winback_every: float = WINBACK_EVERY,
+    churn_every: float = CHURN_EVERY,
 ) -> LeadDispatcher:
     """Routers, workflow data, and the background work tied to the dispatcher's life.
 
     With ``staff.manager_chat_id`` the service's notifier posts alerts there; ``crm`` hears
     every outcome; hand-off time-outs are checked every ``handoff_check`` seconds from the
-    touch loop. /reload uses ``dp["reloader"]`` when the runner sets one.
+    touch loop, Stars subscriptions' churn every ``churn_every`` (``dp["churn"]``). /reload
+    uses ``dp["reloader"]`` when the runner sets one.
     """
     channels = channels or Channels(service.scenario)
     if channels.reach is None:
@@ -77,12 +81,13 @@ def make_dispatcher(
     channel_for = channels.for_leads(bot)
     timeouts = handoff_chore(service, channel_for, every=handoff_check)
     winback = winback_chore(service, every=winback_every)  # the scenario's win-back rules
+    churn = dp["churn"] = churn_chore(service, every=churn_every)  # lapsed subscriptions
     touches = TouchLoop(
         service,
         channel_for,
         worker=presence.id,
         interval=touch_interval,
-        chores=[timeouts, winback],
+        chores=[timeouts, winback, churn],
     )
     dp["touches"] = touches
     alerts: ManagerAlerts | None = None

@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from bot.engine.types import Contact, Input, OutMessage, Paid, Press, Start, Stop, Text
@@ -61,14 +62,23 @@ class TerminalChannel:
             self.out.write(f"     [file: {message.document}]\n")
         if message.invoice:
             bill = message.invoice
-            self.out.write(
-                f"     [invoice: {bill.title} — {bill.amount} {bill.currency} in minor units]\n"
-            )
             self.simulated_charges += 1
             charge = f"simulated-{self.simulated_charges}"
-            self.add(
-                Choice("Pay (simulated)", Paid(bill.payload, bill.amount, bill.currency, charge))
-            )
+            if bill.period:
+                days = bill.period // 86400
+                self.out.write(
+                    f"     [subscription: {bill.title} — {bill.amount} {bill.currency}"
+                    f" every {days} days]\n"
+                )
+                ends = datetime.now(UTC) + timedelta(seconds=bill.period)
+                first = Paid(bill.payload, bill.amount, bill.currency, charge, True, True, ends)
+                self.add(Choice(f"{bill.button or 'Subscribe'} (simulated)", first))
+            else:
+                self.out.write(
+                    f"     [invoice: {bill.title} — {bill.amount} {bill.currency} in minor units]\n"
+                )
+                paid = Paid(bill.payload, bill.amount, bill.currency, charge)
+                self.add(Choice("Pay (simulated)", paid))
         for row in message.buttons:
             for button in row:
                 if button.url:
@@ -95,6 +105,10 @@ class TerminalChannel:
 
     async def decide_join(self, chat: str, approve: bool) -> bool:
         self.out.write(f"     ({'approved' if approve else 'declined'}: joining {chat})\n")
+        return True
+
+    async def cancel_subscription(self, charge_id: str) -> bool:
+        self.out.write(f"     (subscription {charge_id}: renewal turned off)\n")
         return True
 
     @asynccontextmanager

@@ -79,6 +79,12 @@ class EventType(StrEnum):
     ORDER_PAID = "order_paid"
     PAYMENT_DUPLICATE = "payment_duplicate"
     AFTER_PURCHASE = "after_purchase"
+    # a Stars subscription (an offer with ``subscription: monthly``): its first payment, each
+    # renewal Telegram charged, the bot turning renewal off, and a period that ran out unpaid
+    SUBSCRIPTION_STARTED = "subscription_started"
+    SUBSCRIPTION_RENEWED = "subscription_renewed"
+    SUBSCRIPTION_CANCELED = "subscription_canceled"
+    SUBSCRIPTION_CHURNED = "subscription_churned"
     # timers and touches
     TOUCH_SCHEDULED = "touch_scheduled"
     TOUCH_HELD = "touch_held"
@@ -159,6 +165,29 @@ class Waiting(StrEnum):
     CLASSIFY = "classify"
     MANAGER = "manager"
     SUBSCRIPTION = "subscription"  # a lead magnet's gate: until the prospect joins a channel
+
+
+class OrderKind(StrEnum):
+    """What a paid order was (``orders.kind``, the ``kind`` of an ``order_paid`` event)."""
+
+    ONE_OFF = "one_off"
+    #: The first payment of a Stars subscription.
+    SUBSCRIPTION = "subscription"
+    #: A later period of a subscription, charged by Telegram on its own.
+    RENEWAL = "renewal"
+
+
+class SubscriptionState(StrEnum):
+    """A Stars subscription's standing (``subscriptions.state``).
+
+    Telegram tells the bot about payments only: a subscriber who cancels in Telegram is seen
+    as a period that ran out without a renewal (``CHURNED``, after the scenario's grace).
+    """
+
+    ACTIVE = "active"
+    #: The bot (a manager's /cancelsub) turned renewal off; paid up until it expires.
+    CANCELED = "canceled"
+    CHURNED = "churned"
 
 
 class Consent(StrEnum):

@@ -26,6 +26,7 @@ class Collect:
         self.fail = fail
         self.typing_count = 0
         self.joined: set[str] = set()  # the channels the prospect is a member of
+        self.canceled: set[str] = set()  # subscriptions (first charge ids) canceled
 
     async def is_member(self, chat: str) -> bool | None:
         return chat in self.joined
@@ -33,6 +34,10 @@ class Collect:
     async def decide_join(self, chat: str, approve: bool) -> bool:
         if approve:
             self.joined.add(chat)
+        return True
+
+    async def cancel_subscription(self, charge_id: str) -> bool:
+        self.canceled.add(charge_id)
         return True
 
     async def send(self, message: OutMessage) -> None:

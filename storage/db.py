@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0010"  # the newest migration; reading commands refuse an older schema
+HEAD_REVISION = "0012"  # the newest migration; reading commands refuse an older schema
 
 
 class Database:

@@ -23,7 +23,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bot.vocabulary import BroadcastKind, BroadcastState, LeadStatus, Stage, TouchState
+from bot.vocabulary import (
+    BroadcastKind,
+    BroadcastState,
+    LeadStatus,
+    OrderKind,
+    Stage,
+    SubscriptionState,
+    TouchState,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -145,6 +153,38 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3))
     charge_id: Mapped[str] = mapped_column(String(128), unique=True)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: ``OrderKind``: a one-off purchase, a subscription's first payment, or a renewal.
+    kind: Mapped[str] = mapped_column(
+        String(16), default=OrderKind.ONE_OFF.value, server_default=OrderKind.ONE_OFF.value
+    )
+
+
+class Subscription(Base):
+    """A Telegram Stars subscription a lead bought (an offer with ``subscription: monthly``).
+
+    ``charge_id`` is the first payment's: Telegram's editUserStarSubscription names the
+    subscription by it. Renewals move ``expires_at``; a period that ends without one (plus
+    the scenario's grace) makes it ``churned``, once.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_state_expires_at", "state", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    offer_step: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))  # a period's price
+    currency: Mapped[str] = mapped_column(String(3))
+    charge_id: Mapped[str] = mapped_column(String(128), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default=SubscriptionState.ACTIVE.value)
+    renewals: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    canceled_by: Mapped[str] = mapped_column(String(128), default="")
+    churned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SourceSpend(Base):

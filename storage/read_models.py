@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, func, select
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.vocabulary import EventType
 from storage.criteria import LeadFilter, dropped_here
-from storage.models import Answer, Event, Lead
+from storage.models import Answer, Event, Lead, Subscription
 
 STREAM_BATCH = 500
 
@@ -174,6 +175,14 @@ class OrderRow(NamedTuple):
     payload: dict[str, Any]
 
 
+class SubscriptionRow(NamedTuple):
+    source: str | None
+    segment: str | None
+    state: str
+    amount: Decimal
+    currency: str
+
+
 async def lead_groups(session: AsyncSession, f: LeadFilter) -> list[LeadGroup]:
     """How many leads of the cohort stand at each (source, segment, stage, status, step)."""
     keys = (Lead.source, Lead.segment, Lead.stage, Lead.status, Lead.step)
@@ -224,6 +233,23 @@ async def order_rows(session: AsyncSession, f: LeadFilter, order_type: str) -> l
     return [OrderRow(*row) for row in await session.execute(stmt)]
 
 
+async def subscription_rows(session: AsyncSession, f: LeadFilter) -> list[SubscriptionRow]:
+    """Every Stars subscription the cohort's leads bought, as it stands now (few per lead)."""
+    stmt = (
+        select(
+            Lead.source,
+            Lead.segment,
+            Subscription.state,
+            Subscription.amount,
+            Subscription.currency,
+        )
+        .join(Lead, Lead.id == Subscription.lead_id)
+        .where(*f.conditions())
+        .order_by(Subscription.id)
+    )
+    return [SubscriptionRow(*row) for row in await session.execute(stmt)]
+
+
 async def dropped_groups(session: AsyncSession, f: LeadFilter) -> list[StepGroup]:
     """How many leads of the cohort dropped at each step (``criteria.dropped_here``)."""
     keys = (Lead.source, Lead.segment, Lead.step)
@@ -259,6 +285,7 @@ __all__ = [
     "LeadGroup",
     "OrderRow",
     "StepGroup",
+    "SubscriptionRow",
     "count_events",
     "count_leads",
     "dropped_groups",
@@ -270,6 +297,7 @@ __all__ = [
     "step_groups",
     "stream_events",
     "stream_leads",
+    "subscription_rows",
 ]
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.engine.types import LeadState
-from bot.vocabulary import RESUME_KIND, TouchState
+from bot.vocabulary import RESUME_KIND, OrderKind, TouchState
 from storage.leads import (
     ANSWERS,
     EVENTS,
@@ -31,6 +31,7 @@ from storage.leads import (
     state_values,
 )
 from storage.models import Instance, Order, ProcessedUpdate, ScheduledTouch
+from storage.subscriptions import record_payment
 
 TOUCHES: Table = ScheduledTouch.__table__  # type: ignore[assignment]
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
@@ -215,6 +216,7 @@ class Unit:
         currency: str,
         charge_id: str,
         now: datetime,
+        kind: str = OrderKind.ONE_OFF,
     ) -> None:
         self.conn.execute(
             _INSERT_ORDER,
@@ -227,7 +229,24 @@ class Unit:
                 "currency": currency,
                 "charge_id": charge_id[:128],
                 "paid_at": now,
+                "kind": str(kind),
             },
+        )
+
+    def record_subscription(
+        self,
+        lead_id: int,
+        step: str,
+        title: str,
+        amount: Decimal,
+        currency: str,
+        charge_id: str,
+        expires_at: datetime | None,
+        renewal: bool,
+        now: datetime,
+    ) -> None:
+        record_payment(
+            self.conn, lead_id, step, title, amount, currency, charge_id, expires_at, renewal, now
         )
 
     # --- its touches -----------------------------------------------------------------------

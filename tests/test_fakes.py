@@ -442,6 +442,52 @@ async def test_business_connection_sends_and_refusals(tg: FakeBotAPI, bot: Bot) 
     assert (await bot.get_business_connection(cid)).is_enabled is False
 
 
+async def test_stars_subscription_links_renewals_and_cancelling(tg: FakeBotAPI, bot: Bot) -> None:
+    """createInvoiceLink takes a subscription only as Telegram does (XTR, 30 days, at most
+    10000 Stars); the scripted payments follow the bot's answers and its cancellation."""
+    club: dict[str, Any] = {
+        "title": "Club", "description": "Monthly tastings", "payload": "offer:club"
+    }  # fmt: skip
+    stars = [LabeledPrice(label="Club", amount=250)]
+    month = 30 * 24 * 3600
+    with pytest.raises(TelegramBadRequest, match="SUBSCRIPTION_PERIOD_INVALID"):
+        await bot.create_invoice_link(**club, currency="XTR", prices=stars,
+                                      subscription_period=7 * 24 * 3600)  # fmt: skip
+    with pytest.raises(TelegramBadRequest, match="currency must be XTR"):
+        rub = [LabeledPrice(label="Club", amount=25000)]
+        await bot.create_invoice_link(**club, currency="RUB", prices=rub, provider_token="t",
+                                      subscription_period=month)  # fmt: skip
+    with pytest.raises(TelegramBadRequest, match="SUBSCRIPTION_PRICE_INVALID"):
+        dear = [LabeledPrice(label="Club", amount=10001)]
+        await bot.create_invoice_link(**club, currency="XTR", prices=dear,
+                                      subscription_period=month)  # fmt: skip
+    link = await bot.create_invoice_link(
+        **club, currency="XTR", prices=stars, subscription_period=month
+    )
+    assert link.startswith("https://t.me/$") and tg.invoice_links[link]["subscription_period"]
+
+    checkout = tg.push_update(tg.invoice_checkout_update(USER, link))
+    with pytest.raises(AssertionError, match="answerPreCheckoutQuery"):
+        tg.successful_payment_update(checkout)  # not charged before the bot says yes
+    assert await bot.answer_pre_checkout_query(checkout["pre_checkout_query"]["id"], ok=True)
+    first = tg.successful_payment_update(checkout)["message"]["successful_payment"]
+    assert (first["is_recurring"], first["is_first_recurring"]) == (True, True)
+    assert first["total_amount"] == 250 and first["invoice_payload"] == "offer:club"
+    charge = first["telegram_payment_charge_id"]
+    renewal = tg.renewal_update(charge)["message"]["successful_payment"]
+    assert renewal["is_recurring"] and "is_first_recurring" not in renewal
+    assert renewal["subscription_expiration_date"] == first["subscription_expiration_date"] + month
+    assert renewal["telegram_payment_charge_id"] != charge
+
+    with pytest.raises(TelegramBadRequest, match="CHARGE_ID_INVALID"):
+        await bot.edit_user_star_subscription(USER, "no-such-charge", is_canceled=True)
+    with pytest.raises(TelegramBadRequest, match="USER_ID_INVALID"):
+        await bot.edit_user_star_subscription(USER + 1, charge, is_canceled=True)
+    assert await bot.edit_user_star_subscription(USER, charge, is_canceled=True)
+    with pytest.raises(AssertionError, match="no renewal"):
+        tg.renewal_update(charge)  # Telegram does not renew what the bot cancelled
+
+
 async def test_webhook_mode(tg: FakeBotAPI, bot: Bot) -> None:
     """setWebhook blocks getUpdates (409); post_webhook drives aiogram and runs its reply."""
     dispatcher = Dispatcher()

@@ -17,13 +17,15 @@ from bot.engine.types import (
     OutButton,
     Paid,
     RecordOrder,
+    RecordSubscription,
 )
 from bot.scenario.funnel import Placed
-from bot.scenario.model import ZERO_DECIMAL, LeadMagnetStep, OfferStep
+from bot.scenario.model import SUBSCRIPTION_PERIOD, ZERO_DECIMAL, LeadMagnetStep, OfferStep
 from bot.vocabulary import (
     AlertReason,
     EventType,
     LeadStatus,
+    OrderKind,
     Stage,
     Waiting,
     invoice_payload,
@@ -119,7 +121,27 @@ def offer_clicked(run: Run, placed: Placed, step: OfferStep) -> None:
     run.log(EventType.OFFER_CLICKED, placed.id, **offer_fields(step), **run.variant_of(placed))
     run.raise_stage(Stage.HOT, placed.id)
     run.actions.append(Alert(AlertReason.OFFER_CLICKED, placed.id))
-    if step.invoice:
+    if step.subscription is not None:
+        # Telegram bills periodically only through an invoice link: a message with a button.
+        invoice = Invoice(
+            title=step.title[:32],
+            description=(step.description or step.title)[:255],
+            payload=invoice_payload(placed.id),
+            currency=step.currency,
+            amount=step.minor_units,
+            period=int(SUBSCRIPTION_PERIOD.total_seconds()),
+            button=run.texts.subscribe_button,
+        )
+        text = run.texts.subscribe_link.replace("{offer}", step.title)
+        run.say(text.replace("{price}", str(step.minor_units)), placed.id, invoice=invoice)
+        run.log(
+            EventType.INVOICE_SENT,
+            placed.id,
+            amount=str(step.price),
+            currency=step.currency,
+            subscription=step.subscription,
+        )
+    elif step.invoice:
         invoice = Invoice(
             title=step.title[:32],
             description=(step.description or step.title)[:255],
@@ -143,7 +165,11 @@ def offer_clicked(run: Run, placed: Placed, step: OfferStep) -> None:
 
 
 def paid(run: Run, event: Paid) -> None:
-    """Telegram confirmed a payment: record the order once, thank, go on to the upsell."""
+    """Telegram confirmed a payment: record the order once, thank, go on to the upsell.
+
+    A subscription's renewal is an order too (revenue counts it), but the lead's place in
+    the funnel stays where it is: Telegram charged it, the prospect did nothing.
+    """
     st = run.state
     if event.charge_id in st.orders:
         run.log(EventType.PAYMENT_DUPLICATE, st.step, charge_id=event.charge_id)
@@ -155,25 +181,39 @@ def paid(run: Run, event: Paid) -> None:
     tier = step.tier if isinstance(step, OfferStep) else "unknown"
     title = step.title if isinstance(step, OfferStep) else (offer_id or "order")
     factor = 1 if event.currency in ZERO_DECIMAL else 100
-    run.log(
-        EventType.ORDER_PAID,
-        offer_id,
-        amount=str(Decimal(event.amount) / factor),
-        currency=event.currency,
-        title=title,
-        tier=tier,
-        offer_step=offer_id,
-        charge_id=event.charge_id,
-    )
+    amount = str(Decimal(event.amount) / factor)
+    kind = OrderKind.ONE_OFF
+    if event.recurring:
+        kind = OrderKind.RENEWAL if event.renewal else OrderKind.SUBSCRIPTION
+    order = {
+        "amount": amount,
+        "currency": event.currency,
+        "title": title,
+        "tier": tier,
+        "offer_step": offer_id,
+        "charge_id": event.charge_id,
+    }
+    if kind != OrderKind.ONE_OFF:
+        order["kind"] = kind
+    run.log(EventType.ORDER_PAID, offer_id, **order)
     run.actions.append(
-        RecordOrder(offer_id or "", tier, title, event.amount, event.currency, event.charge_id)
+        RecordOrder(
+            offer_id or "", tier, title, event.amount, event.currency, event.charge_id, kind
+        )
     )
+    if event.recurring:
+        subscribed(run, event, offer_id, title, amount)
+    if event.renewal:
+        if st.status in {LeadStatus.ACTIVE, LeadStatus.COMPLETED}:
+            run.say(run.texts.renewed.replace("{offer}", title), offer_id)
+        return
     run.set_stage(Stage.CUSTOMER, offer_id)
     run.cancel_timers("paid")
     if st.status in {LeadStatus.UNSUBSCRIBED, LeadStatus.BLOCKED}:
         return
     st.status = LeadStatus.ACTIVE
-    run.say(run.texts.paid.replace("{offer}", title), offer_id, remove_keyboard=True)
+    thanks = run.texts.subscribed if event.recurring else run.texts.paid
+    run.say(thanks.replace("{offer}", title), offer_id, remove_keyboard=True)
     after = run.funnel.scenario.after_purchase
     chain = run.funnel.chains.get(after) if after else None
     if chain:
@@ -181,3 +221,28 @@ def paid(run: Run, event: Paid) -> None:
         run.run(chain[0])
     else:
         run.finish(offer_id)
+
+
+def subscribed(run: Run, event: Paid, offer_id: str | None, title: str, amount: str) -> None:
+    """A Stars subscription's payment: started (the first one) or renewed, until when."""
+    expires = event.expires_at.isoformat() if event.expires_at else None
+    run.log(
+        EventType.SUBSCRIPTION_RENEWED if event.renewal else EventType.SUBSCRIPTION_STARTED,
+        offer_id,
+        title=title,
+        amount=amount,
+        currency=event.currency,
+        charge_id=event.charge_id,
+        expires_at=expires,
+    )
+    run.actions.append(
+        RecordSubscription(
+            offer_id or "",
+            title,
+            event.amount,
+            event.currency,
+            event.charge_id,
+            event.expires_at,
+            renewal=event.renewal,
+        )
+    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from bot.vocabulary import EventType, LeadStatus, Stage, Waiting
+from bot.vocabulary import EventType, LeadStatus, OrderKind, Stage, Waiting
 from bot.vocabulary import Priority as Priority  # re-exported: the faces type their sends
 
 if TYPE_CHECKING:
@@ -216,12 +216,24 @@ class Blocked:
 
 @dataclass(frozen=True, slots=True)
 class Paid:
-    """Telegram confirmed a payment for an invoice the engine issued (``payload``)."""
+    """Telegram confirmed a payment for an invoice the engine issued (``payload``).
+
+    A Stars subscription's payments say so: the first one (``first_recurring``) starts it,
+    each later one (``recurring`` alone) is a renewal Telegram charged by itself; both carry
+    when the paid period ends (``expires_at``).
+    """
 
     payload: str
     amount: int  # in minor units, as Telegram reports it
     currency: str
     charge_id: str
+    recurring: bool = False
+    first_recurring: bool = False
+    expires_at: datetime | None = None
+
+    @property
+    def renewal(self) -> bool:
+        return self.recurring and not self.first_recurring
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +365,11 @@ class Invoice:
     payload: str
     currency: str
     amount: int  # minor units
+    #: Seconds between a subscription's payments; 0 for a one-off invoice. A subscription
+    #: goes out as a message with a link button (Telegram's createInvoiceLink; sendInvoice
+    #: cannot bill periodically) labelled ``button``.
+    period: int = 0
+    button: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,6 +460,21 @@ class RecordOrder:
     amount: int
     currency: str
     charge_id: str
+    kind: OrderKind = OrderKind.ONE_OFF
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSubscription:
+    """A Stars subscription's payment, for the subscriptions table: the first one starts a
+    record (its charge id is the one Telegram wants to cancel it), a renewal moves its end."""
+
+    step: str
+    title: str
+    amount: int  # Stars a period
+    currency: str
+    charge_id: str
+    expires_at: datetime | None
+    renewal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,6 +504,7 @@ Action = (
     | ClassifyRequest
     | Alert
     | RecordOrder
+    | RecordSubscription
     | AskKnowledge
     | CheckMembership
     | DecideJoin

@@ -43,6 +43,22 @@ def _classified(p: Payload) -> str:
     return text
 
 
+def _day(value: object) -> str:
+    """An ISO moment from a payload as its date (the rest of a subscription's end is noise)."""
+    return str(value)[:10] if value else "?"
+
+
+def _subscription(p: Payload) -> str:
+    parts = [f"«{p.get('title')}»" if p.get("title") else "", _money(p, "amount")]
+    return " ".join(x for x in parts if x) + f", paid until {_day(p.get('expires_at'))}"
+
+
+def _churned(p: Payload) -> str:
+    renewals = int(p.get("renewals") or 0)
+    how = "renewal turned off" if p.get("canceled") else "no renewal"
+    return f"«{p.get('title')}» ended {_day(p.get('expired_at'))}, {how}, {renewals} renewal(s)"
+
+
 def _source(p: Payload) -> str:
     return f"from {p['source']}" if p.get("source") else "no source"
 
@@ -73,9 +89,16 @@ _DESCRIBE: dict[str, Callable[[Payload], str]] = {
             _money(p, "amount"),
             f"«{p['title']}»" if p.get("title") else "",
             str(p.get("tier") or ""),
+            f"({p['kind']})" if p.get("kind") else "",
         )
         if x
     ),
+    EventType.SUBSCRIPTION_STARTED: _subscription,
+    EventType.SUBSCRIPTION_RENEWED: _subscription,
+    EventType.SUBSCRIPTION_CANCELED: lambda p: (
+        f"«{p.get('title')}» by {p.get('by')}, paid until {_day(p.get('until'))}"
+    ),
+    EventType.SUBSCRIPTION_CHURNED: _churned,
     EventType.BUTTON_PRESSED: lambda p: (
         f"“{p.get('text')}”" + (f" → {p['goto']}" if p.get("goto") else "")
     ),

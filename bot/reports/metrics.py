@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from bot.reports.spend import Spend
 from bot.scenario.funnel import Funnel
 from bot.time_phrases import day_start
-from bot.vocabulary import EventType
+from bot.vocabulary import EventType, OrderKind, SubscriptionState
 from storage.criteria import NONE_LABEL, LeadFilter
 from storage.db import Database
 from storage.read_models import (
@@ -24,11 +24,13 @@ from storage.read_models import (
     LeadGroup,
     OrderRow,
     StepGroup,
+    SubscriptionRow,
     dropped_groups,
     event_groups,
     lead_groups,
     order_rows,
     step_groups,
+    subscription_rows,
 )
 
 ORDER_PAID = EventType.ORDER_PAID
@@ -89,6 +91,17 @@ class Metrics:
     clicked_by_tier: dict[str, int] = field(default_factory=dict)
     orders_by_tier: dict[str, int] = field(default_factory=dict)
     revenue: dict[str, Decimal] = field(default_factory=dict)
+    # Stars subscriptions (the profit-maximiser rung sold as ``subscription: monthly``):
+    # started, still on (renewing, or renewal turned off but paid up), turned off by the bot,
+    # given up (a period ended unpaid past the grace), renewal payments, the money of first
+    # payments and renewals, and what one period of those still renewing brings (MRR).
+    subscriptions: int = 0
+    subscriptions_active: int = 0
+    subscriptions_canceled: int = 0
+    subscriptions_churned: int = 0
+    renewals: int = 0
+    recurring_revenue: dict[str, Decimal] = field(default_factory=dict)
+    mrr: dict[str, Decimal] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
     stages: dict[str, int] = field(default_factory=dict)
     spend: Spend | None = None
@@ -122,6 +135,11 @@ class Metrics:
         return ratio(self.buyers, self.leads)
 
     @property
+    def churn_rate(self) -> float | None:
+        """Subscriptions given up / subscriptions started (of the cohort's, so far)."""
+        return ratio(self.subscriptions_churned, self.subscriptions)
+
+    @property
     def cpl(self) -> Decimal | None:
         """CPL, cost per lead: spend / leads."""
         return _per(self.spend, self.leads)
@@ -148,6 +166,7 @@ class Cohort:
     steps: list[StepGroup]
     orders: list[OrderRow]
     dropped: list[StepGroup] = field(default_factory=list)  # who dropped at each step
+    subscriptions: list[SubscriptionRow] = field(default_factory=list)
 
     def sources(self) -> list[str]:
         """Source labels, most leads first."""
@@ -166,6 +185,7 @@ async def load_cohort(db: Database, f: LeadFilter, with_steps: bool = True) -> C
             steps=await step_groups(session, f) if with_steps else [],
             orders=await order_rows(session, f, ORDER_PAID),
             dropped=await dropped_groups(session, f) if with_steps else [],
+            subscriptions=await subscription_rows(session, f) if with_steps else [],
         )
 
 
@@ -204,6 +224,9 @@ def metrics(cohort: Cohort, not_client: frozenset[str], keep: Keep = everyone) -
     for order in cohort.orders:
         if keep(order.source, order.segment):
             _add_order(m, order)
+    for sub in cohort.subscriptions:
+        if keep(sub.source, sub.segment):
+            _add_subscription(m, sub)
     # The engine logs offer_shown when it decides to show one; a send in doubt is not "shown".
     m.offers_shown = max(0, m.offers_shown - m.offers_in_doubt)
     return m
@@ -213,6 +236,9 @@ def _add_order(m: Metrics, order: OrderRow) -> None:
     m.orders += 1
     tier = str(order.payload.get("tier") or "?")
     m.orders_by_tier[tier] = m.orders_by_tier.get(tier, 0) + 1
+    kind = order.payload.get("kind")
+    if kind == OrderKind.RENEWAL:
+        m.renewals += 1
     try:
         amount = Decimal(str(order.payload.get("amount", 0)))
     except InvalidOperation:
@@ -220,6 +246,20 @@ def _add_order(m: Metrics, order: OrderRow) -> None:
     if amount.is_finite():
         currency = str(order.payload.get("currency") or "RUB")
         m.revenue[currency] = m.revenue.get(currency, Decimal(0)) + amount
+        if kind in {OrderKind.SUBSCRIPTION, OrderKind.RENEWAL}:
+            m.recurring_revenue[currency] = m.recurring_revenue.get(currency, Decimal(0)) + amount
+
+
+def _add_subscription(m: Metrics, sub: SubscriptionRow) -> None:
+    m.subscriptions += 1
+    if sub.state == SubscriptionState.CHURNED:
+        m.subscriptions_churned += 1
+        return
+    m.subscriptions_active += 1
+    if sub.state == SubscriptionState.CANCELED:
+        m.subscriptions_canceled += 1
+    else:
+        m.mrr[sub.currency] = m.mrr.get(sub.currency, Decimal(0)) + sub.amount
 
 
 def not_client_segments(funnel: Funnel | None) -> frozenset[str]:

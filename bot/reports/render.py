@@ -160,8 +160,12 @@ def _tiers(m: Metrics, attr: str) -> str:
     return " / ".join(str(by_tier.get(t, 0)) for t in TIERS)
 
 
+def _amounts(amounts: dict[str, Decimal]) -> str:
+    return ", ".join(money(v, k) for k, v in sorted(amounts.items())) or "0"
+
+
 def _revenue(m: Metrics) -> str:
-    return ", ".join(money(v, k) for k, v in sorted(m.revenue.items())) or "0"
+    return _amounts(m.revenue)
 
 
 #: Shown only when a subscription gate asked someone to join (most funnels have none).
@@ -169,6 +173,17 @@ GATE_ROWS: list[tuple[str, Callable[[Metrics], object]]] = [
     ("Gate: asked to join", lambda m: m.gates_shown),
     ("Gate: joined", lambda m: m.gates_joined),
     ("CR gate ask → join", lambda m: pct(m.cr_gate)),
+]
+#: The ladder's subscription rung, shown only when someone subscribed (most funnels sell
+#: none): started, still on, renewal turned off, given up, renewals and their money.
+SUBSCRIPTION_ROWS: list[tuple[str, Callable[[Metrics], object]]] = [
+    ("Subscriptions: new", lambda m: m.subscriptions),
+    ("  active (renewal off)", lambda m: f"{m.subscriptions_active} ({m.subscriptions_canceled})"),
+    ("  renewals", lambda m: m.renewals),
+    ("  churned", lambda m: m.subscriptions_churned),
+    ("  churn rate", lambda m: pct(m.churn_rate)),
+    ("  recurring revenue", lambda m: _amounts(m.recurring_revenue)),
+    ("  MRR (renewing)", lambda m: _amounts(m.mrr)),
 ]
 METRIC_ROWS: list[tuple[str, Callable[[Metrics], object]]] = [
     ("Leads (started)", lambda m: m.leads),
@@ -204,7 +219,11 @@ def metrics_table(report: Report) -> Table:
     for name, _ in columns:
         table.add_column(name, justify="right")
     gated = any(m.gates_shown for _, m in columns)
-    for title, get in METRIC_ROWS + (GATE_ROWS if gated else []):
+    rows = list(METRIC_ROWS)
+    if any(m.subscriptions for _, m in columns):
+        at = next(i for i, (title, _) in enumerate(rows) if title == "Revenue") + 1
+        rows[at:at] = SUBSCRIPTION_ROWS
+    for title, get in rows + (GATE_ROWS if gated else []):
         cells = [_t(get(m)) for _, m in columns]
         table.add_row(_t(title), *cells)
     return table

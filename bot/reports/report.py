@@ -114,6 +114,18 @@ def metrics_dict(m: Metrics) -> dict[str, Any]:
     }
     out["orders_by_tier"] = {t: m.orders_by_tier.get(t, 0) for t in _tiers(m.orders_by_tier)}
     out["revenue"] = {cur: _num(amount) for cur, amount in sorted(m.revenue.items())}
+    out["subscriptions"] = {
+        "started": m.subscriptions,
+        "active": m.subscriptions_active,
+        "canceled": m.subscriptions_canceled,
+        "churned": m.subscriptions_churned,
+        "renewals": m.renewals,
+        "churn_rate": _num(m.churn_rate),
+    }
+    out["recurring_revenue"] = {
+        cur: _num(amount) for cur, amount in sorted(m.recurring_revenue.items())
+    }
+    out["mrr"] = {cur: _num(amount) for cur, amount in sorted(m.mrr.items())}
     out["segments"] = dict(sorted(m.segments.items()))
     out["stages"] = dict(sorted(m.stages.items()))
     out["spend"] = _num(m.spend.amount) if m.spend else None

@@ -91,6 +91,23 @@ Text = Annotated[str, Field(min_length=1, max_length=20000)]
 
 # Currencies Telegram counts without a fractional part.
 ZERO_DECIMAL = frozenset({"XTR", "JPY", "KRW", "VND", "CLP", "ISK", "UGX"})
+STARS = "XTR"
+#: Telegram renews a Stars subscription every 30 days: the only ``subscription_period`` its
+#: createInvoiceLink accepts. ``subscription: monthly`` in a scenario means this.
+SUBSCRIPTION_PERIOD = timedelta(days=30)
+#: The most Stars one period of a subscription may cost (Telegram refuses more).
+MAX_SUBSCRIPTION_STARS = 10000
+_MONTHLY = frozenset({"monthly", "month", "30d", "30 days"})
+
+
+def _monthly(value: Any) -> Any:
+    """``monthly`` (or ``30d``): the one period Telegram bills Stars subscriptions by."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _MONTHLY):
+        return None if value is None else "monthly"
+    raise ValueError(
+        f"{value!r}: Telegram renews a Stars subscription every 30 days only;"
+        " write 'subscription: monthly'"
+    )
 
 
 class Strict(BaseModel):
@@ -304,16 +321,29 @@ class OfferStep(StepBase):
         default=None, description="Where the chain goes after the buy button is pressed."
     )
     variants: Variants = Field(default_factory=list)
+    subscription: Annotated[Literal["monthly"] | None, BeforeValidator(_monthly)] = Field(
+        default=None,
+        description="Sell it as a Telegram Stars subscription renewed every 30 days (the one "
+        "period Telegram allows): the buy button sends a subscription invoice link. Needs "
+        "currency XTR and a whole price of 1-10000 Stars.",
+    )
 
     @model_validator(mode="after")
     def _how_to_pay(self) -> OfferStep:
-        if not self.invoice and self.link is None:
-            raise ValueError("an offer needs a 'link' to order, or 'invoice: true'")
+        if not self.invoice and self.subscription is None and self.link is None:
+            raise ValueError(
+                "an offer needs a 'link' to order, 'invoice: true' or 'subscription: monthly'"
+            )
         if self.invoice and self.currency == "XTR" and self.price != self.price.to_integral():
             raise ValueError("prices in Telegram Stars (XTR) are whole numbers")
         if self.invoice and self.price <= 0:
             raise ValueError("an invoice needs a price above 0")
         return self
+
+    @property
+    def sells_in_telegram(self) -> bool:
+        """Paid inside Telegram: an invoice, or a subscription's invoice link."""
+        return self.invoice or self.subscription is not None
 
     @property
     def minor_units(self) -> int:
@@ -566,6 +596,17 @@ class Texts(Strict):
     policy_button: Annotated[str, Field(max_length=64)] = "Privacy policy"
     pay_button: Annotated[str, Field(max_length=64)] = "Pay"
     paid: Text = "Payment received — thank you! «{offer}» is yours."
+    # Stars subscriptions (an offer with subscription: monthly); {price} is in Stars.
+    subscribe_link: Text = (
+        "«{offer}»: {price} ⭐ every 30 days, renewed by Telegram. You can cancel any time in"
+        " Telegram's settings, under My Stars."
+    )
+    subscribe_button: Annotated[str, Field(max_length=64)] = "Subscribe"
+    subscribed: Text = (
+        "Subscription «{offer}» is on — thank you! Telegram renews it every 30 days; cancel"
+        " any time in Telegram's settings, under My Stars."
+    )
+    renewed: Text = "Your subscription «{offer}» is renewed — thank you for staying with us!"
     too_long: Text = "That is a long message; I kept the beginning of it."
     handed_off: Text = "A manager will write to you shortly."
     finished: Text = "Thank you! If you have questions, just write here."
@@ -634,6 +675,12 @@ def _positive_span(value: timedelta | None) -> timedelta | None:
     return value
 
 
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
 class JoinRequests(Strict):
     """What the bot does with a request to join the operator's channel or group."""
 
@@ -689,6 +736,13 @@ class Scenario(Strict):
     handoff_timeout: Annotated[SpanExpr | None, AfterValidator(_positive_span)] = Field(
         default=None,
         description="Give a lead back to the bot after this long with managers, e.g. 2d.",
+    )
+    subscription_grace: Annotated[SpanExpr, AfterValidator(_not_negative)] = Field(
+        default_factory=lambda: timedelta(days=1),
+        description=(
+            "How long after a Stars subscription's period ends without a renewal it counts as"
+            " churned (Telegram says nothing when a subscriber cancels), e.g. 1d."
+        ),
     )
     knowledge: list[KnowledgeEntry] = Field(
         default_factory=list,

@@ -22,8 +22,11 @@ from bot.scenario.graph_check import (
 from bot.scenario.knowledge_check import check_knowledge
 from bot.scenario.model import (
     BUILTIN_FIELDS,
+    MAX_SUBSCRIPTION_STARS,
+    STARS,
     BranchStep,
     ContactStep,
+    OfferStep,
     QuestionStep,
     placeholders,
 )
@@ -165,7 +168,7 @@ def _check_values(
 
 
 def _check_texts(texts: dict[str, str], answer_keys: set[str]) -> Iterator[tuple[DataPath, str]]:
-    fields = BUILTIN_FIELDS | answer_keys | {"offer"}
+    fields = BUILTIN_FIELDS | answer_keys | {"offer", "price"}
     for name, text in texts.items():
         for field_name in placeholders(text):
             if field_name not in fields:
@@ -249,6 +252,30 @@ def _check_step(
                     yield (*base, "options", index, "score"), f"unknown segment '{seg}'{hint}"
     if isinstance(step, ContactStep) and not step.optional and step.on_skip:
         yield (*base, "on_skip"), "'on_skip' needs 'optional: true'"
+    if isinstance(step, OfferStep) and step.subscription is not None:
+        yield from _check_subscription(step, base)
+
+
+def _check_subscription(step: OfferStep, base: DataPath) -> Iterator[tuple[DataPath, str]]:
+    """What Telegram accepts for a Stars subscription (createInvoiceLink), said where the
+    operator wrote it: Stars only, a whole price of 1 to 10000, sold by its own invoice."""
+    if step.currency != STARS:
+        yield (
+            (*base, "currency"),
+            f"a subscription is paid in Telegram Stars: write 'currency: XTR'"
+            f" (not {step.currency})",
+        )
+    if step.price != step.price.to_integral() or not 1 <= step.price <= MAX_SUBSCRIPTION_STARS:
+        yield (
+            (*base, "price"),
+            f"a subscription costs a whole number of Stars from 1 to {MAX_SUBSCRIPTION_STARS}"
+            f" a period (not {step.price})",
+        )
+    if step.link is not None:
+        yield (
+            (*base, "link"),
+            "a subscription is sold by its own Telegram invoice link; leave 'link' out",
+        )
 
 
 def _unknown_field(name: str, fields: set[str] | frozenset[str]) -> str:

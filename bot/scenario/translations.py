@@ -28,6 +28,7 @@ STRUCTURAL = frozenset(
         "id", "goto", "key", "on_timeout", "on_skip", "on_decline", "on_click", "on_reply",
         "default", "funnel", "segment", "cap", "branch", "tier", "currency", "ask",
         "after_purchase", "readiness", "stage", "timezone", "scenario", "crm_events",
+        "subscription",
     }
 )
 # fmt: on

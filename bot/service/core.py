@@ -36,6 +36,7 @@ from bot.engine.types import (
     Outcome,
     OutMessage,
     RecordOrder,
+    RecordSubscription,
     Resume,
     SaveAnswer,
     Schedule,
@@ -248,6 +249,20 @@ class FunnelCore:
                         action.currency,
                         action.charge_id,
                         now,
+                        action.kind,
+                    )
+                elif isinstance(action, RecordSubscription):
+                    factor = 1 if action.currency in ZERO_DECIMAL else 100
+                    unit.record_subscription(
+                        lead_id,
+                        action.step,
+                        action.title,
+                        Decimal(action.amount) / factor,
+                        action.currency,
+                        action.charge_id,
+                        action.expires_at,
+                        action.renewal,
+                        now,
                     )
                 elif isinstance(action, Schedule):
                     unit.schedule(lead_id, action.due, action.step, action.token, now, action.kind)
@@ -328,7 +343,7 @@ class FunnelCore:
         """Before Telegram charges: None if the invoice is still on sale as issued, else why."""
         placed = self.scenario.funnel.get(offer_of_payload(payload))
         step = placed.step if placed is not None else None
-        if not isinstance(step, OfferStep) or not step.invoice:
+        if not isinstance(step, OfferStep) or not step.sells_in_telegram:
             return "this offer is no longer available"
         if step.currency != currency or step.minor_units != amount:
             return "the price has changed; please open the offer again"

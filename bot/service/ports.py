@@ -71,6 +71,11 @@ class Channel(Protocol):
         """Approve or decline the prospect's request to join ``chat``; False if refused."""
         ...
 
+    async def cancel_subscription(self, charge_id: str) -> bool:
+        """Turn off renewal of the prospect's Stars subscription whose first payment was
+        ``charge_id``; False if the platform refused (or has no such thing)."""
+        ...
+
 
 class BusinessReach(Protocol):
     """Which Telegram Business connection reaches a lead met in a business chat (the

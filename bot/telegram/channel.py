@@ -44,7 +44,9 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import (
     ApproveChatJoinRequest,
+    CreateInvoiceLink,
     DeclineChatJoinRequest,
+    EditUserStarSubscription,
     GetChatMember,
     SendChatAction,
     SendDocument,
@@ -53,7 +55,14 @@ from aiogram.methods import (
     SendPhoto,
     TelegramMethod,
 )
-from aiogram.types import ChatMemberRestricted, FSInputFile, LabeledPrice, Message
+from aiogram.types import (
+    ChatMemberRestricted,
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LabeledPrice,
+    Message,
+)
 from aiogram.utils.chat_action import ChatActionSender
 from aiohttp import ClientConnectorError
 
@@ -120,6 +129,9 @@ class Channels:
         self.typing_every = typing_every
         self.max_attempts = max_attempts
         self.max_retry_after = max_retry_after
+        #: Subscription invoice links by what they bill: one createInvoiceLink per offer and
+        #: price, shared by every prospect (a link is not tied to a chat).
+        self.invoice_links: dict[Invoice, str] = {}
 
     def asset(self, relative: str) -> Path:
         return self.scenario.funnel.asset(relative)
@@ -160,6 +172,13 @@ class TelegramChannel:
                 method = SendMessage(
                     chat_id=self.chat_id, text=piece.text, reply_markup=piece.markup
                 )
+                await self.call(method, message.priority)
+            elif piece.kind == "invoice_link":
+                assert piece.invoice is not None and piece.text is not None
+                url = await self._invoice_link(piece.invoice, message.priority)
+                button = InlineKeyboardButton(text=piece.invoice.button or "⭐", url=url)
+                markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+                method = SendMessage(chat_id=self.chat_id, text=piece.text, reply_markup=markup)
                 await self.call(method, message.priority)
             elif piece.invoice is not None:
                 await self.call(self._invoice_method(piece.invoice), message.priority)
@@ -203,6 +222,36 @@ class TelegramChannel:
             log.warning("join request of %s to %s not decided: %s", self.chat_id, chat, exc)
             return False
         return True
+
+    async def cancel_subscription(self, charge_id: str) -> bool:
+        """Turn off the renewal of the prospect's Stars subscription (editUserStarSubscription,
+        named by its first payment's charge id); it stays paid up to the end of its period.
+        False when Telegram refused or did not answer (nothing is assumed then)."""
+        method = EditUserStarSubscription(
+            user_id=self.chat_id, telegram_payment_charge_id=charge_id, is_canceled=True
+        )
+        try:
+            done: bool = await self.call(method)
+        except (SendRejected, RecipientGone, SendInDoubt) as exc:
+            log.warning("subscription %s of %s not canceled: %s", charge_id, self.chat_id, exc)
+            return False
+        return done
+
+    async def _invoice_link(self, invoice: Invoice, priority: Priority) -> str:
+        """The subscription's invoice link, created once per offer and price."""
+        links = self.shared.invoice_links
+        link = links.get(invoice)
+        if link is None:
+            method = CreateInvoiceLink(
+                title=invoice.title,
+                description=invoice.description,
+                payload=invoice.payload,
+                currency=invoice.currency,
+                prices=[LabeledPrice(label=invoice.title, amount=invoice.amount)],
+                subscription_period=invoice.period,
+            )
+            link = links[invoice] = await self.call(method, priority)
+        return link
 
     @asynccontextmanager
     async def _typing(self) -> AsyncIterator[None]:
@@ -398,6 +447,11 @@ class LinkedChat:
         except RecipientGone:
             return False
 
+    async def cancel_subscription(self, charge_id: str) -> bool:
+        """A subscription is the bot's own sale (no invoices go out on an account's behalf):
+        it is cancelled with the customer's user id, whichever chat they wrote from."""
+        return await self.shared.chat(self.bot, self.chat_id).cancel_subscription(charge_id)
+
 
 class Unreachable:
     """A lead of another face (e.g. the terminal simulator) met by the Telegram touch loop."""
@@ -415,6 +469,9 @@ class Unreachable:
         return None
 
     async def decide_join(self, chat: str, approve: bool) -> bool:
+        return False
+
+    async def cancel_subscription(self, charge_id: str) -> bool:
         return False
 
 

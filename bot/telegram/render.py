@@ -16,13 +16,14 @@ from bot.engine.types import Invoice, OutMessage
 from bot.telegram.keyboards import ReplyMarkup, inline_keyboard, reply_keyboard
 from bot.telegram.split import MAX_CAPTION, MAX_TEXT, repair, split, visible_len, visible_text
 
-Kind = Literal["text", "photo", "document", "invoice"]
+Kind = Literal["text", "photo", "document", "invoice", "invoice_link"]
 Markup = InlineKeyboardMarkup | ReplyMarkup
 
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """One Bot API call: a text, a file (path relative to the scenario), or an invoice."""
+    """One Bot API call: a text, a file (path relative to the scenario), an invoice, or a
+    text with a button to an invoice link (a subscription; the channel creates the link)."""
 
     kind: Kind
     text: str | None = None
@@ -32,6 +33,8 @@ class Piece:
 
 
 def plan(message: OutMessage, text_limit: int = MAX_TEXT) -> list[Piece]:
+    if message.invoice is not None and message.invoice.period:
+        return _with_invoice_link(message, message.invoice, text_limit)
     if message.invoice is not None:
         return _with_invoice(message, message.invoice, text_limit)
     files: list[tuple[Kind, str]] = []
@@ -57,6 +60,14 @@ def _with_invoice(message: OutMessage, invoice: Invoice, text_limit: int) -> lis
         [Piece("text", part) for part in parts], inline_keyboard(message), reply_keyboard(message)
     )
     return [*pieces, Piece("invoice", invoice=invoice)]
+
+
+def _with_invoice_link(message: OutMessage, invoice: Invoice, text_limit: int) -> list[Piece]:
+    """A subscription: its words, the last part carrying the one button, to the invoice
+    link (Telegram bills periodically only through createInvoiceLink, not sendInvoice)."""
+    parts = split(message.text, text_limit) or [invoice.title]
+    pieces = [Piece("text", part) for part in parts[:-1]]
+    return [*pieces, Piece("invoice_link", parts[-1], invoice=invoice)]
 
 
 def _with_keyboards(

@@ -33,6 +33,8 @@ RU: dict[str, str] = {
     "offers shown": "показы офферов", "offers clicked": "клики по офферам",
     "to a manager": "менеджеру", "buyers": "покупатели", "orders": "заказы",
     "revenue": "выручка", "metric": "метрика", "all": "все",
+    "subscriptions": "подписки", "renewals": "продления", "churned": "отток",
+    "recurring revenue": "регул. выручка",
     "step": "шаг", "reached": "дошли", "of start": "от начала", "dropped": "отвалились",
     "who": "кто", "source": "источник", "arrived": "пришёл", "last seen": "был",
     "segment": "сегмент", "readiness": "готовность", "classified": "классификация",
@@ -186,6 +188,14 @@ def _metrics_rows(m: Metrics, lang: str) -> list[list[str]]:
         ["orders", str(m.orders)],
         ["revenue", money(m.revenue)],
     ]
+    if m.subscriptions:  # the subscription rung, when someone subscribed
+        rows += [
+            ["subscriptions", f"{m.subscriptions_active} / {m.subscriptions}"],
+            ["renewals", str(m.renewals)],
+            ["churned", f"{m.subscriptions_churned} ({pct(m.churn_rate)})"],
+            ["recurring revenue", money(m.recurring_revenue)],
+            ["MRR", money(m.mrr)],
+        ]
     return [[tr(lang, name), value] for name, value in rows]
 
 

@@ -18,6 +18,7 @@ from fakes.bot_api.records import (
     UPDATE_TYPES,
     Call,
     Failure,
+    StarSubscription,
     StoredFile,
     TokenBucket,
 )
@@ -77,6 +78,14 @@ class FakeBotState:
         #: ``business_message`` (with ``sender_business_bot``), as the account's outgoing one.
         self.echo_business = True
         self.pending_updates: list[dict[str, Any]] = []
+        #: Invoice links the bot created (createInvoiceLink), by URL: what each one bills.
+        self.invoice_links: dict[str, dict[str, Any]] = {}
+        #: Stars subscriptions by their first payment's charge id (``successful_payment_update``).
+        self.star_subscriptions: dict[str, StarSubscription] = {}
+        #: How the bot answered each pre-checkout query (query id -> ok).
+        self.checkout_answers: dict[str, bool] = {}
+        #: Pre-checkout queries built for an invoice link: query id -> (user id, link).
+        self._checkouts: dict[str, tuple[int, str]] = {}
 
         self._started_at = time.monotonic()
         self._last_update_id = 0

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import secrets
 import time
 from typing import Any
 
@@ -16,10 +17,12 @@ from fakes.bot_api.records import (
     DEFAULT_ERROR_DESCRIPTIONS,
     MAX_CALLBACK_ANSWER_LENGTH,
     MAX_CAPTION_LENGTH,
+    MAX_SUBSCRIPTION_STARS,
     MAX_TEXT_LENGTH,
     NOT_MODIFIED,
     QUERY_TOO_OLD,
     SECRET_TOKEN_RE,
+    SUBSCRIPTION_PERIOD,
     ApiError,
     Call,
     bad_request,
@@ -332,6 +335,32 @@ class BotMethods(CheckedCalls):
 
     async def _send_invoice(self, call: Call) -> Any:
         chat_id = self._require_chat(call)
+        invoice = self._checked_invoice(call)
+        markup = self._checked_markup(call)
+        invoice["start_parameter"] = str(call.params.get("start_parameter") or "")
+        return self._store_message(chat_id, {"invoice": invoice, "reply_markup": markup})
+
+    async def _create_invoice_link(self, call: Call) -> Any:
+        """A link anyone can pay; with ``subscription_period`` a Stars subscription, which
+        Telegram takes only in XTR, for 30 days exactly and up to 10000 Stars a period."""
+        invoice = self._checked_invoice(call)
+        period = call.params.get("subscription_period")
+        if period is not None:
+            if invoice["currency"] != "XTR":
+                raise bad_request("subscriptions are paid in Telegram Stars: currency must be XTR")
+            if period != SUBSCRIPTION_PERIOD:
+                raise bad_request("SUBSCRIPTION_PERIOD_INVALID")
+            if invoice["total_amount"] > MAX_SUBSCRIPTION_STARS:
+                raise bad_request("SUBSCRIPTION_PRICE_INVALID")
+            invoice["subscription_period"] = period
+        invoice["payload"] = str(call.params.get("payload"))
+        link = "https://t.me/$" + secrets.token_urlsafe(12)
+        self.invoice_links[link] = invoice
+        return link
+
+    def _checked_invoice(self, call: Call) -> dict[str, Any]:
+        """What sendInvoice and createInvoiceLink both refuse: lengths, currency, prices; and
+        for Stars (XTR) exactly one price and no payment provider."""
         title = str(call.params.get("title") or "")
         description = str(call.params.get("description") or "")
         payload = str(call.params.get("payload") or "")
@@ -351,15 +380,30 @@ class BotMethods(CheckedCalls):
             total = sum(int(price["amount"]) for price in prices)
         except (KeyError, TypeError, ValueError):
             raise bad_request("can't parse prices JSON object") from None
-        markup = self._checked_markup(call)
-        invoice = {
+        if currency == "XTR" and (len(prices) != 1 or call.params.get("provider_token")):
+            raise bad_request("STARS_INVOICE_INVALID")
+        return {
             "title": title,
             "description": description,
-            "start_parameter": str(call.params.get("start_parameter") or ""),
             "currency": currency,
             "total_amount": total,
         }
-        return self._store_message(chat_id, {"invoice": invoice, "reply_markup": markup})
+
+    async def _edit_user_star_subscription(self, call: Call) -> Any:
+        """Cancel (or allow again) the renewal of a subscription the bot sold, named by its
+        first payment's charge id and its subscriber."""
+        user_id = call.params.get("user_id")
+        charge_id = str(call.params.get("telegram_payment_charge_id") or "")
+        canceled = call.params.get("is_canceled")
+        if not isinstance(canceled, bool):
+            raise bad_request('parameter "is_canceled" is required')
+        subscription = self.star_subscriptions.get(charge_id)
+        if subscription is None:
+            raise bad_request("CHARGE_ID_INVALID")
+        if user_id != subscription.user_id:
+            raise bad_request("USER_ID_INVALID")
+        subscription.canceled_by_bot = canceled
+        return True
 
     async def _answer_pre_checkout_query(self, call: Call) -> Any:
         query_id = str(call.params.get("pre_checkout_query_id") or "")
@@ -368,4 +412,5 @@ class BotMethods(CheckedCalls):
         if call.params.get("ok") is not True and not call.params.get("error_message"):
             raise bad_request("error_message is required when ok is false")
         self._open_queries.discard(query_id)
+        self.checkout_answers[query_id] = call.params.get("ok") is True
         return True

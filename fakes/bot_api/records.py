@@ -49,6 +49,7 @@ INT_FIELDS = frozenset(
         "cache_time",
         "max_connections",
         "max_tip_amount",
+        "subscription_period",
     }
 )
 BOOL_FIELDS = frozenset(
@@ -69,6 +70,7 @@ BOOL_FIELDS = frozenset(
         "need_email",
         "need_shipping_address",
         "is_flexible",
+        "is_canceled",
     }
 )
 CHAT_ACTIONS = frozenset(
@@ -248,6 +250,25 @@ class Call:
             f"+{self.time - origin:.3f}s {self.method} chat={self.chat_id} "
             f"-> {status}{error} {params}"
         )
+
+
+#: The one subscription period Telegram accepts (createInvoiceLink), and its price cap.
+SUBSCRIPTION_PERIOD = 2592000
+MAX_SUBSCRIPTION_STARS = 10000
+
+
+@dataclass
+class StarSubscription:
+    """A Stars subscription a (scripted) user bought through an invoice link."""
+
+    user_id: int
+    link: str
+    payload: str
+    amount: int
+    period: int
+    expires: int  # Unix time the paid period ends
+    canceled_by_bot: bool = False
+    renewals: int = 0
 
 
 class ApiError(Exception):

@@ -12,7 +12,7 @@ from typing import Any
 from fakes.bot_api.base import FakeBotState
 from fakes.bot_api.checks import business_chat_key
 from fakes.bot_api.html import utf16_len
-from fakes.bot_api.records import Failure
+from fakes.bot_api.records import Failure, StarSubscription
 
 
 class Scripting(FakeBotState):
@@ -317,3 +317,76 @@ class Scripting(FakeBotState):
                 "invoice_payload": payload,
             }
         }
+
+    # ---------------------------------------------------------------- paying invoice links
+
+    def invoice_checkout_update(self, user_id: int, link: str) -> dict[str, Any]:
+        """The pre_checkout_query Telegram sends when ``user_id`` pays the invoice behind
+        ``link`` (one the bot created with createInvoiceLink)."""
+        invoice = self.invoice_links.get(link)
+        if invoice is None:
+            raise AssertionError(f"the bot created no invoice link {link!r}")
+        update = self.pre_checkout_update(
+            user_id, invoice["total_amount"], currency=invoice["currency"],
+            payload=invoice["payload"],
+        )  # fmt: skip
+        self._checkouts[update["pre_checkout_query"]["id"]] = (user_id, link)
+        return update
+
+    def successful_payment_update(self, checkout: Mapping[str, Any]) -> dict[str, Any]:
+        """The payment Telegram reports after the bot accepted ``checkout`` (an update from
+        ``invoice_checkout_update``). For a subscription link it is the first of a Stars
+        subscription (``is_recurring``, ``is_first_recurring``, the period's end), which
+        ``renewal_update`` renews and editUserStarSubscription may cancel."""
+        query_id = str(checkout["pre_checkout_query"]["id"])
+        if self.checkout_answers.get(query_id) is not True:
+            raise AssertionError(
+                f"Telegram charges only after answerPreCheckoutQuery(ok=True) for {query_id}"
+            )
+        user_id, link = self._checkouts[query_id]
+        invoice = self.invoice_links[link]
+        charge_id = "stxt" + secrets.token_urlsafe(16)
+        payment: dict[str, Any] = {
+            "currency": invoice["currency"],
+            "total_amount": invoice["total_amount"],
+            "invoice_payload": invoice["payload"],
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "",
+        }
+        period = invoice.get("subscription_period")
+        if period:
+            expires = int(time.time()) + int(period)
+            payment.update(
+                subscription_expiration_date=expires, is_recurring=True, is_first_recurring=True
+            )
+            self.star_subscriptions[charge_id] = StarSubscription(
+                user_id, link, invoice["payload"], invoice["total_amount"], int(period), expires
+            )
+        update = self.message_update(user_id, None)
+        update["message"]["successful_payment"] = payment
+        return update
+
+    def renewal_update(self, charge_id: str) -> dict[str, Any]:
+        """The next period's payment of the subscription whose first payment was
+        ``charge_id``: Telegram charges it by itself, with no pre-checkout query. Refused
+        (AssertionError) when the bot turned the renewal off, as Telegram would not charge."""
+        subscription = self.star_subscriptions.get(charge_id)
+        if subscription is None:
+            raise AssertionError(f"no subscription started with charge {charge_id!r}")
+        if subscription.canceled_by_bot:
+            raise AssertionError(f"the bot canceled subscription {charge_id!r}: no renewal")
+        subscription.expires += subscription.period
+        subscription.renewals += 1
+        invoice = self.invoice_links[subscription.link]
+        payment = {
+            "currency": invoice["currency"],
+            "total_amount": subscription.amount,
+            "invoice_payload": subscription.payload,
+            "telegram_payment_charge_id": "stxt" + secrets.token_urlsafe(16),
+            "provider_payment_charge_id": "",
+            "subscription_expiration_date": subscription.expires,
+            "is_recurring": True,
+        }
+        update = self.message_update(subscription.user_id, None)
+        update["message"]["successful_payment"] = payment
+        return update

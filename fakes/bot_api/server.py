@@ -105,6 +105,8 @@ class FakeBotAPI(BotMethods, Scripting):
             "getMyCommands": self._get_my_commands,
             "sendInvoice": self._send_invoice,
             "answerPreCheckoutQuery": self._answer_pre_checkout_query,
+            "createInvoiceLink": self._create_invoice_link,
+            "editUserStarSubscription": self._edit_user_star_subscription,
             "getChatMember": self._get_chat_member,
             "approveChatJoinRequest": self._approve_chat_join_request,
             "declineChatJoinRequest": self._decline_chat_join_request,

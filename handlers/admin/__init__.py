@@ -1,5 +1,6 @@
-"""Admin-facing routers: look-ups (``reports``), taking leads from the bot (``handover``)
-and the way into the web dashboard (``web_access``: /web, the /admin Mini App button).
+"""Admin-facing routers: look-ups (``reports``), taking leads from the bot (``handover``),
+turning a Stars subscription's renewal off (``subscriptions``: /cancelsub) and the way into
+the web dashboard (``web_access``: /web, the /admin Mini App button).
 
 Registered before the prospect routers; their filters (``handlers.filters``) let only the
 staff through, so for anyone else the update travels on to the funnel. ``/broadcast``
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers.admin import broadcast, handover, reports, web_access
+from handlers.admin import broadcast, handover, reports, subscriptions, web_access
 from handlers.filters import IsStaff
 
 
@@ -20,6 +21,10 @@ def router() -> Router:
     admin.callback_query.filter(IsStaff())
     # web_access first: with the dashboard configured its /admin (help + Mini App button) wins.
     admin.include_routers(
-        broadcast.router(), web_access.router(), reports.router(), handover.router()
+        broadcast.router(),
+        web_access.router(),
+        reports.router(),
+        handover.router(),
+        subscriptions.router(),
     )
     return admin

@@ -20,6 +20,7 @@ TEXTS: dict[str, dict[str, str]] = {
 /export [leads|events] — the CSV, as <code>leadbot export</code> writes it (private chat only)
 /take &lt;id&gt; — take a lead: the bot goes silent for them
 /release &lt;id&gt; — give a lead back to the bot; its chain goes on
+/cancelsub &lt;id&gt; — turn off the renewal of a lead's Stars subscription
 /reload — re-read the scenario file now""",
         "ru": """<b>Команды администратора</b>
 /stats — новые лиды, квалифицированные, контакты, сегменты: сегодня, 7 и 30 дней
@@ -28,6 +29,7 @@ TEXTS: dict[str, dict[str, str]] = {
 /export [leads|events] — CSV, как его пишет <code>leadbot export</code> (только в личном чате)
 /take &lt;id&gt; — забрать лида: бот перестаёт ему писать
 /release &lt;id&gt; — вернуть лида боту; его цепочка продолжится
+/cancelsub &lt;id&gt; — отключить продление подписки лида за звёзды
 /reload — перечитать файл сценария сейчас""",
     },
     "help_web": {
@@ -85,6 +87,23 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Забрали: бот молчит для этого лида.",
     },
     "toast_back": {"en": "Back with the bot.", "ru": "Снова у бота."},
+    # /cancelsub (handlers/admin/subscriptions.py)
+    "sub_usage": {
+        "en": "Usage: /cancelsub &lt;lead id&gt;",
+        "ru": "Так: /cancelsub &lt;номер лида&gt;",
+    },
+    "sub_none": {
+        "en": "Lead #{0} has no subscription that renews: nothing to cancel.",
+        "ru": "У лида #{0} нет продлевающейся подписки: отменять нечего.",
+    },
+    "sub_canceled": {
+        "en": "Lead #{0}: «{1}» will not renew; it stays paid until {2}.",
+        "ru": "Лид #{0}: «{1}» больше не продлится; оплачена до {2}.",
+    },
+    "sub_refused": {
+        "en": "Lead #{0}: Telegram did not cancel {1} subscription(s); see the log.",
+        "ru": "Лид #{0}: Telegram не отменил подписок: {1}; подробности в журнале.",
+    },
     "web_link": {
         "en": "Your sign-in link for the dashboard (once, within {minutes} minutes):\n{url}",
         "ru": "Ссылка для входа в панель (одноразовая, {minutes} мин.):\n{url}",

@@ -27,6 +27,9 @@ class Chat:
     async def decide_join(self, chat: str, approve: bool) -> bool:
         return False
 
+    async def cancel_subscription(self, charge_id: str) -> bool:
+        return False
+
     @asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
         yield
