@@ -16,6 +16,10 @@ A chat of the operator's Telegram Business account is a ``TelegramChannel`` with
 (``on_behalf``). A stored business lead is reached through ``LinkedChat``, which asks the
 service for the lead's connection first and sends nothing when it is disabled or may not
 reply (the lead is then unreachable, as after a block).
+
+long: one chat's calls and the one translation of Telegram's answers, with the two stand-ins
+``Channels`` hands out for stored leads (``LinkedChat``, ``Unreachable``); split apart, the
+factory and its stand-ins would import each other back and forth.
 """
 
 from __future__ import annotations
