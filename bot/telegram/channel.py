@@ -10,6 +10,10 @@ Telegram's answers are translated here into what the service understands, per me
 - in doubt (``SendInDoubt``): a time-out, a connection cut after the request went out, a
   gateway time-out page, or anything unforeseen: the message may have arrived, so it is never
   sent again blindly, exactly as after a crash mid-send (see docs/deployment.md).
+
+A paid broadcast's copy (``TelegramChannel.paid``) goes with ``allow_paid_broadcast`` through
+its own lane of the Throttle, each of its messages counted against the Stars cap first and
+given back when Telegram refuses it; Telegram refusing for want of Stars stops the broadcast.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from aiohttp import ClientConnectorError
 
 from bot.engine.types import Invoice, OutMessage, Priority
 from bot.service import Channel, RecipientGone, ScenarioHolder, SendInDoubt, SendRejected
+from bot.service.ports import PaidSend
 from bot.telegram.files import FileIds
 from bot.telegram.render import Piece, plan
 from bot.telegram.throttle import Throttle
@@ -75,6 +80,10 @@ MEMBER_STATUSES = frozenset(
 _STALE_FILE_HINTS = ("wrong file identifier", "file reference", "wrong remote file")
 #: A proxy's page saying it gave up waiting for the Bot API: the request may have gone through.
 _GATEWAY_TIMEOUT = re.compile(r"\b504\b|gateway time-?out", re.IGNORECASE)
+#: Telegram's refusal of a paid send when the bot's Stars balance cannot pay for it.
+_NO_STARS = re.compile(r"BALANCE_TOO_LOW|not enough stars", re.IGNORECASE)
+#: Calls that put a message in front of someone: the ones ``allow_paid_broadcast`` applies to.
+PAID_METHODS = (SendMessage, SendPhoto, SendDocument, SendInvoice)
 
 T = TypeVar("T")
 
@@ -119,23 +128,55 @@ class Channels:
 
 
 class TelegramChannel:
-    def __init__(self, bot: Bot, chat_id: int, shared: Channels) -> None:
+    def __init__(
+        self, bot: Bot, chat_id: int, shared: Channels, terms: PaidSend | None = None
+    ) -> None:
         self.bot = bot
         self.chat_id = chat_id
         self.shared = shared
+        self.terms = terms
+
+    def paid(self, terms: PaidSend) -> TelegramChannel:
+        """This chat, for one paid broadcast's copy (``bot.service.ports.PaysForSpeed``)."""
+        return TelegramChannel(self.bot, self.chat_id, self.shared, terms)
 
     async def send(self, message: OutMessage) -> None:
-        for piece in plan(message):
+        pieces = plan(message)
+        terms = self.terms
+        if terms is None:
+            await self._send_pieces(pieces, message.priority)
+            return
+        # All the message's calls are counted first: at the cap a lead gets all of it or none.
+        if not await terms.budget.take(len(pieces)):
+            raise SendRejected("not sent: the paid broadcast's Stars cap is spent")
+        gone = 0  # calls that went out (or may have): Telegram charges for those
+        try:
+            for piece in pieces:
+                try:
+                    await self._send_pieces([piece], message.priority)
+                except SendInDoubt:
+                    gone += 1
+                    raise
+                except SendRejected as exc:
+                    if _NO_STARS.search(str(exc)):
+                        await terms.budget.halt(f"the bot's Stars balance is too low ({exc})")
+                    raise
+                gone += 1
+        finally:
+            await terms.budget.give_back(len(pieces) - gone)
+
+    async def _send_pieces(self, pieces: list[Piece], priority: Priority) -> None:
+        for piece in pieces:
             if piece.kind == "text":
                 assert piece.text is not None
                 method = SendMessage(
                     chat_id=self.chat_id, text=piece.text, reply_markup=piece.markup
                 )
-                await self.call(method, message.priority)
+                await self.call(method, priority)
             elif piece.invoice is not None:
-                await self.call(self._invoice_method(piece.invoice), message.priority)
+                await self.call(self._invoice_method(piece.invoice), priority)
             else:
-                await self._send_file(piece, message.priority)
+                await self._send_file(piece, priority)
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return self._typing()
@@ -228,14 +269,19 @@ class TelegramChannel:
         """Run one Bot API call: permanent failures raise at once, transient ones are retried
         (bounded), and a call that may have gone through raises ``SendInDoubt``."""
         shared = self.shared
+        lane = None
+        if self.terms is not None and isinstance(method, PAID_METHODS):
+            lane = shared.throttle.lane(self.terms.broadcast_id, self.terms.rate)
+            flagged = method.model_copy(update={"allow_paid_broadcast": True})
+            method = cast("TelegramMethod[T]", flagged)
         attempt = 0
         while True:
             attempt += 1
-            await shared.throttle.acquire(priority, self.chat_id)
+            await shared.throttle.acquire(priority, self.chat_id, lane)
             try:
                 return await self.bot(method)
             except TelegramRetryAfter as exc:
-                shared.throttle.penalize(exc.retry_after, self.chat_id)
+                shared.throttle.penalize(exc.retry_after, self.chat_id, lane)
                 if attempt >= shared.max_attempts or exc.retry_after > shared.max_retry_after:
                     raise SendRejected(f"flood control: {exc.message}") from exc
                 log.warning(
