@@ -178,7 +178,7 @@ class TouchService(FunnelCore):
             await self.finish_touch(due.touch_id, TouchState.CANCELLED)
             return
         key, channel = LeadKey(lead.channel, lead.user_id), channel_for(lead)
-        if mailing is not None and mailing.state != BroadcastState.ACTIVE:
+        if mailing is not None and not _may_send(mailing, budget):
             # Paused or cancelled after this batch was claimed: back to the queue, or dropped.
             if mailing.state == BroadcastState.CANCELLED:
                 await self.finish_touch(due.touch_id, TouchState.CANCELLED)
@@ -237,3 +237,16 @@ class TouchService(FunnelCore):
 def _paid(channel: Channel, terms: PaidSend) -> Channel:
     """The lead's channel sending with ``allow_paid_broadcast``, if it can (Telegram's)."""
     return channel.paid(terms) if isinstance(channel, PaysForSpeed) else channel
+
+
+def _may_send(mailing: BroadcastRow, budget: StarsBudget | None) -> bool:
+    """An active mailing's copy goes; so does a paid copy holding its message of a cap that
+    another process found spent meanwhile (it was counted before the broadcast stopped)."""
+    if mailing.state == BroadcastState.ACTIVE:
+        return True
+    return (
+        mailing.state == BroadcastState.STOPPED
+        and mailing.stop_reason == CAP_SPENT
+        and budget is not None
+        and budget.held > 0
+    )

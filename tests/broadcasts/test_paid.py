@@ -21,6 +21,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import func, select
 
+from bot.broadcasts.audience import AudienceWords
 from bot.broadcasts.flow import make_draft, preview, send
 from bot.broadcasts.service import control, progress
 from bot.service import FunnelService
@@ -65,15 +66,20 @@ async def running_bot(tg: FakeBotAPI, path: Path, clock: Clock) -> AsyncIterator
 
 
 async def mail(
-    s: Stack, clock: Clock, name: str, *, paid: bool, cap: str | None = None, **words: str
+    s: Stack,
+    clock: Clock,
+    name: str,
+    *,
+    paid: bool,
+    cap: str | None = None,
+    rate: str | None = None,
+    source: str | None = None,
 ) -> tuple[int, int]:
     """A broadcast through the flow every face uses: draft, preview, send; (id, queued)."""
-    from bot.broadcasts.audience import AudienceWords
-
     funnel = s.service.scenario.funnel
     draft = make_draft(
-        funnel, AudienceWords(**words), clock(), funnel.timezone, name=name, paid=paid,
-        stars_cap=cap, message={"message": NEWS + " {first_name}"},
+        funnel, AudienceWords(source=source), clock(), funnel.timezone, name=name, paid=paid,
+        stars_cap=cap, rate=rate, message={"message": NEWS + " {first_name}"},
     )  # fmt: skip
     shown = await preview(s.db, funnel, draft, clock())
     started = await send(s.db, funnel, draft, clock(), funnel.timezone, created_by="test")
@@ -118,9 +124,9 @@ async def test_a_paid_broadcast_outruns_30_a_second_only_because_it_opted_in_wit
         await add_leads(s.db, 120, clock(), first_user=200_000, source="blog")
         s.loop.start()
 
-        # Paid, to 3,000 leads (300 Stars) with a cap of 100 Stars: 1,000 messages, then it
+        # Paid, to 3,000 leads (300 Stars) with a cap of 80 Stars: 800 messages, then it
         # stops. Alongside, the same message without the opt-in to 120 other leads.
-        paid_id, queued = await mail(s, clock, "flash", paid=True, cap="100", source="ads")
+        paid_id, queued = await mail(s, clock, "flash", paid=True, cap="80", source="ads")
         assert queued == 3000
         free_id, queued = await mail(s, clock, "flash (free)", paid=False, source="blog")
         assert queued == 120
@@ -128,13 +134,13 @@ async def test_a_paid_broadcast_outruns_30_a_second_only_because_it_opted_in_wit
         await until(lambda: settled(s.db, free_id), timeout=30)
 
         fast = copies(tg, 100_000, 103_000)
-        assert len(fast) == 1000 == len(tg.stars.paid_calls)
+        assert len(fast) == 800 == len(tg.stars.paid_calls)
         assert all(c.paid for c in fast)
         assert stopped.broadcast.state == "stopped"
         assert stopped.broadcast.stop_reason == "its Stars cap is spent"
-        assert stopped.broadcast.paid_spent == 1000  # 100.0 Stars: the cap, to the message
-        assert (stopped.delivered, stopped.queued) == (1000, 2000)
-        assert tg.stars.spent == Decimal("100.0") and tg.stars.balance == Decimal("400.0")
+        assert stopped.broadcast.paid_spent == 800  # 80.0 Stars: the cap, to the message
+        assert (stopped.delivered, stopped.queued) == (800, 2200)
+        assert tg.stars.spent == Decimal("80.0") and tg.stars.balance == Decimal("420.0")
         slow = copies(tg, 200_000, 200_120)
         assert len(slow) == 120 and not any(c.paid for c in slow)
         assert tg.rejected_429 == 0  # neither went past what the fake allows it
@@ -143,14 +149,59 @@ async def test_a_paid_broadcast_outruns_30_a_second_only_because_it_opted_in_wit
         free_rate = sustained_rate(slow, burst=TELEGRAM_RATE)
         print(f"paid {paid_rate:.0f}/s, unpaid {free_rate:.1f}/s")
         assert free_rate <= TELEGRAM_RATE * 1.05, free_rate
-        # Well above what the fake lets through unpaid (a loaded machine still does ~80/s).
-        assert paid_rate > TELEGRAM_RATE * 1.5, paid_rate
+        # Above what Telegram lets through unpaid: 100-160/s on our 2-core machine, ~40/s
+        # when other jobs load it to 5 (the bot's own work per message is the limit then).
+        assert paid_rate > TELEGRAM_RATE, paid_rate
 
         # A higher cap lets the stopped broadcast go on; it stops again at the new cap.
-        await control(s.db, paid_id, "resume", clock(), stars_cap="105.05")
+        await control(s.db, paid_id, "resume", clock(), stars_cap="85.05")
         again: Progress = await until(lambda: settled(s.db, paid_id), timeout=30)
-        assert again.broadcast.state == "stopped" and again.broadcast.paid_spent == 1050
-        assert (again.delivered, again.queued) == (1050, 1950)
+        assert again.broadcast.state == "stopped" and again.broadcast.paid_spent == 850
+        assert (again.delivered, again.queued) == (850, 2150)
         reached = copies(tg, 100_000, 103_000)
-        assert len(reached) == len({c.chat_id for c in reached}) == 1050  # nobody twice
-        assert tg.stars.spent == Decimal("105.0")
+        assert len(reached) == len({c.chat_id for c in reached}) == 850  # nobody twice
+        assert tg.stars.spent == Decimal("85.0")
+
+
+async def test_when_the_bots_stars_run_out_telegram_refuses_and_the_broadcast_stops(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    async with (
+        FakeBotAPI(global_rate=TELEGRAM_RATE, per_chat_rate=1, star_balance=1) as tg,
+        running_bot(tg, tmp_path / "leads.db", clock) as s,
+    ):
+        await add_leads(s.db, 20, clock(), first_user=100_000)
+        s.loop.start()
+        bid, _ = await mail(s, clock, "flash", paid=True, cap="5")
+        stopped: Progress = await until(lambda: settled(s.db, bid), timeout=30)
+        assert len(tg.stars.paid_calls) == 10 and tg.stars.balance == 0
+        refused = [c for c in tg.calls if c.status == 400]
+        assert len(refused) == 1 and "BALANCE_TOO_LOW" in (refused[0].error or "")
+        b = stopped.broadcast
+        assert b.state == "stopped" and (b.stop_reason or "").startswith(
+            "the bot's Stars balance is too low"
+        )
+        assert b.paid_spent == 10  # the refused message went back to the cap
+        assert (stopped.delivered, stopped.rejected, stopped.queued) == (10, 1, 9)
+
+        tg.stars.balance += 5  # the owner tops the bot up, then resumes
+        await control(s.db, bid, "resume", clock())
+        done: Progress = await until(lambda: settled(s.db, bid), timeout=30)
+        assert done.done and done.delivered == 19 and done.broadcast.paid_spent == 19
+        assert tg.stars.spent == Decimal("1.9")
+
+
+async def test_an_operator_may_set_a_paid_broadcast_a_lower_rate(tmp_path: Path) -> None:
+    clock = Clock()
+    async with (
+        FakeBotAPI(global_rate=TELEGRAM_RATE, per_chat_rate=1, star_balance=100) as tg,
+        running_bot(tg, tmp_path / "leads.db", clock) as s,
+    ):
+        await add_leads(s.db, 150, clock(), first_user=100_000)
+        s.loop.start()
+        bid, _ = await mail(s, clock, "flash", paid=True, cap="100", rate="50")
+        await until(lambda: settled(s.db, bid), timeout=30)
+        sent = copies(tg, 100_000, 100_150)
+        assert len(sent) == 150 and all(c.paid for c in sent)
+        assert sustained_rate(sent, burst=50) <= 50 * 1.05  # its own 50/s, not 1000
