@@ -73,7 +73,14 @@ class TouchService(FunnelCore):
                 )
         fast = [due for due in batch if due.broadcast_id in paid]
         rest = [due for due in batch if due.broadcast_id not in paid]
-        await asyncio.gather(self._in_turn(rest, channel_for), self._in_flight(fast, channel_for))
+        if fast and rest:  # a paid broadcast's copies do not wait for the others' 30/s
+            await asyncio.gather(
+                self._in_turn(rest, channel_for), self._in_flight(fast, channel_for)
+            )
+        elif fast:
+            await self._in_flight(fast, channel_for)
+        else:  # in this task: a process dying mid-send (KeyboardInterrupt) stops right here
+            await self._in_turn(rest, channel_for)
         return len(batch)  # those run: copies put back for want of Stars are not counted
 
     async def _hold_paid(
