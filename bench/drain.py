@@ -51,7 +51,7 @@ from bench.seeding import (
 from bot.qualification import OfflineQualifier
 from bot.service import FunnelService, ScenarioHolder, utcnow
 from bot.telegram.channel import Channels
-from bot.telegram.throttle import Throttle
+from bot.telegram.throttle import Lane, Throttle
 from storage.db import Database
 
 RATE = 30.0  # the global limit, on both sides
@@ -100,9 +100,11 @@ class Probe:
                 record[1] = time.monotonic()
                 self.touches.append(record)
 
-        async def timed_acquire(priority: Any = "reply", chat_id: int | None = None) -> None:
+        async def timed_acquire(
+            priority: Any = "reply", chat_id: int | None = None, lane: Lane | None = None
+        ) -> None:
             start = time.monotonic()
-            await acquire(priority, chat_id)
+            await acquire(priority, chat_id, lane)
             record = self.current.get()
             if record is not None:
                 record[2] += time.monotonic() - start

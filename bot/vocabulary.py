@@ -224,6 +224,9 @@ class BroadcastState(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
     CANCELLED = "cancelled"
+    #: Stopped by the bot itself (``broadcasts.stop_reason`` says why: a paid broadcast's
+    #: Stars cap is spent, or the bot's Stars balance ran out); its copies wait, as paused.
+    STOPPED = "stopped"
 
 
 class BroadcastKind(StrEnum):

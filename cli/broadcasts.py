@@ -19,6 +19,7 @@ import typer
 
 from bot.broadcasts.audience import AudienceWords, describe, load_message
 from bot.broadcasts.flow import Draft, Preview, make_draft, preview, send
+from bot.broadcasts.paid import stars
 from bot.broadcasts.preview import as_text
 from bot.broadcasts.service import (
     DONE_WORD,
@@ -160,6 +161,24 @@ def send_command(
         str | None, typer.Option(help='Start at this time in TIMEZONE, e.g. "2026-12-01 10:00".')
     ] = None,
     name: Annotated[str | None, typer.Option(help="A name to find it by later.")] = None,
+    paid: Annotated[
+        bool,
+        typer.Option(
+            "--paid",
+            help="Telegram's paid broadcast: up to 1000 messages/s, 0.1 Star each from the "
+            "bot's balance. Needs --stars-cap.",
+        ),
+    ] = False,
+    stars_cap: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STARS", help="With --paid: the most Stars it may spend; it stops there."
+        ),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(metavar="N", help="With --paid: messages a second (default and max 1000)."),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show count, sample and message; send nothing.")
     ] = False,
@@ -179,23 +198,31 @@ def send_command(
         if text is not None:
             content = {"message": text}
         draft = make_draft(
-            ctx.funnel, words, ctx.now, ctx.tz, message=content, chain=chain, at=at, name=name
-        )
+            ctx.funnel, words, ctx.now, ctx.tz, message=content, chain=chain, at=at, name=name,
+            paid=paid, rate=rate, stars_cap=stars_cap,
+        )  # fmt: skip
+        shown = _show(ctx, draft, 5)
     except BroadcastError as exc:
         fail(str(exc))
-    shown = _show(ctx, draft, 5)
     if not shown.count:
         fail("no leads match: nothing to send", 1)
     out = console()
     out.print(f"\n[bold]Message[/bold] (as {shown.seen_by} will see it):", highlight=False)
     out.print(as_text(shown.messages), markup=False, highlight=False)
+    question = f"Send to {shown.count} lead(s)?"
+    if shown.cost is not None:
+        out.print("\n[bold]Cost[/bold]", highlight=False)
+        for line in shown.cost.lines():
+            out.print(line, markup=False, highlight=False)
+        spend = stars(min(shown.cost.messages, shown.cost.cap))
+        question = f"Send to {shown.count} lead(s) as a paid broadcast (up to {spend} Stars)?"
     if dry_run:
         typer.echo(f"\ndry run: nothing was sent ({shown.count} lead(s) would get it)")
         return
     if not yes:
         if not sys.stdin.isatty():
             fail("not a terminal: add --yes to send without a question")
-        if not typer.confirm(f"\nSend to {shown.count} lead(s)?", default=False):
+        if not typer.confirm(f"\n{question}", default=False):
             fail("nothing was sent", 1)
     stem = message.stem if message is not None else ""
 
@@ -248,13 +275,13 @@ def status_(
     console().print(status_view(final, now(), tz))
 
 
-def _control(action: str, broadcast_id: int) -> None:
+def _control(action: str, broadcast_id: int, stars_cap: str | None = None) -> None:
     settings = settings_or_exit()
     moment = now()
 
     async def work(db: Database) -> Progress:
         try:
-            return await control(db, broadcast_id, action, moment)
+            return await control(db, broadcast_id, action, moment, stars_cap=stars_cap)
         except BroadcastError as exc:
             fail(str(exc), 1)
 
@@ -269,9 +296,18 @@ def pause(broadcast_id: IdArg) -> None:
 
 
 @broadcast_app.command("resume")
-def resume(broadcast_id: IdArg) -> None:
-    """Continue a paused broadcast."""
-    _control("resume", broadcast_id)
+def resume(
+    broadcast_id: IdArg,
+    stars_cap: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STARS",
+            help="A paid broadcast's new Stars cap (one stopped at its cap needs a higher one).",
+        ),
+    ] = None,
+) -> None:
+    """Continue a paused broadcast, or one the bot stopped (its Stars cap or balance)."""
+    _control("resume", broadcast_id, stars_cap)
 
 
 @broadcast_app.command("cancel")

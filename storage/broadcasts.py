@@ -12,14 +12,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, case, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.vocabulary import BROADCAST_PREFIX, EventType
+from bot.vocabulary import BROADCAST_PREFIX, BroadcastState, EventType
 from storage.criteria import NEVER, LeadFilter
 from storage.models import Broadcast, Event, Lead, ScheduledTouch
 
 BROADCAST_STEP = "@broadcast"
+
+
+@dataclass(frozen=True, slots=True)
+class PaidTerms:
+    """A paid broadcast's terms: its own rate (messages a second) and the Stars cap as the
+    number of messages it pays for (Stars × 10, one message costing 0.1 Star)."""
+
+    rate: float
+    cap: int
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ async def create(
     created_by: str,
     now: datetime,
     rule: str | None = None,
+    paid: PaidTerms | None = None,
 ) -> Broadcast:
     broadcast = Broadcast(
         rule=rule,
@@ -88,6 +98,10 @@ async def create(
         starts_at=starts_at,
         created_by=created_by[:64],
         created_at=now,
+        paid=paid is not None,
+        paid_rate=paid.rate if paid is not None else None,
+        paid_cap=paid.cap if paid is not None else None,
+        paid_spent=0,
     )
     session.add(broadcast)
     await session.flush()
@@ -140,6 +154,47 @@ async def by_rule(session: AsyncSession, rule: str) -> Broadcast | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def reserve_paid(session: AsyncSession, broadcast_id: int, messages: int) -> bool:
+    """Count ``messages`` paid sends against the cap before they go; False (nothing counted)
+    when that would take the spend over the cap. One conditional UPDATE: concurrent senders,
+    in this process or another, can never reserve past the cap together."""
+    result = await session.execute(
+        update(Broadcast)
+        .where(
+            Broadcast.id == broadcast_id,
+            Broadcast.paid_cap.is_not(None),
+            Broadcast.paid_spent + messages <= Broadcast.paid_cap,
+        )
+        .values(paid_spent=Broadcast.paid_spent + messages)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_paid(session: AsyncSession, broadcast_id: int, messages: int) -> None:
+    """Give back reserved sends that did not go out (refused by Telegram, or not needed)."""
+    spent = Broadcast.paid_spent
+    left = case((spent >= messages, spent - messages), else_=0)
+    await session.execute(
+        update(Broadcast).where(Broadcast.id == broadcast_id).values(paid_spent=left)
+    )
+
+
+async def stop(session: AsyncSession, broadcast_id: int, reason: str) -> bool:
+    """The bot stops an active broadcast by itself (its copies wait, as when paused)."""
+    result = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.state == BroadcastState.ACTIVE)
+        .values(state=BroadcastState.STOPPED, stop_reason=reason[:200])
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def set_paid_cap(session: AsyncSession, broadcast_id: int, cap: int) -> None:
+    await session.execute(
+        update(Broadcast).where(Broadcast.id == broadcast_id).values(paid_cap=cap)
+    )
+
+
 async def set_state(session: AsyncSession, broadcast_id: int, state: str, now: datetime) -> int:
     """Pause, resume or cancel; cancelling also drops the queued messages.
 
@@ -147,7 +202,10 @@ async def set_state(session: AsyncSession, broadcast_id: int, state: str, now: d
     them itself when their turn comes, and meanwhile ``status`` would show them as queued.
     One already being sent (``sending``) is let through.
     """
-    await session.execute(update(Broadcast).where(Broadcast.id == broadcast_id).values(state=state))
+    values: dict[str, Any] = {"state": state}
+    if state == BroadcastState.ACTIVE:
+        values["stop_reason"] = None
+    await session.execute(update(Broadcast).where(Broadcast.id == broadcast_id).values(**values))
     if state != "cancelled":
         return 0
     result = await session.execute(
@@ -275,10 +333,35 @@ async def list_all(session: AsyncSession, limit: int = 50) -> Sequence[Broadcast
     return (await session.execute(stmt)).scalars().all()
 
 
+async def grant_paid(session: AsyncSession, wants: dict[int, int]) -> dict[int, int]:
+    """For the paid ones of these broadcasts, count up to ``wants[id]`` messages against
+    the cap (as many as fit); returns how many each got. Non-paid ones are left out.
+
+    Meant for the transaction that claims their copies: the rows are locked (PostgreSQL) or
+    the database is (SQLite holds its write lock after the claim), so no one else counts
+    between the read and the write.
+    """
+    stmt = (
+        select(Broadcast.id, Broadcast.paid_spent, Broadcast.paid_cap)
+        .where(Broadcast.id.in_(list(wants)), Broadcast.paid.is_(True))
+        .with_for_update()
+    )
+    grants: dict[int, int] = {}
+    for bid, spent, cap in (await session.execute(stmt)).all():
+        grants[bid] = granted = max(0, min(wants[bid], (cap or 0) - spent))
+        if granted:
+            await session.execute(
+                update(Broadcast)
+                .where(Broadcast.id == bid)
+                .values(paid_spent=Broadcast.paid_spent + granted)
+            )
+    return grants
+
+
 def runnable() -> ColumnElement[bool]:
     """Touches the dispatcher may send: chain touches, and messages of active broadcasts."""
     active = select(Broadcast.id).where(Broadcast.state == "active")
     return ScheduledTouch.broadcast_id.is_(None) | ScheduledTouch.broadcast_id.in_(active)
 
 
-__all__ = ["NEVER", "Audience", "Progress"]
+__all__ = ["NEVER", "Audience", "PaidTerms", "Progress"]

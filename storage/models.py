@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -216,6 +218,14 @@ class Broadcast(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Sent with Telegram's ``allow_paid_broadcast`` (0.1 Star a message, up to 1000/s).
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    paid_rate: Mapped[float | None] = mapped_column(Float)  # messages a second, paid only
+    #: The Stars cap as the messages it pays for (Stars × 10): never exceeded.
+    paid_cap: Mapped[int | None] = mapped_column(Integer)
+    #: Messages sent (or being sent) with the flag: Stars spent = ``paid_spent`` / 10.
+    paid_spent: Mapped[int] = mapped_column(Integer, default=0)
+    stop_reason: Mapped[str | None] = mapped_column(String(200))  # why the bot stopped it
 
 
 class ScheduledTouch(Base):

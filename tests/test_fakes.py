@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any, Literal
 
 import aiohttp
@@ -241,6 +242,41 @@ async def test_rate_limits_answer_429() -> None:
             await bot.session.close()
     assert caught.value.retry_after == 1
     assert fake.rejected_429 == 1
+
+
+async def test_paid_broadcast_sends_skip_the_bots_limit_and_cost_stars() -> None:
+    async with FakeBotAPI(global_rate=1, global_burst=5, star_balance="0.3") as fake:
+        bot = make_bot(fake)
+        try:
+            for i in range(5):
+                await bot.send_message(USER + i, "free")
+            with pytest.raises(TelegramRetryAfter):  # the bot's overall limit is used up
+                await bot.send_message(USER + 30, "free, one too many")
+            for i in range(3):  # with the flag: past the limit, 0.1 Star each
+                await bot.send_message(USER + 40 + i, "paid", allow_paid_broadcast=True)
+            with pytest.raises(TelegramBadRequest) as caught:  # the balance is spent
+                await bot.send_message(USER + 50, "paid, no Stars", allow_paid_broadcast=True)
+        finally:
+            await bot.session.close()
+    assert "BALANCE_TOO_LOW" in caught.value.message
+    assert fake.stars.balance == 0 and fake.stars.spent == Decimal("0.3")
+    assert [c.chat_id for c in fake.stars.paid_calls] == [USER + 40, USER + 41, USER + 42]
+    assert [c.paid for c in fake.sent()] == [False] * 5 + [True] * 3
+    assert fake.rejected_429 == 1
+
+
+async def test_paid_sends_have_their_own_1000_a_second_and_the_chats_limit() -> None:
+    async with FakeBotAPI(per_chat_rate=1.0, per_chat_burst=1, star_balance=1000) as fake:
+        bot = make_bot(fake)
+        try:
+            await bot.send_message(USER, "paid", allow_paid_broadcast=True)
+            with pytest.raises(TelegramRetryAfter):  # a chat's own limit still holds
+                await bot.send_message(USER, "paid again", allow_paid_broadcast=True)
+        finally:
+            await bot.session.close()
+        bucket = fake.stars.bucket()
+        assert bucket is not None and (bucket.rate, bucket.capacity) == (1000, 1000)
+    assert fake.stars.spent == Decimal("0.1")  # the refused one cost nothing
 
 
 async def test_unknown_method_is_404(tg: FakeBotAPI) -> None:

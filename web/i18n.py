@@ -120,6 +120,15 @@ RU: dict[str, str] = {
     "handed-off leads).": "Отправлять некому: расширьте фильтр (рассылка не доходит до "
     "заблокировавших, отписавшихся и переданных менеджеру лидов).",
     "Funnel graph": "Граф воронки",
+    "Paid broadcast": "Платная рассылка",
+    "Up to 1000 messages a second, 0.1 Star each from the bot's Stars balance": "До 1000 "
+    "сообщений в секунду, по 0,1 звезды за сообщение с баланса звёзд бота",
+    "Stars cap": "Лимит звёзд",
+    "Messages a second": "Сообщений в секунду",
+    "messages a second": "сообщений в секунду",
+    "Cost": "Стоимость",
+    "Stars spent": "Потрачено звёзд",
+    "Stopped by the bot": "Остановлена ботом",
 }
 
 MESSAGES_RU = {

@@ -12,7 +12,14 @@ from aiohttp import web
 
 from bot.broadcasts.audience import CHANNELS, AudienceWords
 from bot.broadcasts.flow import Draft, Preview, make_draft, message_of, preview, send
-from bot.broadcasts.service import BroadcastError, control, progress, progress_list, state_word
+from bot.broadcasts.paid import stars
+from bot.broadcasts.service import (
+    BroadcastError,
+    control,
+    progress,
+    progress_list,
+    state_word,
+)
 from bot.managers.desk import inbox, inbox_mark
 from bot.reports.broadcast import NoBroadcast, build_broadcast_report
 from bot.scenario.loader import ScenarioError, load_funnel
@@ -23,6 +30,7 @@ from web.render import context, manager, render
 routes = web.RouteTableDef()
 REPORT_WINDOW = timedelta(days=7)
 AUDIENCE_FIELDS = ("segment", "stage", "status", "source", "channel", "stopped_at", "idle_days")
+PAID_FIELDS = ("paid", "stars_cap", "rate")
 
 
 @routes.get("/inbox")
@@ -92,6 +100,7 @@ def _draft(request: web.Request, form: Any, *, content_later: bool) -> Draft:
     message = message_of(text) if text and chain is None else None
     if not content_later and message is None and chain is None:
         raise web.HTTPBadRequest(text="Write the message text or choose a chain to send.")
+    paid = str(form.get("paid", "")).strip().lower() in {"on", "yes", "1", "true"}
     try:
         return make_draft(
             ctx.service.scenario.funnel,
@@ -101,6 +110,9 @@ def _draft(request: web.Request, form: Any, *, content_later: bool) -> Draft:
             message=message,
             chain=chain,
             content_later=content_later,
+            paid=paid,
+            rate=str(form.get("rate", "")).strip() or None if paid else None,
+            stars_cap=str(form.get("stars_cap", "")).strip() or None if paid else None,
         )
     except BroadcastError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
@@ -108,7 +120,12 @@ def _draft(request: web.Request, form: Any, *, content_later: bool) -> Draft:
 
 async def _preview(request: web.Request, draft: Draft) -> Preview:
     ctx = context(request)
-    return await preview(ctx.service.db, ctx.service.scenario.funnel, draft, ctx.service.clock())
+    try:
+        return await preview(
+            ctx.service.db, ctx.service.scenario.funnel, draft, ctx.service.clock()
+        )
+    except BroadcastError as exc:  # a paid draft whose cap pays for nobody
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 @routes.get("/broadcasts")
@@ -142,7 +159,8 @@ async def broadcast_send(request: web.Request) -> web.Response:
     draft = _draft(request, form, content_later=False)
     if form.get("confirm") != "yes":
         shown = await _preview(request, draft)
-        fields = {k: str(form.get(k, "")) for k in (*AUDIENCE_FIELDS, "text", "chain")}
+        keys = (*AUDIENCE_FIELDS, "text", "chain", *PAID_FIELDS)
+        fields = {k: str(form.get(k, "")) for k in keys}
         return render(request, "broadcast_confirm.html", shown=shown, fields=fields)
     try:
         started = await send(
@@ -176,6 +194,7 @@ async def broadcast_page(request: web.Request) -> web.Response:
         report=report,
         p=p,
         word=state_word(p, now),
+        stars=(stars(p.broadcast.paid_spent), stars(p.broadcast.paid_cap or 0)),
         notice=request.query.get("notice", ""),
     )
 
@@ -184,8 +203,12 @@ async def broadcast_page(request: web.Request) -> web.Response:
 async def broadcast_control(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     bid = int(request.match_info["bid"])
+    form = await request.post()
+    cap = str(form.get("stars_cap", "")).strip() or None  # a paid broadcast's new cap
     try:
-        await control(ctx.service.db, bid, request.match_info["action"], ctx.service.clock())
+        await control(
+            ctx.service.db, bid, request.match_info["action"], ctx.service.clock(), stars_cap=cap
+        )
     except BroadcastError as exc:
         raise web.HTTPConflict(text=str(exc)) from None
     raise web.HTTPSeeOther(f"/broadcasts/{bid}")

@@ -158,7 +158,8 @@ KEYS = {
     "joined_before": "joined_before",
     "until": "joined_before",
 }
-EXTRA_KEYS = ("chain", "name", "at", "button")
+EXTRA_KEYS = ("chain", "name", "at", "button", "paid", "stars_cap", "rate")
+_YES, _NO = {"yes", "y", "on", "true", "1", "да"}, {"no", "n", "off", "false", "0", "нет"}
 
 
 @dataclass(slots=True)
@@ -170,6 +171,9 @@ class Request:
     name: str | None = None
     at: str | None = None
     buttons: list[dict[str, str]] = field(default_factory=list)
+    paid: bool = False  # Telegram's paid broadcast, within ``stars_cap``, at ``rate``
+    stars_cap: str | None = None
+    rate: str | None = None
 
 
 def parse_words(words: Iterable[str]) -> Request:
@@ -185,6 +189,8 @@ def parse_words(words: Iterable[str]) -> Request:
         if key in EXTRA_KEYS:
             if key == "button":
                 request.buttons.append(_button(value))
+            elif key == "paid":
+                request.paid = _yes(value)
             else:
                 setattr(request, key, value)
             continue
@@ -199,6 +205,13 @@ def parse_words(words: Iterable[str]) -> Request:
         else:
             setattr(target, name, value)
     return request
+
+
+def _yes(value: str) -> bool:
+    word = value.lower()
+    if word not in _YES | _NO:
+        raise BroadcastError(f"paid: '{value}' should be yes or no")
+    return word in _YES
 
 
 def _days(value: str) -> float:

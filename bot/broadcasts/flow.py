@@ -14,13 +14,14 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.broadcasts.audience import AudienceWords, build_audience, parse_at
+from bot.broadcasts.paid import Cost, calls_of, paid_terms, stars
 from bot.broadcasts.preview import preview_messages
 from bot.broadcasts.service import BroadcastError, Started, check_content, default_name, start
 from bot.engine.types import OutMessage
 from bot.scenario.funnel import Funnel
 from storage import broadcasts
 from storage.broadcast_queries import SampleRow, audience_sample
-from storage.broadcasts import Audience
+from storage.broadcasts import Audience, PaidTerms
 from storage.db import Database
 
 
@@ -33,6 +34,7 @@ class Draft:
     chain: str | None = None
     starts: datetime | None = None
     name: str | None = None
+    paid: PaidTerms | None = None  # sent with allow_paid_broadcast, within a Stars cap
 
     @property
     def has_content(self) -> bool:
@@ -47,6 +49,7 @@ class Preview:
     sample: list[SampleRow] = field(default_factory=list)
     messages: list[OutMessage] = field(default_factory=list)
     elsewhere: int = 0  # leads the filter matches on other channels (not reached)
+    cost: Cost | None = None  # a paid broadcast's price and what its cap covers
 
     @property
     def hint(self) -> str:
@@ -84,18 +87,23 @@ def make_draft(
     name: str | None = None,
     buttons: Sequence[dict[str, str]] = (),
     content_later: bool = False,
+    paid: bool = False,
+    rate: str | float | None = None,
+    stars_cap: str | float | None = None,
 ) -> Draft:
     """Check every part against the scenario; ``BroadcastError`` names the first bad one.
 
     ``content_later``: Telegram may choose the audience first and send the text next.
+    ``paid``: opt in to Telegram's paid broadcasts, at ``rate`` and within ``stars_cap``.
     """
+    terms = paid_terms(paid, rate, stars_cap)
     audience = build_audience(words, funnel, now, tz)
     starts = parse_at(at, now, tz) if at else None
     if chain is not None and buttons:
         raise BroadcastError("buttons go with a message; a chain has its own")
     if message is not None and buttons:
         message = {**message, "buttons": list(buttons)}
-    draft = Draft(audience, message, chain, starts, name)
+    draft = Draft(audience, message, chain, starts, name, terms)
     if draft.has_content or not content_later:
         check_content(funnel, message, chain)
     return draft
@@ -104,7 +112,11 @@ def make_draft(
 async def preview(
     db: Database, funnel: Funnel, draft: Draft, now: datetime, size: int = 5
 ) -> Preview:
-    """The count, a sample and (with content) the messages the first sampled lead gets."""
+    """The count, a sample and (with content) the messages the first sampled lead gets.
+
+    A paid draft also gets its cost; a cap that does not pay for even one lead's copy is
+    refused here (``BroadcastError``), before anything is queued.
+    """
     audience = draft.audience
     async with db.session() as session:
         count = await broadcasts.count(session, audience, now)
@@ -117,7 +129,15 @@ async def preview(
         return Preview(count, sample, elsewhere=elsewhere)
     lead = sample[0].lead if sample else None
     shown = preview_messages(funnel, lead, now, message=draft.message, chain=draft.chain)
-    return Preview(count, sample, shown, elsewhere)
+    cost = None
+    if draft.paid is not None:
+        cost = Cost(count, calls_of(shown), draft.paid.cap, draft.paid.rate)
+        if not cost.covered:
+            raise BroadcastError(
+                f"stars-cap: {stars(draft.paid.cap)} Stars does not pay for one lead's "
+                f"{cost.per_lead} message(s) ({stars(cost.per_lead)} Stars)"
+            )
+    return Preview(count, sample, shown, elsewhere, cost)
 
 
 async def send(
@@ -135,4 +155,5 @@ async def send(
     return await start(
         db, funnel, name=name, audience=draft.audience, message=draft.message,
         chain=draft.chain, starts_at=draft.starts, created_by=created_by, now=now,
+        paid=draft.paid,
     )  # fmt: skip

@@ -18,19 +18,17 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from bot.broadcasts.errors import BroadcastError as BroadcastError
+from bot.broadcasts.paid import parse_stars, stars
 from bot.reports.periods import local
 from bot.scenario.funnel import Funnel
 from bot.scenario.model import BUILTIN_FIELDS, MessageStep, placeholders
 from bot.vocabulary import BroadcastState
 from storage import broadcasts
-from storage.broadcasts import Audience, Progress
+from storage.broadcasts import Audience, PaidTerms, Progress
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-
-
-class BroadcastError(ValueError):
-    """The mailing cannot be sent as described; the message says why in one line."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +83,7 @@ async def start(
     starts_at: datetime | None = None,
     created_by: str = "",
     now: datetime,
+    paid: PaidTerms | None = None,
 ) -> Started:
     """Create a broadcast and queue it for its audience (all in one transaction)."""
     check_content(funnel, message, chain)
@@ -99,6 +98,7 @@ async def start(
             starts_at=starts_at or now,
             created_by=created_by,
             now=now,
+            paid=paid,
         )
         queued = await broadcasts.enqueue(session, row, audience, now)
         broadcast_id = row.id
@@ -171,22 +171,52 @@ async def progress_list(db: Database, limit: int) -> list[Progress]:
 #: action -> (the state it sets, the states it may be applied to)
 ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
     "pause": ("paused", frozenset({"active"})),
-    "resume": ("active", frozenset({"paused"})),
-    "cancel": ("cancelled", frozenset({"active", "paused"})),
+    "resume": ("active", frozenset({"paused", "stopped"})),
+    "cancel": ("cancelled", frozenset({"active", "paused", "stopped"})),
 }
 DONE_WORD = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
 
 
-async def control(db: Database, broadcast_id: int, action: str, now: datetime) -> Progress:
-    """Apply ``action``; ``BroadcastError`` says in one line why it cannot be done."""
+async def control(
+    db: Database,
+    broadcast_id: int,
+    action: str,
+    now: datetime,
+    *,
+    stars_cap: str | float | None = None,
+) -> Progress:
+    """Apply ``action``; ``BroadcastError`` says in one line why it cannot be done.
+
+    A paid broadcast resumes only with room under its Stars cap: ``stars_cap`` raises it
+    (never below what was spent), e.g. after the broadcast stopped at the old one.
+    """
     target, allowed = ACTIONS[action]
     before = await progress(db, broadcast_id)
-    state = before.broadcast.state
+    row = before.broadcast
+    state = row.state
     if state not in allowed:
         raise BroadcastError(f"broadcast {broadcast_id} is {state}: cannot {action} it")
-    if action != "cancel" and before.done and before.broadcast.kind != "winback":
+    if action != "cancel" and before.done and row.kind != "winback":
         raise BroadcastError(f"broadcast {broadcast_id} has finished: nothing to {action}")
-    await set_state(db, broadcast_id, target, now)
+    cap = row.paid_cap
+    if stars_cap is not None and str(stars_cap).strip():
+        if action != "resume" or not row.paid:
+            raise BroadcastError("stars-cap: only a paid broadcast's resume takes a new cap")
+        cap = parse_stars(stars_cap)
+        if cap < row.paid_spent:
+            raise BroadcastError(
+                f"stars-cap: {stars(row.paid_spent)} Stars are spent already; the new cap "
+                "cannot be lower"
+            )
+    if action == "resume" and row.paid and cap is not None and cap <= row.paid_spent:
+        raise BroadcastError(
+            f"broadcast {broadcast_id} has spent its Stars cap ({stars(cap)}): resume it with "
+            "a higher one (stars-cap)"
+        )
+    async with db.session() as session, session.begin():
+        if cap is not None and cap != row.paid_cap:
+            await broadcasts.set_paid_cap(session, broadcast_id, cap)
+        await broadcasts.set_state(session, broadcast_id, target, now)
     return await progress(db, broadcast_id)
 
 
@@ -213,8 +243,18 @@ def progress_text(p: Progress, now: datetime, tz: tzinfo) -> str:
     ]
     if p.cancelled:
         parts.append(f"{p.cancelled} cancelled")
+    if b.paid:
+        parts.append(f"{stars_spent(p)} Stars")
     when = f" (starts {local(b.starts_at, tz)})" if b.starts_at > now and p.queued else ""
+    if b.state == BroadcastState.STOPPED and b.stop_reason:
+        when = f" ({b.stop_reason})"
     return f"#{b.id} «{b.name}» {state_word(p, now)}{when}: " + " · ".join(parts)
+
+
+def stars_spent(p: Progress) -> str:
+    """A paid broadcast's spend against its cap: ``120.5 of 250``."""
+    b = p.broadcast
+    return f"{stars(b.paid_spent)} of {stars(b.paid_cap or 0)}"
 
 
 def default_name(

@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.broadcasts.audience import describe
-from bot.broadcasts.service import progress, progress_text, state_word
+from bot.broadcasts.paid import MAX_RATE
+from bot.broadcasts.service import progress, progress_text, stars_spent, state_word
 from bot.reports.leads import lead_row
 from bot.reports.periods import idle, local
 from bot.reports.render import DASH, console, many
@@ -76,6 +77,10 @@ def status_view(p: Standing, now: datetime, tz: tzinfo) -> RenderableType:
         ("created", f"{local(b.created_at, tz)} by {b.created_by or DASH}"),
         ("audience", describe(b.audience or {})),
     ]
+    if b.paid:
+        lines.append(("paid", f"{b.paid_rate or MAX_RATE:g} messages/s, Stars {stars_spent(p)}"))
+    if b.stop_reason and b.state == "stopped":
+        lines.append(("stopped", b.stop_reason))
     for name, value in lines:
         facts.add_row(_t(name), _t(value))
     counts = Table(show_header=True)
@@ -91,7 +96,7 @@ def list_table(items: Sequence[Standing], now: datetime, tz: tzinfo) -> Renderab
         return Text("no broadcasts yet: `leadbot broadcast send --help`")
     table = Table(title=f"{many(len(items), 'broadcast')}, newest first", title_justify="left")
     for name in ("id", "name", "kind", "content", "state", "starts", "queued", "sent", "failed",
-                 "skipped", "blocked", "by"):  # fmt: skip
+                 "skipped", "blocked", "stars", "by"):  # fmt: skip
         numeric = name in {"id", "queued", "sent", "failed", "skipped", "blocked"}
         table.add_column(name, justify="right" if numeric else "left", overflow="fold")
     for p in items:
@@ -100,7 +105,8 @@ def list_table(items: Sequence[Standing], now: datetime, tz: tzinfo) -> Renderab
         table.add_row(
             _t(b.id), _t(b.name), _t(b.kind), _t(content), _t(state_word(p, now)),
             _t(local(b.starts_at, tz)), _t(p.queued), _t(p.delivered), _t(p.failed + p.rejected),
-            _t(p.skipped), _t(p.blocked), _t(b.created_by or DASH),
+            _t(p.skipped), _t(p.blocked), _t(stars_spent(p) if b.paid else DASH),
+            _t(b.created_by or DASH),
         )  # fmt: skip
     return table
 
@@ -114,7 +120,8 @@ def _snippet(text: object, size: int = 40) -> str:
 
 
 def finished(p: Standing) -> bool:
-    return p.done or p.broadcast.state == "cancelled"
+    """Nothing more will go out unless someone acts: done, cancelled, or stopped by the bot."""
+    return p.done or p.broadcast.state in {"cancelled", "stopped"}
 
 
 async def follow(

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.broadcasts.audience import describe
+from bot.broadcasts.paid import MAX_RATE, PER_STAR, stars
 from bot.reports.periods import idle, local
 from bot.scenario.funnel import Funnel
 from bot.vocabulary import EventType
@@ -73,6 +74,15 @@ class BroadcastReport:
     converted: int = 0
     conversions_by_type: dict[str, int] = field(default_factory=dict)
     next_steps: dict[str, int] = field(default_factory=dict)
+    #: A paid broadcast's terms and spend (messages at 0.1 Star); None for an ordinary one.
+    paid_rate: float | None = None
+    paid_cap: int | None = None
+    paid_spent: int = 0
+    stop_reason: str | None = None
+
+    @property
+    def paid(self) -> bool:
+        return self.paid_cap is not None
 
     def rate(self, n: int) -> float | None:
         return n / self.reached if self.reached else None
@@ -88,8 +98,11 @@ async def build_broadcast_report(
         report = BroadcastReport(
             id=row.id, name=row.name, kind=row.kind, chain=row.chain, state=row.state,
             created_at=row.created_at, starts_at=row.starts_at, audience=dict(row.audience),
-            window=window, generated_at=now,
+            window=window, generated_at=now, stop_reason=row.stop_reason,
         )  # fmt: skip
+        if row.paid:
+            report.paid_rate, report.paid_cap = row.paid_rate, row.paid_cap or 0
+            report.paid_spent = row.paid_spent
         done = await broadcasts.progress(session, broadcast_id)
         assert done is not None
         report.queued = done.total
@@ -197,12 +210,25 @@ def as_dict(r: BroadcastReport) -> dict[str, Any]:
         },
         "unsubscribed": r.unsubscribed,
         "blocked": r.blocked,
+        "paid": _paid(r),
         "conversions": {
             "leads": r.converted,
             "rate": _ratio(r.rate(r.converted)),
             "by_type": r.conversions_by_type,
             "next_steps": r.next_steps,
         },
+    }
+
+
+def _paid(r: BroadcastReport) -> dict[str, Any] | None:
+    if not r.paid:
+        return None
+    return {
+        "rate": r.paid_rate,
+        "messages": r.paid_spent,
+        "stars_spent": stars(r.paid_spent),
+        "stars_cap": stars(r.paid_cap or 0),
+        "stop_reason": r.stop_reason,
     }
 
 
@@ -225,6 +251,18 @@ def _pct(n: int, r: BroadcastReport) -> str:
     return f"{n} ({rate * 100:.1f}%)" if rate is not None else str(n)
 
 
+def _paid_facts(r: BroadcastReport) -> list[tuple[str, str]]:
+    if not r.paid:
+        return []
+    spent = f"{stars(r.paid_spent)} of {stars(r.paid_cap or 0)} ({r.paid_spent} message(s))"
+    facts = [("paid", f"up to {r.paid_rate or MAX_RATE:g} messages/s"), ("Stars spent", spent)]
+    if r.reacted:
+        facts.append(("Stars per reacting lead", f"{r.paid_spent / PER_STAR / r.reacted:.2f}"))
+    if r.stop_reason and r.state == "stopped":
+        facts.append(("stopped", r.stop_reason))
+    return facts
+
+
 def broadcast_view(r: BroadcastReport, tz: tzinfo) -> RenderableType:
     title = f"Broadcast #{r.id} «{r.name}» ({r.kind}{f': {r.chain}' if r.chain else ''}, {r.state})"
     facts = Table.grid(padding=(0, 2))
@@ -236,6 +274,7 @@ def broadcast_view(r: BroadcastReport, tz: tzinfo) -> RenderableType:
         ("created", local(r.created_at, tz)),
         ("sent", sent),
         ("window", f"{idle(r.window)} after each lead got it"),
+        *_paid_facts(r),
     ):
         facts.add_row(Text(name), Text(str(value)))
     table = Table(title="Effect", title_justify="left")

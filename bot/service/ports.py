@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from bot.engine.types import LeadState, Outcome, OutMessage
 from storage.business import Connection
@@ -84,6 +84,40 @@ class BusinessReach(Protocol):
     async def business_connection_of(self, lead_id: int) -> Connection | None: ...
 
 
+class Budget(Protocol):
+    """A paid broadcast's Stars cap, counted in messages (0.1 Star each) before they go."""
+
+    async def take(self, messages: int) -> bool:
+        """Count ``messages`` against the cap; False (nothing counted) if they do not fit,
+        and the broadcast is then stopped."""
+        ...
+
+    async def give_back(self, messages: int) -> None:
+        """Taken messages that did not go out (Telegram refused them)."""
+        ...
+
+    async def halt(self, reason: str) -> None:
+        """Stop the broadcast (e.g. the bot's Stars balance ran out); its copies wait."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaidSend:
+    """The sends of one paid broadcast: Telegram's ``allow_paid_broadcast`` at the
+    broadcast's own rate instead of the bot's ~30/s, each counted against its cap first."""
+
+    broadcast_id: int
+    rate: float
+    budget: Budget
+
+
+@runtime_checkable
+class PaysForSpeed(Protocol):
+    """A channel that can send a paid broadcast's copy (Telegram's); others send it as usual."""
+
+    def paid(self, terms: PaidSend) -> Channel: ...
+
+
 #: Finds the face that reaches a stored lead (for touches and a manager's Return).
 ChannelFor = Callable[[LeadRecord], Channel]
 
@@ -105,6 +139,7 @@ class Due(NamedTuple):
     token: int
     kind: str
     broadcast_id: int | None = None
+    paid_held: int = 0  # messages of a paid broadcast's cap held for it at the claim
 
 
 @dataclass(frozen=True, slots=True)

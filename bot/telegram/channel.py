@@ -17,6 +17,10 @@ A chat of the operator's Telegram Business account is a ``TelegramChannel`` with
 service for the lead's connection first and sends nothing when it is disabled or may not
 reply (the lead is then unreachable, as after a block).
 
+A paid broadcast's copy (``TelegramChannel.paid``) goes with ``allow_paid_broadcast`` through
+its own lane of the Throttle, each of its messages counted against the Stars cap first and
+given back when Telegram refuses it; Telegram refusing for want of Stars stops the broadcast.
+
 long: one chat's calls and the one translation of Telegram's answers, with the two stand-ins
 ``Channels`` hands out for stored leads (``LinkedChat``, ``Unreachable``); split apart, the
 factory and its stand-ins would import each other back and forth.
@@ -31,7 +35,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiogram import Bot
 from aiogram.enums import ChatMemberStatus
@@ -79,6 +83,7 @@ from bot.service import (
     SendInDoubt,
     SendRejected,
 )
+from bot.service.ports import PaidSend
 from bot.telegram.files import FileIds
 from bot.telegram.render import Piece, plan
 from bot.telegram.throttle import Throttle
@@ -105,6 +110,10 @@ _CONNECTION_GONE = (
     "business_connection_invalid",
     "bot_access_forbidden",
 )
+#: Telegram's refusal of a paid send when the bot's Stars balance cannot pay for it.
+_NO_STARS = re.compile(r"BALANCE_TOO_LOW|not enough stars", re.IGNORECASE)
+#: Calls that put a message in front of someone: the ones ``allow_paid_broadcast`` applies to.
+PAID_METHODS = (SendMessage, SendPhoto, SendDocument, SendInvoice)
 
 T = TypeVar("T")
 
@@ -161,33 +170,68 @@ class Channels:
 
 class TelegramChannel:
     def __init__(
-        self, bot: Bot, chat_id: int, shared: Channels, connection: str | None = None
+        self,
+        bot: Bot,
+        chat_id: int,
+        shared: Channels,
+        connection: str | None = None,
+        terms: PaidSend | None = None,
     ) -> None:
         self.bot = bot
         self.chat_id = chat_id
         self.shared = shared
         #: The Telegram Business connection this chat is reached through (None: the bot's).
         self.connection = connection
+        self.terms = terms
+
+    def paid(self, terms: PaidSend) -> TelegramChannel:
+        """This chat, for one paid broadcast's copy (``bot.service.ports.PaysForSpeed``)."""
+        return TelegramChannel(self.bot, self.chat_id, self.shared, self.connection, terms)
 
     async def send(self, message: OutMessage) -> None:
-        for piece in plan(message):
+        pieces = plan(message)
+        terms = self.terms
+        if terms is None:
+            await self._send_pieces(pieces, message.priority)
+            return
+        # All the message's calls are counted first: at the cap a lead gets all of it or none.
+        if not await terms.budget.take(len(pieces)):
+            raise SendRejected("not sent: the paid broadcast's Stars cap is spent")
+        gone = 0  # calls that went out (or may have): Telegram charges for those
+        try:
+            for piece in pieces:
+                try:
+                    await self._send_pieces([piece], message.priority)
+                except SendInDoubt:
+                    gone += 1
+                    raise
+                except SendRejected as exc:
+                    if _NO_STARS.search(str(exc)):
+                        await terms.budget.halt(f"the bot's Stars balance is too low ({exc})")
+                    raise
+                gone += 1
+        finally:
+            await terms.budget.give_back(len(pieces) - gone)
+
+    async def _send_pieces(self, pieces: list[Piece], priority: Priority) -> None:
+        for piece in pieces:
             if piece.kind == "text":
                 assert piece.text is not None
                 method = SendMessage(
                     chat_id=self.chat_id, text=piece.text, reply_markup=piece.markup
                 )
-                await self.call(method, message.priority)
+                await self.call(method, priority)
             elif piece.kind == "invoice_link":
                 assert piece.invoice is not None and piece.text is not None
-                url = await self._invoice_link(piece.invoice, message.priority)
+                url = await self._invoice_link(piece.invoice, priority)
                 button = InlineKeyboardButton(text=piece.invoice.button or "⭐", url=url)
                 markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
                 method = SendMessage(chat_id=self.chat_id, text=piece.text, reply_markup=markup)
-                await self.call(method, message.priority)
+                await self.call(method, priority)
             elif piece.invoice is not None:
-                await self.call(self._invoice_method(piece.invoice), message.priority)
+                await self.call(self._invoice_method(piece.invoice), priority)
             else:
-                await self._send_file(piece, message.priority)
+                await self._send_file(piece, priority)
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return self._typing() if self.connection is None else self._typing_on_behalf()
@@ -343,14 +387,19 @@ class TelegramChannel:
         (bounded), and a call that may have gone through raises ``SendInDoubt``."""
         shared = self.shared
         method = self.on_behalf(method)
+        lane = None
+        if self.terms is not None and isinstance(method, PAID_METHODS):
+            lane = shared.throttle.lane(self.terms.broadcast_id, self.terms.rate)
+            flagged = method.model_copy(update={"allow_paid_broadcast": True})
+            method = cast("TelegramMethod[T]", flagged)
         attempt = 0
         while True:
             attempt += 1
-            await shared.throttle.acquire(priority, self.chat_id)
+            await shared.throttle.acquire(priority, self.chat_id, lane)
             try:
                 return await self.bot(method)
             except TelegramRetryAfter as exc:
-                shared.throttle.penalize(exc.retry_after, self.chat_id)
+                shared.throttle.penalize(exc.retry_after, self.chat_id, lane)
                 if attempt >= shared.max_attempts or exc.retry_after > shared.max_retry_after:
                     raise SendRejected(f"flood control: {exc.message}") from exc
                 log.warning(

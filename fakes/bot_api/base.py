@@ -8,6 +8,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -21,7 +22,9 @@ from fakes.bot_api.records import (
     StarSubscription,
     StoredFile,
     TokenBucket,
+    too_many_requests,
 )
+from fakes.bot_api.stars import PAID_RATE, StarLedger
 
 
 class FakeBotState:
@@ -38,6 +41,8 @@ class FakeBotState:
         bot_id: int = 123456789,
         bot_username: str = "leadbot_test_bot",
         bot_first_name: str = "LeadBot",
+        star_balance: Decimal | int | str = 0,
+        paid_rate: float | None = PAID_RATE,
     ) -> None:
         self.global_rate = global_rate
         self.per_chat_rate = per_chat_rate
@@ -49,6 +54,8 @@ class FakeBotState:
         self.bot_first_name = bot_first_name
 
         self.calls: list[Call] = []
+        #: The bot's Stars and the sends it paid for (``allow_paid_broadcast``).
+        self.stars = StarLedger(star_balance, paid_rate)
         self.rejected_429 = 0
         self.rejected_429_chat = 0  # of which a chat's own limit (the rest: the bot's)
         #: Scripted proxy faults: method -> [status, calls left] answered as an HTML page.
@@ -202,3 +209,34 @@ class FakeBotState:
             if not any(kind in u and kind not in allowed for kind in known)
         ]
         return self.pending_updates[:limit]
+
+    # ---------------------------------------------------------------- flood limits
+
+    def _check_rate_limits(self, chat_id: int | str | None, paid: bool = False) -> None:
+        """Telegram's flood limits: the bot's overall one (a paid send's own, instead) and
+        the chat's; past them a 429, and nothing is taken from any bucket."""
+        buckets: list[TokenBucket] = []
+        paid_bucket = self.stars.bucket() if paid else None
+        if paid:
+            if paid_bucket is not None:  # None: the paid limit is off
+                buckets.append(paid_bucket)
+        elif self.global_rate is not None:
+            if self._global_bucket is None:
+                capacity = self.global_burst or max(1, round(self.global_rate))
+                self._global_bucket = TokenBucket(self.global_rate, capacity)
+            buckets.append(self._global_bucket)
+        if self.per_chat_rate is not None and chat_id is not None:
+            bucket = self._chat_buckets.get(chat_id)
+            if bucket is None:
+                bucket = TokenBucket(self.per_chat_rate, self.per_chat_burst)
+                self._chat_buckets[chat_id] = bucket
+            buckets.append(bucket)
+        if not all(bucket.available() for bucket in buckets):
+            self.rejected_429 += 1
+            overall = paid_bucket if paid else self._global_bucket
+            global_ok = overall is None or overall.available()
+            if global_ok:
+                self.rejected_429_chat += 1  # only this chat's limit: a 429 for this chat
+            raise too_many_requests(1)
+        for bucket in buckets:
+            bucket.take()

@@ -201,6 +201,11 @@ class Call:
         return self.status != 0
 
     @property
+    def paid(self) -> bool:
+        """Sent with ``allow_paid_broadcast`` (0.1 Star, past the ~30/s limit)."""
+        return self.params.get("allow_paid_broadcast") is True
+
+    @property
     def result(self) -> Any:
         return self.response.get("result")
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
@@ -30,12 +31,11 @@ from fakes.bot_api.records import (
     ApiError,
     Call,
     Handler,
-    TokenBucket,
     UploadedFile,
     bad_request,
-    too_many_requests,
 )
 from fakes.bot_api.scripting import Scripting
+from fakes.bot_api.stars import PAID_RATE
 
 #: What nginx answers for a status when its upstream (the Bot API server) fails.
 _NGINX_TITLES = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable",
@@ -58,9 +58,12 @@ class FakeBotAPI(BotMethods, Scripting):
     ``AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url))``.
 
     ``global_rate``/``per_chat_rate`` (messages per second, token buckets of ``global_burst``
-    / ``per_chat_burst``) emulate flood limits; default is unlimited. ``token`` makes other
-    tokens get 401. ``bot_id`` is replaced by the numeric prefix of the token the bot uses, as
-    on real Telegram, so ``bot.id`` matches ``from.id`` of the messages it sends.
+    / ``per_chat_burst``) emulate flood limits; default is unlimited. Sends with
+    ``allow_paid_broadcast`` skip ``global_rate`` for ``paid_rate`` (1000/s) and cost 0.1 of
+    the bot's ``star_balance`` each (``stars``: the ledger, see ``fakes.bot_api.stars``).
+    ``token`` makes other tokens get 401. ``bot_id`` is replaced by the numeric prefix of the
+    token the bot uses, as on real Telegram, so ``bot.id`` matches ``from.id`` of the messages
+    it sends.
     """
 
     def __init__(
@@ -74,6 +77,8 @@ class FakeBotAPI(BotMethods, Scripting):
         bot_id: int = 123456789,
         bot_username: str = "leadbot_test_bot",
         bot_first_name: str = "LeadBot",
+        star_balance: Decimal | int | str = 0,
+        paid_rate: float | None = PAID_RATE,
     ) -> None:
         super().__init__(
             global_rate=global_rate,
@@ -84,6 +89,8 @@ class FakeBotAPI(BotMethods, Scripting):
             bot_id=bot_id,
             bot_username=bot_username,
             bot_first_name=bot_first_name,
+            star_balance=star_balance,
+            paid_rate=paid_rate,
         )
         self._handlers: dict[str, Handler] = {
             "getMe": self._get_me,
@@ -382,9 +389,16 @@ class FakeBotAPI(BotMethods, Scripting):
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         if call.method != "getBusinessConnection":
             self._check_business(call)
-        if call.method in RATE_LIMITED_METHODS:
-            self._check_rate_limits(call.chat_id)
-        return await handler(call)
+        if call.method not in RATE_LIMITED_METHODS:
+            return await handler(call)
+        paid = self.stars.is_paid(call)
+        self._check_rate_limits(call.chat_id, paid)
+        if paid:
+            self.stars.check(call)
+        result = await handler(call)
+        if paid:
+            self.stars.debit(call)
+        return result
 
     def _decode_params(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -414,25 +428,3 @@ class FakeBotAPI(BotMethods, Scripting):
         if failure.remaining <= 0:
             queue.popleft()
         raise failure.error()
-
-    def _check_rate_limits(self, chat_id: int | str | None) -> None:
-        buckets: list[TokenBucket] = []
-        if self.global_rate is not None:
-            if self._global_bucket is None:
-                capacity = self.global_burst or max(1, round(self.global_rate))
-                self._global_bucket = TokenBucket(self.global_rate, capacity)
-            buckets.append(self._global_bucket)
-        if self.per_chat_rate is not None and chat_id is not None:
-            bucket = self._chat_buckets.get(chat_id)
-            if bucket is None:
-                bucket = TokenBucket(self.per_chat_rate, self.per_chat_burst)
-                self._chat_buckets[chat_id] = bucket
-            buckets.append(bucket)
-        if not all(bucket.available() for bucket in buckets):
-            self.rejected_429 += 1
-            global_ok = self._global_bucket is None or self._global_bucket.available()
-            if global_ok:
-                self.rejected_429_chat += 1  # only this chat's limit: a 429 for this chat
-            raise too_many_requests(1)
-        for bucket in buckets:
-            bucket.take()

@@ -154,7 +154,8 @@ def _draft(
     return make_draft(
         service.scenario.funnel, request.audience, service.clock(), tz,
         message=content, chain=request.chain, at=request.at, name=request.name,
-        buttons=request.buttons, content_later=True,
+        buttons=request.buttons, content_later=True, paid=request.paid, rate=request.rate,
+        stars_cap=request.stars_cap,
     )  # fmt: skip
 
 
@@ -171,7 +172,12 @@ async def _preview(
 ) -> None:
     """The message as a sample lead will see it, the count and some names; Send / Cancel."""
     chat_id = message.chat.id
-    found = await preview(service.db, service.scenario.funnel, draft, service.clock(), SAMPLE)
+    try:
+        found = await preview(service.db, service.scenario.funnel, draft, service.clock(), SAMPLE)
+    except BroadcastError as exc:
+        await state.clear()
+        await reply(channels, bot, chat_id, f"⚠️ {esc(str(exc))}")
+        return
     if not found.count:
         await state.clear()
         await reply(channels, bot, chat_id, _nobody(draft, lang))
@@ -199,6 +205,8 @@ async def _preview(
             text=say(lang, label), callback_data=BroadcastButton(action=action, nonce=nonce)
         )
     audience = esc(describe(draft.audience))
+    if found.cost is not None:
+        when += say(lang, "bc_cost", esc("\n".join(found.cost.lines(lang))))
     summary = say(lang, "bc_summary", count, audience, names, more, when)
     await reply(channels, bot, chat_id, summary, keyboard.as_markup())
 
@@ -311,15 +319,27 @@ async def _control(
         return
     now = service.clock()
     try:
+        cap = _stars_cap(args[1:]) if action == "resume" else None
         if action == "status":
             found = await progress(service.db, int(ref))
             text = progress_text(found, now, tz)
         else:
-            found = await control(service.db, int(ref), action, now)
+            found = await control(service.db, int(ref), action, now, stars_cap=cap)
             text = say(lang, f"bc_done_{action}", progress_text(found, now, tz))
     except BroadcastError as exc:
         text = f"⚠️ {exc}"
     await reply(channels, bot, chat_id, esc(text))
+
+
+def _stars_cap(words: list[str]) -> str | None:
+    """``stars-cap=300`` after ``resume ID``: a paid broadcast's new cap."""
+    cap = None
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or key.strip().lower().replace("-", "_") != "stars_cap":
+            raise BroadcastError(f"'{word}': after the id only stars-cap=N (a new Stars cap)")
+        cap = value.strip()
+    return cap
 
 
 async def _list(service: FunnelService, tz: tzinfo, lang: str, limit: int = 10) -> str:

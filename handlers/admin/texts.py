@@ -118,16 +118,22 @@ TEXTS: dict[str, dict[str, str]] = {
 Filters: segment, stage, status, source, channel, stopped-at (step,step), idle (days), \
 variant (step=variant), since / until (2026-03-01, 7d). Also: name=…, at="2026-12-01 10:00", \
 button="Text:step".
+Paid (up to 1000/s, 0.1 ⭐ a message from the bot's Stars): \
+<code>paid=yes stars-cap=250</code> [<code>rate=500</code>]
 <code>/broadcast list</code>, <code>/broadcast status ID</code>, \
-<code>pause ID</code>, <code>resume ID</code>, <code>cancel ID</code>""",
+<code>pause ID</code>, <code>resume ID</code> [<code>stars-cap=300</code>], \
+<code>cancel ID</code>""",
         "ru": """<b>/broadcast</b> — рассылка по аудитории лидов
 <code>/broadcast segment=hot stopped-at=hot_offer idle=3</code>, затем пришлите текст
 <code>/broadcast chain=comeback stopped-at=hot_offer</code> — вместо текста запустить цепочку
 Фильтры: segment, stage, status, source, channel, stopped-at (шаг,шаг), idle (дней), \
 variant (шаг=вариант), since / until (2026-03-01, 7d). Ещё: name=…, at="2026-12-01 10:00", \
 button="Текст:шаг".
+Платная (до 1000/с, 0,1 ⭐ за сообщение из звёзд бота): \
+<code>paid=yes stars-cap=250</code> [<code>rate=500</code>]
 <code>/broadcast list</code>, <code>/broadcast status ID</code>, \
-<code>pause ID</code>, <code>resume ID</code>, <code>cancel ID</code>""",
+<code>pause ID</code>, <code>resume ID</code> [<code>stars-cap=300</code>], \
+<code>cancel ID</code>""",
     },
     "bc_dropped": {
         "en": "The draft is dropped; nothing was sent.",
@@ -152,6 +158,7 @@ button="Текст:шаг".
         "ru": "Подходит лидов: <b>{0}</b> (<i>{1}</i>): {2}{3}.{4}\nОтправить?",
     },
     "bc_more": {"en": " and {0} more", "ru": " и ещё {0}"},
+    "bc_cost": {"en": "\n\n<b>Cost</b>\n{0}", "ru": "\n\n<b>Стоимость</b>\n{0}"},
     "bc_starts": {"en": "\nStarts: {0}", "ru": "\nНачало: {0}"},
     "bc_send": {"en": "Send", "ru": "Отправить"},
     "bc_cancel": {"en": "Cancel", "ru": "Отмена"},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from fakes.bot_api import Call, FakeBotAPI
 from storage.models import Broadcast
 from tests.broadcasts.conftest import add_leads
 from tests.conftest import Clock
-from tests.e2e.harness import TOKEN, Harness, PlainHTTPSession, open_service, polling
+from tests.e2e.harness import TOKEN, Harness, PlainHTTPSession, open_service, polling, until
 
 ADMIN, PROSPECT, OTHER = 5001, 5002, 5003
 LEADS = range(901, 906)
@@ -223,3 +224,37 @@ async def test_a_russian_admin_gets_the_mailing_in_russian(h: Harness) -> None:
     await h.settle()
     usage = await said(h, ADMIN, "/broadcast pause")
     assert usage[-1].text == "Так: <code>/broadcast pause ID</code>"
+
+
+async def test_a_paid_broadcast_shows_its_cost_and_stops_at_its_cap(h: Harness) -> None:
+    h.tg.stars.balance = Decimal(10)
+    asked = await said(
+        h, ADMIN, "/broadcast segment=hot stopped-at=hot_offer paid=yes stars-cap=0.3",
+        language_code="ru",
+    )  # fmt: skip
+    assert "Подходит лидов: <b>5</b>" in (asked[-1].text or "")
+    shown = await said(h, ADMIN, "Распродажа, {first_name}!")
+    summary = shown[-1].text or ""
+    assert "<b>Стоимость</b>" in summary
+    assert "5 лид(ов) × 1 сообщ. = 5 сообщений × 0,1 ⭐ = 0,5 Stars" in summary
+    assert "Лимит 0,3 Stars: хватит на 3 из 5 лидов (0,3 Stars)" in summary
+    assert "Telegram берёт плату за каждое сообщение с этим флагом" in summary
+    assert summary.endswith("\nОтправить?")
+
+    before = len(h.tg.sent(ADMIN))
+    await h.answered(press(h, ADMIN, shown[-1], "Отправить"))
+    n = int(re.findall(r"#(\d+)", (await h.expect(ADMIN, "запущена", before)).text or "")[0])
+    await until(lambda: len(h.tg.stars.paid_calls) == 3)
+    await h.settle()
+    [row] = await broadcasts(h)
+    assert (row.paid, row.paid_cap, row.state) == (True, 3, "stopped")
+    status = await said(h, ADMIN, f"/broadcast status {n}")
+    assert "stopped (its Stars cap is spent): 3 sent" in (status[0].text or "")
+    assert "0.3 of 0.3 Stars" in (status[0].text or "")
+
+    low = await said(h, ADMIN, f"/broadcast resume {n} stars-cap=0.2")
+    assert "the new cap cannot be lower" in (low[0].text or "")
+    await said(h, ADMIN, f"/broadcast resume {n} stars-cap=1")
+    await until(lambda: len(h.tg.stars.paid_calls) == 5)
+    assert {c.chat_id for c in h.tg.stars.paid_calls} == set(LEADS)
+    assert h.tg.stars.spent == Decimal("0.5")

@@ -274,3 +274,34 @@ def test_report_forms_and_mistakes(inproc: Callable[..., Run]) -> None:
                         (("--broadcast", "1", "--window", "soon"), "--window:")]:  # fmt: skip
         bad = inproc("report", *args)
         assert bad.code in (1, 2) and error in bad.err, bad.err
+
+
+def test_a_paid_broadcast_from_the_command_line(inproc: Callable[..., Run]) -> None:
+    text = ("--text", "Flash sale, {first_name}")
+    dry = inproc("broadcast", "send", *text, "--paid", "--stars-cap", "0.3", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "Paid broadcast (Telegram's allow_paid_broadcast): up to 1000 messages" in dry.out
+    assert "5 lead(s) × 1 message(s) = 5 messages × 0.1 ⭐ = 0.5 Stars" in dry.out
+    assert "Stars cap 0.3: it covers 3 of 5 leads (0.3 Stars)" in dry.out
+    assert "Telegram charges every message sent with this flag" in dry.out
+    for args, error in [
+        (("--stars-cap", "5"), "rate and stars-cap go with a paid broadcast (paid)"),
+        (("--paid",), "a paid broadcast needs stars-cap"),
+        (("--paid", "--stars-cap", "5", "--rate", "2000"), "rate: 1 to 1000 messages a second"),
+        (("--paid", "--stars-cap", "nothing"), "stars-cap: 'nothing' is not a number of Stars"),
+    ]:
+        bad = inproc("broadcast", "send", *text, *args, "--yes")
+        assert bad.code == 2 and error in bad.err and len(bad.err.splitlines()) == 1, bad.err
+
+    sent = inproc("broadcast", "send", *text, "--paid", "--stars-cap", "25", "--rate", "500",
+                  "--name", "flash", "--yes")  # fmt: skip
+    assert sent.code == 0 and "broadcast #1 «flash»: 5 message(s) queued" in sent.out, sent.err
+    listed = rows(inproc("broadcast", "list").out)
+    assert (listed[0][1], listed[0][11]) == ("flash", "0 of 25")
+    status = inproc("broadcast", "status", "1")
+    assert "500 messages/s, Stars 0 of 25" in status.out
+    resumed = inproc("broadcast", "resume", "1", "--stars-cap", "30")
+    assert resumed.code == 1 and "broadcast 1 is active: cannot resume it" in resumed.err
+    inproc("broadcast", "pause", "1")
+    raised = inproc("broadcast", "resume", "1", "--stars-cap", "30")
+    assert raised.code == 0 and "0 of 30 Stars" in raised.out, raised.err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.telegram.throttle import Throttle
+from bot.telegram.throttle import Lane, Throttle
 
 
 class FakeClock:
@@ -86,3 +86,51 @@ def test_429s_from_several_chats_at_once_are_the_bots_limit() -> None:
     throttle.penalize(2, chat_id=2)
     assert throttle.global_penalties == 1
     assert throttle.wait_time("reply", 3) == 2.0  # a chat that never flooded waits too
+
+
+def lane_sends(throttle: Throttle, clock: FakeClock, seconds: float, lane: Lane) -> int:
+    """Sends of a paid broadcast to distinct chats in ``seconds`` (retrying every 1 ms)."""
+    sent, end = 0, clock.now + seconds
+    while clock.now < end:
+        if throttle.wait_time("touch", 1_000_000 + sent, lane) == 0:
+            sent += 1
+        else:
+            clock.now += 0.001
+    return sent
+
+
+def test_a_paid_broadcasts_lane_runs_at_its_own_rate_past_the_global_one() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 1, clock=clock)
+    lane = throttle.lane(7, 1000)
+    assert 1990 <= lane_sends(throttle, clock, 1.0, lane) <= 2001  # its burst, then 1000/s
+    slower = throttle.lane(8, 200)
+    assert 390 <= lane_sends(throttle, clock, 1.0, slower) <= 401  # an operator's lower rate
+
+
+def test_replies_and_touches_keep_their_budget_while_a_paid_broadcast_sends() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 1, clock=clock)
+    lane = throttle.lane(7, 1000)
+    lane_sends(throttle, clock, 0.5, lane)  # 1,500 paid sends took nothing from the 30/s
+    assert throttle.wait_time("reply", 1) == 0
+    assert sends_in(throttle, clock, 10, chats=10_000) in range(300, 331)  # as before
+
+
+def test_per_chat_limits_and_a_chats_pause_hold_for_paid_sends_too() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 1, chat_burst=3, clock=clock)
+    lane = throttle.lane(7, 1000)
+    assert [throttle.wait_time("touch", 5, lane) == 0 for _ in range(4)] == [1, 1, 1, 0]
+    throttle.penalize(4, chat_id=9)
+    assert throttle.wait_time("touch", 9, lane) == 4
+
+
+def test_a_paid_429_of_the_bots_kind_pauses_its_lane_not_everyone() -> None:
+    clock = FakeClock()
+    throttle = Throttle(30, 1, clock=clock)
+    lane = throttle.lane(7, 1000)
+    throttle.penalize(2, chat_id=1, lane=lane)
+    throttle.penalize(2, chat_id=2, lane=lane)
+    assert throttle.wait_time("touch", 3, lane) == 2.0  # the paid broadcast waits
+    assert throttle.wait_time("reply", 3) == 0  # the bot's own 30/s goes on

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.engine.types import Text
 from storage.models import Event, Lead
-from tests.web.conftest import ADMIN, KEY, Dash
+from tests.web.conftest import ADMIN, KEY, Dash, csrf_of
 
 
 async def _events(dash: Dash) -> list[Event]:
@@ -78,6 +78,33 @@ async def test_broadcast_preview_confirm_send_and_control(dash: Dash) -> None:
     assert r.status == 200 and "cancelled" in await r.text()
     bad = await dash.client.get("/broadcasts", params={"preview": "1", "segment": "nosuch"})
     assert bad.status == 400 and "no segment 'nosuch'" in await bad.text()
+
+
+async def test_a_paid_broadcast_from_the_dashboard(dash: Dash) -> None:
+    csrf = await dash.sign_in()
+    form = {"csrf": csrf, "channel": "telegram", "text": "Flash sale", "paid": "on"}
+    r = await dash.client.post("/broadcasts", data=form)
+    assert r.status == 400 and "needs stars-cap" in await r.text()
+    r = await dash.client.post("/broadcasts", data={**form, "stars_cap": "5", "rate": "300"})
+    page = await r.text()
+    assert r.status == 200 and '<ul id="cost">' in page and 'id="confirm"' in page
+    assert "1 lead(s) × 1 message(s) = 1 messages × 0.1 ⭐ = 0.1 Stars" in page
+    assert "up to 300 messages a second" in page and "Stars cap 5: it covers everyone" in page
+    r = await dash.client.post(
+        "/broadcasts", data={**form, "stars_cap": "5", "rate": "300", "confirm": "yes"}
+    )
+    page = await r.text()
+    assert r.status == 200 and "Paid broadcast · Stars spent: 0 / 5 · 300 messages a second" in page
+    bid = r.url.path.rsplit("/", 1)[1]
+    await dash.client.post(f"/broadcasts/{bid}/pause", data={"csrf": csrf})
+    r = await dash.client.post(f"/broadcasts/{bid}/resume", data={"csrf": csrf, "stars_cap": "7"})
+    assert r.status == 200 and "Stars spent: 0 / 7" in await r.text()
+
+    token = dash.ctx.gate.issue_link(ADMIN, "Olga (@olga)", "ru")
+    r = await dash.client.post("/auth/link", data={"token": token})
+    ru = {**form, "csrf": csrf_of(await r.text()), "stars_cap": "5"}
+    page = await (await dash.client.post("/broadcasts", data=ru)).text()
+    assert "<h2>Стоимость</h2>" in page and "Лимит 5 Stars: хватит на всех." in page
 
 
 async def test_the_inbox_streams_a_cue_when_the_lead_log_moves(dash: Dash) -> None:
