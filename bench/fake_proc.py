@@ -93,6 +93,14 @@ class FakeProc:
     async def info(self) -> dict[str, Any]:
         return await self._get("info")
 
+    async def clear(self) -> int:
+        """Drop the updates still queued; how many there were."""
+        assert self.http is not None
+        async with self.http.post(f"{self.base_url}/_ctl/clear") as response:
+            response.raise_for_status()
+            dropped: int = (await response.json())["dropped"]
+            return dropped
+
     async def wait_count(
         self,
         expected: int,

@@ -12,7 +12,9 @@ serves a few control routes:
   of the last one;
 * ``GET /_ctl/calls?since=``: the calls themselves (method, chat, arrival time, status,
   text), without the long polls;
-* ``GET /_ctl/info``: ``rejected_429``, the number of calls, the fake's own clock.
+* ``GET /_ctl/info``: ``rejected_429``, the number of calls, the fake's own clock;
+* ``POST /_ctl/clear``: drop the updates still queued (a stopped bot may not have confirmed
+  its last batch; the next bot must not get them); answers how many were dropped.
 
 Times are ``time.monotonic()``, which on Linux is one clock for every process, so the bench
 compares them with its own. The process ends when its stdin closes (the bench exits).
@@ -42,6 +44,7 @@ class Control:
         router.add_get("/_ctl/count", self.count)
         router.add_get("/_ctl/calls", self.calls)
         router.add_get("/_ctl/info", self.info)
+        router.add_post("/_ctl/clear", self.clear)
 
     async def push(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -99,6 +102,11 @@ class Control:
         return web.json_response(
             {"rejected_429": fake.rejected_429, "calls": len(fake.calls), "now": time.monotonic()}
         )
+
+    async def clear(self, request: web.Request) -> web.Response:
+        dropped = len(self.fake.pending_updates)
+        self.fake.pending_updates.clear()
+        return web.json_response({"dropped": dropped})
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -1,35 +1,55 @@
-"""Benchmark 3: what one update costs through the whole stack, against a bare aiogram bot.
+"""Benchmark 3: what one update costs ``leadbot run``, against a bare aiogram bot.
 
+Both bots run as processes of their own against the fake Bot API (itself a third process,
+with no limits here): ``leadbot run`` exactly as an operator starts it (long polling, its
+default logging, settings from environment variables; SEND_RATE and CHAT_RATE set to their
+maxima so its limiter never waits), and ``bench/bare_bot.py``, an aiogram bot that echoes.
 A burst of updates goes into the fake's getUpdates queue at once; the time until the last
-reply reaches the fake gives updates per second. The full stack is the bot as ``leadbot run``
-builds it (``make_dispatcher``, ``serve_polling``): polling, handlers, engine, database,
-reply, with the limiter off (a Throttle with huge rates; the fake has no limits). Its
-prospects are already at a typed question (cloned from a lead the real service walked
-there), so each update is a text answer that saves an answer and asks the next step. The
-baseline is a bare aiogram Dispatcher with one handler echoing the text, on the same fake
-in the same run. Each side gets a warm-up burst first; the best of ``repeats`` bursts counts.
+expected reply reaches the fake gives updates per second, and the bot's CPU time (utime +
+stime from /proc/<pid>/stat, read before and after the burst) gives CPU per update.
+
+Three kinds of update: a typed answer (leads cloned at a typed question, a timer pending),
+a button press (leads at a question with buttons) and the /start of people never seen
+before. Each process gets a warm-up burst of each kind first. The pairs are interleaved, one
+bot at a time: bare, leadbot (a freshly seeded database), bare, leadbot…; min / median / max
+of leadbot/bare over the pairs. Every leadbot database holds, besides the leads the updates
+go to, ``background`` leads cloned from one the engine walked to the end of the funnel, each
+with that lead's whole event history (17 events), as a running bot's tables look.
+
+SQL statements (and transactions) per update are counted in a separate, untimed pass in the
+benchmark's own process: the dispatcher and service ``leadbot run`` builds
+(``make_dispatcher``, ``serve_polling``) on the same kind of database, counting what runs
+while an update is being handled (the touch loop and heartbeats are left out).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.types import CallbackQuery, Message
+from aiogram import Bot
+from aiogram.types import Update
 from sqlalchemy import event
 
 from app.factory import make_bot, make_dispatcher
 from app.runner import serve_polling
-from bench.fake_proc import TOKEN, FakeProc
+from bench.bot_proc import BARE, LEADBOT, BotProc, environment
+from bench.fake_proc import TOKEN, FakeProc, process_cpu_seconds
 from bench.results import Row, say
 from bench.seeding import (
+    MINI,
+    TIMEZONE,
     clone,
+    copy_history,
     drop_templates,
     load_mini,
     make_templates,
@@ -43,9 +63,9 @@ from bot.telegram.throttle import Throttle
 from storage.db import Database
 
 ANSWER = "We are twelve people with one small kitchen"
+#: The limiter's ceilings (bot/settings.py): far above what one process sends here.
+UNLIMITED_SETTINGS = {"SEND_RATE": "1000", "CHAT_RATE": "100"}
 BARE_USERS = 7_000_000
-FULL_USERS = 8_000_000
-UNLIMITED = dict(rate=1e6, per_chat=1e6, burst=10**6, chat_burst=10**6)
 
 
 @dataclass(frozen=True)
@@ -55,15 +75,16 @@ class Kind:
     name: str
     reply: str  # leadbot's last reply (mini.yaml) that marks the update as handled
     bare_reply: str  # the bare bot's
+    first_user: int  # leadbot's users of this kind: first_user, first_user + 1, …
     messages: int = 1  # leadbot's messages per update (/start: the greeting and a question)
 
 
-#: A typed answer (cloned leads at q_about), a press of "Buy now" (clones at q_need), and
-#: the /start of people never seen before (a new lead row each).
+#: A typed answer (clones at q_about, a timer pending), a press of "Buy now" (clones at
+#: q_need), and the /start of people never seen before (a new lead row each).
 KINDS = (
-    Kind("text answers", "Leave your phone?", ANSWER),
-    Kind("button presses", "Your budget?", "pressed"),
-    Kind("/start of new users", "What do you need?", "/start", messages=2),
+    Kind("text answers", "Leave your phone?", ANSWER, 8_000_000),
+    Kind("button presses", "Your budget?", "pressed", 8_100_000),
+    Kind("/start of new users", "What do you need?", "/start", 8_200_000, messages=2),
 )
 
 
@@ -71,7 +92,9 @@ KINDS = (
 class BurstConfig:
     updates: int = 2000
     warmup: int = 100
-    pairs: int = 3  # interleaved (bare, leadbot) runs per kind
+    pairs: int = 3  # interleaved (bare, leadbot) runs
+    background: int = 10_000  # leads with a whole history besides those the updates go to
+    counted: int = 200  # updates per kind in the statement-counting pass
 
 
 @dataclass
@@ -82,15 +105,31 @@ class Burst:
     other: int  # answered with something else (the error handler's apology)
     bot_cpu: float
     fake_cpu: float
-    statements: int = 0  # SQL statements the bot ran during the burst (leadbot only)
 
     @property
     def rate(self) -> float:
         return self.answered / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def failed(self) -> int:
+        return self.updates - self.answered
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.bot_cpu / max(self.answered, 1) * 1000
+
+
+@dataclass
+class Run:
+    """One bot process: a measured burst of each kind, and what it logged."""
+
+    bursts: dict[str, Burst] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+
 
 def updates_for(kind: Kind, users: range, press_data: str) -> list[dict[str, Any]]:
-    if kind.name == "button presses":
+    if kind.bare_reply == "pressed":
         return [{"kind": "callback", "user": u, "data": press_data} for u in users]
     text = "/start" if kind.bare_reply == "/start" else ANSWER
     return [{"kind": "message", "user": u, "text": text, "first_name": "Ann"} for u in users]
@@ -98,15 +137,21 @@ def updates_for(kind: Kind, users: range, press_data: str) -> list[dict[str, Any
 
 async def burst(
     fake: FakeProc,
+    pid: int | None,
     updates: list[dict[str, Any]],
     reply: str,
     timeout: float,  # noqa: ASYNC109
     messages: int = 1,
 ) -> Burst:
     """Push ``updates`` at once; wait for the expected ``reply`` to each (the last of
-    ``messages`` sent per update; anything beyond those is an error reply)."""
+    ``messages`` sent per update; anything beyond those is an error reply). ``pid``'s CPU
+    time is read before the push and once the last reply is in (no ``pid``: not read)."""
+
+    def cpu() -> float:
+        return process_cpu_seconds(pid) if pid is not None else 0.0
+
     users = [int(u["user"]) for u in updates]
-    cpu0, fake_cpu0 = time.process_time(), fake.cpu_seconds()
+    cpu0, fake_cpu0 = cpu(), fake.cpu_seconds()
     pushed = await fake.push(updates)
     t0 = min(p[2] for p in pushed["pushed"])
     deadline = time.monotonic() + timeout
@@ -117,184 +162,272 @@ async def burst(
         done = result["count"] + result["other"] >= len(users) * messages
         if result["count"] >= len(users) or done or time.monotonic() > deadline:
             break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # the times come from the fake's clock, not from here
+    cpu1 = cpu()
     seconds = (result["last"] or time.monotonic()) - t0
     return Burst(
         len(users),
         seconds,
         result["count"],
         max(0, result["other"] - result["count"] * (messages - 1)),
-        time.process_time() - cpu0,
+        cpu1 - cpu0,
         fake.cpu_seconds() - fake_cpu0,
     )
 
 
-async def _bare(fake: FakeProc, kind: Kind, first_user: int, config: BurstConfig) -> Burst:
-    """A bare aiogram bot: echo a text, answer a press with one message. Warm-up, one burst."""
-    bot = make_bot(TOKEN, fake.base_url)
-    dp = Dispatcher()
+def _users(first: int, config: BurstConfig) -> tuple[range, range]:
+    warm = range(first, first + config.warmup)
+    return warm, range(warm.stop, warm.stop + config.updates)
 
-    async def echo(message: Message) -> None:
-        await message.answer(message.text or "?")
 
-    async def pressed(query: CallbackQuery) -> None:
-        await query.answer()
-        await bot.send_message(query.from_user.id, "pressed")
+async def _bare(fake: FakeProc, tmp: Path, config: BurstConfig, pair: int) -> Run:
+    """``python -m bench.bare_bot``: a warm-up and a measured burst of each kind."""
+    run = Run()
+    first = BARE_USERS + pair * 3 * (config.warmup + config.updates)
+    async with BotProc(fake, BARE, environment(fake), tmp / f"bare-{pair}.log") as bot:
+        for n, kind in enumerate(KINDS):
+            warm, users = _users(first + n * (config.warmup + config.updates), config)
+            await burst(fake, bot.pid, updates_for(kind, warm, "x"), kind.bare_reply, 60)
+            run.bursts[kind.name] = await burst(
+                fake, bot.pid, updates_for(kind, users, "x"), kind.bare_reply, 300
+            )
+    run.errors, run.exit_code = bot.log_errors(), bot.exit_code
+    return run
 
-    dp.message.register(echo)
-    dp.callback_query.register(pressed)
-    polling = asyncio.create_task(
-        dp.start_polling(
-            bot,
-            polling_timeout=10,
-            handle_signals=False,
-            close_bot_session=False,
-            allowed_updates=dp.resolve_used_update_types(),
-        )
+
+async def _leadbot(fake: FakeProc, url: str, log: Path, config: BurstConfig) -> Run:
+    """``leadbot run`` on a freshly seeded database: a warm-up and a measured burst of each
+    kind."""
+    run = Run()
+    press_data = await seed(url, config)
+    env = environment(
+        fake, DATABASE_URL=url, SCENARIO=str(MINI), TIMEZONE=TIMEZONE, **UNLIMITED_SETTINGS
     )
-    try:
-        warm = range(first_user, first_user + config.warmup)
-        await burst(fake, updates_for(kind, warm, "x"), kind.bare_reply, 60)
-        users = range(warm.stop, warm.stop + config.updates)
-        return await burst(fake, updates_for(kind, users, "x"), kind.bare_reply, 120)
-    finally:
-        await dp.stop_polling()
-        await polling
-        await bot.session.close()
+    async with BotProc(fake, LEADBOT, env, log) as bot:
+        for kind in KINDS:
+            warm, users = _users(kind.first_user, config)
+            await burst(
+                fake,
+                bot.pid,
+                updates_for(kind, warm, press_data),
+                kind.reply,
+                120,
+                kind.messages,
+            )
+            run.bursts[kind.name] = await burst(
+                fake,
+                bot.pid,
+                updates_for(kind, users, press_data),
+                kind.reply,
+                600,
+                kind.messages,
+            )
+    run.errors, run.exit_code = bot.log_errors(), bot.exit_code
+    return run
 
 
-async def _full(fake: FakeProc, url: str, kind: Kind, config: BurstConfig) -> Burst:
-    """The bot as ``leadbot run`` builds it, on a fresh database: warm-up, one burst."""
+async def seed(url: str, config: BurstConfig) -> str:
+    """Migrate and fill a database; returns the callback data of "Buy now" for the clones."""
     db = Database(url)
     try:
         await db.upgrade()
-        funnel = load_mini()
-        templates = await make_templates(db, funnel)
-        total = config.warmup + config.updates
-        if kind.name == "text answers":
-            await clone(db, templates.typed, FULL_USERS, total)
-        elif kind.name == "button presses":
-            await clone(db, templates.question, FULL_USERS, total)
+        templates = await make_templates(db, load_mini())
+        await clone(db, templates.touch, 1, config.background)
+        await copy_history(db, templates.touch, 1, config.background)
+        size = config.warmup + max(config.updates, config.counted)
+        for kind, template in zip(KINDS, (templates.typed, templates.question), strict=False):
+            await clone(db, template, kind.first_user, size)
+            await copy_history(db, template, kind.first_user, size)
         await drop_templates(db, templates)
-        service = FunnelService(db, ScenarioHolder(funnel), OfflineQualifier())
-        bot: Bot = make_bot(TOKEN, fake.base_url)
-        channels = Channels(service.scenario, throttle=Throttle(**UNLIMITED))  # type: ignore[arg-type]
-        dp = make_dispatcher(bot, service, channels)
-        stop = asyncio.Event()
-        polling = asyncio.create_task(serve_polling(bot, dp, stop, polling_timeout=10))
-        try:
-            warm = range(FULL_USERS, FULL_USERS + config.warmup)
-            await burst(
-                fake, updates_for(kind, warm, templates.press_data), kind.reply, 60, kind.messages
-            )
-            users = range(warm.stop, warm.stop + config.updates)
-            statements = 0
-
-            def count(*_: Any) -> None:
-                nonlocal statements
-                statements += 1
-
-            event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-            try:
-                result = await burst(
-                    fake,
-                    updates_for(kind, users, templates.press_data),
-                    kind.reply,
-                    300,
-                    kind.messages,
-                )
-            finally:
-                event.remove(db.engine.sync_engine, "before_cursor_execute", count)
-            result.statements = statements
-            return result
-        finally:
-            stop.set()
-            await asyncio.wait_for(polling, 120)
-            await bot.session.close()
+        return templates.press_data
     finally:
         await db.close()
 
 
-def _cpu(b: Burst) -> str:
-    return f"{b.bot_cpu / max(b.answered, 1) * 1000:.1f} ms CPU/update"
+@asynccontextmanager
+async def database(backend: str, tmp: Path, name: str, postgres: str | None) -> AsyncIterator[str]:
+    if backend == "SQLite":
+        yield sqlite_url(tmp / f"{name}.db")
+        return
+    assert postgres is not None
+    async with postgres_database(postgres) as url:
+        yield url
 
 
-def _spread(values: list[float]) -> str:
-    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+_IN_UPDATE: contextvars.ContextVar[bool] = contextvars.ContextVar("in_update", default=False)
 
 
-def _describe(b: Burst) -> str:
-    failed = f" ({b.other} got an error reply instead)" if b.other else ""
-    per = max(b.answered, 1)
-    sql = f", {b.statements / per:.1f} SQL statements/update" if b.statements else ""
-    return (
-        f"{b.answered}/{b.updates} answered{failed} in {b.seconds:.2f}s; bot CPU "
-        f"{b.bot_cpu / per * 1000:.2f} ms/update, fake CPU "
-        f"{b.fake_cpu / per * 1000:.2f} ms/update{sql}"
-    )
+@contextmanager
+def counting(db: Database) -> Iterator[Counter[str]]:
+    """Statements and transactions run while an update is being handled, and each
+    statement's first words (``statement: INSERT INTO events``)."""
+    counts: Counter[str] = Counter()
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if _IN_UPDATE.get():
+            counts["statements"] += 1
+            counts["statement: " + " ".join(sql.split()[:3])] += 1
+
+    def begin(*_: Any) -> None:
+        if _IN_UPDATE.get():
+            counts["transactions"] += 1
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "begin", begin)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "begin", begin)
+
+
+async def count_statements(fake: FakeProc, url: str, config: BurstConfig) -> dict[str, Any]:
+    """The untimed pass: statements and transactions per update of each kind, in-process."""
+    press_data = await seed(url, config)
+    db = Database(url)
+    bot: Bot = make_bot(TOKEN, fake.base_url)
+    counted: dict[str, Any] = {}
+    try:
+        service = FunnelService(db, ScenarioHolder(load_mini()), OfflineQualifier())
+        limits = Throttle(rate=1e6, per_chat=1e6, burst=10**6, chat_burst=10**6)
+        dp = make_dispatcher(bot, service, Channels(service.scenario, throttle=limits))
+        feed = dp.feed_update
+
+        async def feed_marked(bot: Bot, update: Update, **kwargs: Any) -> Any:
+            _IN_UPDATE.set(True)  # this update's task only: its context is its own
+            return await feed(bot, update, **kwargs)
+
+        dp.feed_update = feed_marked  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        polling = asyncio.create_task(serve_polling(bot, dp, stop, polling_timeout=10))
+        try:
+            for kind in KINDS:
+                warm = range(kind.first_user, kind.first_user + config.warmup)
+                users = range(warm.stop, warm.stop + config.counted)
+                pushed = updates_for(kind, warm, press_data)
+                await burst(fake, None, pushed, kind.reply, 60, kind.messages)
+                with counting(db) as counts:
+                    pushed = updates_for(kind, users, press_data)
+                    done = await burst(fake, None, pushed, kind.reply, 120, kind.messages)
+                per = max(done.answered, 1)
+                counted[kind.name] = {
+                    "statements": counts.pop("statements", 0) / per,
+                    "transactions": counts.pop("transactions", 0) / per,
+                    "answered": done.answered,
+                    "which": {k: round(n / per, 2) for k, n in sorted(counts.items())},
+                }
+        finally:
+            stop.set()
+            await asyncio.wait_for(polling, 120)
+            await fake.clear()
+    finally:
+        await bot.session.close()
+        await db.close()
+    return counted
 
 
 async def run(config: BurstConfig, postgres: str | None) -> tuple[list[Row], dict[str, Any]]:
-    """Per kind and backend, ``pairs`` interleaved (bare, leadbot) bursts; min/median/max."""
+    """Per backend: the counting pass, then ``pairs`` interleaved (bare, leadbot) processes."""
     detail: dict[str, Any] = {}
     rows = []
-    with tempfile.TemporaryDirectory(prefix="leadbot-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="leadbot-bench-") as tmp_name:
+        tmp = Path(tmp_name)
         async with FakeProc() as fake:
             backends = ["SQLite"] + (["PostgreSQL"] if postgres else [])
-            bare_user = BARE_USERS
+            pair = 0
             for backend in backends:
-                for kind in KINDS:
-                    pairs: list[tuple[Burst, Burst]] = []
-                    for i in range(config.pairs):
-                        bare = await _bare(fake, kind, bare_user, config)
-                        bare_user += config.warmup + config.updates
-                        if backend == "SQLite":
-                            url = sqlite_url(Path(tmp) / f"burst-{kind.name[:4]}-{i}.db")
-                            full = await _full(fake, url, kind, config)
-                        else:
-                            assert postgres is not None
-                            async with postgres_database(postgres) as url:
-                                full = await _full(fake, url, kind, config)
-                        pairs.append((bare, full))
+                async with database(backend, tmp, "counted", postgres) as url:
+                    sql = await count_statements(fake, url, config)
+                say(
+                    f"{backend}, SQL per update: "
+                    + ", ".join(
+                        f"{k} {v['statements']:.1f} ({v['transactions']:.1f} transactions)"
+                        for k, v in sql.items()
+                    )
+                )
+                runs: list[tuple[Run, Run]] = []
+                for i in range(config.pairs):
+                    bare = await _bare(fake, tmp, config, pair)
+                    pair += 1
+                    async with database(backend, tmp, f"leadbot-{i}", postgres) as url:
+                        log = tmp / f"leadbot-{backend}-{i}.log"
+                        full = await _leadbot(fake, url, log, config)
+                    runs.append((bare, full))
+                    for kind in KINDS:
+                        b, f = bare.bursts[kind.name], full.bursts[kind.name]
                         say(
-                            f"{backend}, {kind.name}, pair {i + 1}: bare {bare.rate:.0f}/s "
-                            f"({_cpu(bare)}), leadbot {full.rate:.0f}/s ({_cpu(full)}, "
-                            f"{full.statements / max(full.answered, 1):.1f} SQL/update)"
+                            f"{backend}, pair {i + 1}, {kind.name}: bare {b.rate:.0f}/s "
+                            f"({b.cpu_ms:.2f} ms CPU/update), leadbot {f.rate:.0f}/s "
+                            f"({f.cpu_ms:.2f} ms CPU/update), leadbot/bare "
+                            f"{f.rate / b.rate if b.rate else 0:.2f}"
+                            + (f"; {f.failed} FAILED" if f.failed else "")
                         )
-                    rows.append(_row(backend, kind, config, pairs))
-                    detail[f"{backend} {kind.name}"] = [
+                    if full.errors or bare.errors:
+                        say(f"logged errors: leadbot {len(full.errors)}, bare {len(bare.errors)}")
+                for kind in KINDS:
+                    rows.append(_row(backend, kind, config, runs, sql[kind.name]))
+                detail[backend] = {
+                    "statements": sql,
+                    "pairs": [
                         {
-                            "bare": b.__dict__ | {"rate": b.rate},
-                            "full": f.__dict__ | {"rate": f.rate},
+                            side: {
+                                "bursts": {
+                                    k: b.__dict__ | {"rate": b.rate} for k, b in r.bursts.items()
+                                },
+                                "errors": r.errors[:20],
+                                "exit_code": r.exit_code,
+                            }
+                            for side, r in (("bare", bare), ("leadbot", full))
                         }
-                        for b, f in pairs
-                    ]
+                        for bare, full in runs
+                    ],
+                }
     return rows, detail
 
 
-def _row(backend: str, kind: Kind, config: BurstConfig, pairs: list[tuple[Burst, Burst]]) -> Row:
+def _spread(values: list[float], digits: int = 2) -> str:
+    return " / ".join(
+        f"{v:.{digits}f}" for v in (min(values), statistics.median(values), max(values))
+    )
+
+
+def _row(
+    backend: str,
+    kind: Kind,
+    config: BurstConfig,
+    runs: list[tuple[Run, Run]],
+    sql: dict[str, Any],
+) -> Row:
+    pairs = [(b.bursts[kind.name], f.bursts[kind.name]) for b, f in runs]
     ratios = [f.rate / b.rate if b.rate else 0.0 for b, f in pairs]
-    complete = all(b.answered == b.updates and f.answered == f.updates for b, f in pairs)
-    median_pair = sorted(pairs, key=lambda p: p[1].rate / p[0].rate if p[0].rate else 0)[
-        len(pairs) // 2
-    ]
-    fulls = [f for _, f in pairs]
+    failed = sum(f.failed for _, f in pairs)
+    errors = sum(len(f.errors) for _, f in runs)
+    fine = failed == 0 and errors == 0 and all(f.exit_code == 0 for _, f in runs)
+    median = statistics.median(ratios)
     notes = [
-        "leadbot/bare, min / median / max: " + _spread(ratios),
-        f"median pair, leadbot: {_describe(median_pair[1])}",
-        f"median pair, bare: {_describe(median_pair[0])}",
+        f"leadbot/bare, min / median / max: {_spread(ratios)}",
+        f"upd/s, leadbot: {_spread([f.rate for _, f in pairs], 0)}; "
+        f"bare: {_spread([b.rate for b, _ in pairs], 0)}",
+        f"CPU ms/update, leadbot: {_spread([f.cpu_ms for _, f in pairs])}; "
+        f"bare: {_spread([b.cpu_ms for b, _ in pairs])}; fake Bot API (leadbot's bursts): "
+        f"{_spread([f.fake_cpu / max(f.answered, 1) * 1000 for _, f in pairs])}",
+        "the fake Bot API's CPU during the bare bursts, share of their wall time: "
+        + _spread([b.fake_cpu / b.seconds * 100 if b.seconds else 0.0 for b, _ in pairs], 0)
+        + " % (near 100 %: the bare bot's rate is bounded by the fake, not by aiogram)",
+        f"SQL per update {sql['statements']:.1f} in {sql['transactions']:.1f} transactions "
+        f"(counting pass, {sql['answered']} updates)",
+        f"failed updates {failed} of {config.updates * len(pairs)}; "
+        f"errors logged by leadbot {errors}; exit codes {[f.exit_code for _, f in runs]}",
     ]
-    if not complete:
-        notes.append(
-            "bursts: " + ", ".join(f"{f.answered}/{f.updates} ok, {f.other} errors" for f in fulls)
-        )
     return Row(
         "3" if backend == "SQLite" else "3b",
         f"Per-update cost, {kind.name}, {config.updates} updates ({backend})",
-        f"median {statistics.median(ratios):.2f} of bare aiogram "
-        f"({statistics.median(f.rate for f in fulls):.0f} upd/s); "
-        f"{statistics.median(f.statements / max(f.answered, 1) for f in fulls):.1f} SQL/update",
-        "≥ 0.50 of bare aiogram",
-        statistics.median(ratios) >= 0.5 and complete,
+        f"median {median:.2f} of bare aiogram "
+        f"({statistics.median(f.rate for _, f in pairs):.0f} vs "
+        f"{statistics.median(b.rate for b, _ in pairs):.0f} upd/s); "
+        f"{sql['statements']:.1f} SQL/update",
+        "≥ 0.50 of bare aiogram, 0 failed",
+        median >= 0.5 and fine,
         notes,
     )
