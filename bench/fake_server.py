@@ -19,8 +19,12 @@ serves a few control routes:
 Times are ``time.monotonic()``, which on Linux is one clock for every process, so the bench
 compares them with its own. The process ends when its stdin closes (the bench exits).
 
-Run: ``python -m bench.fake_server [--global-rate 30 --per-chat-rate 1 --per-chat-burst 3]``;
-it prints ``PORT <n>`` once listening.
+With ``--bots N`` one process serves N bots, each on a port of its own with its own update
+queue, calls and limits, as Telegram serves many bots: benchmark 3 runs the bare bot and
+leadbot side by side against one fake process.
+
+Run: ``python -m bench.fake_server [--global-rate 30 --per-chat-rate 1 --per-chat-burst 3]
+[--bots 2]``; it prints ``PORT <n> [<n2> …]`` once listening.
 """
 
 from __future__ import annotations
@@ -110,19 +114,24 @@ class Control:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    fake = FakeBotAPI(
-        global_rate=args.global_rate,
-        per_chat_rate=args.per_chat_rate,
-        per_chat_burst=args.per_chat_burst,
-        global_burst=args.global_burst,
-    )
-    Control(fake)
-    await fake.start()
-    print(f"PORT {fake.base_url.rsplit(':', 1)[1]}", flush=True)
+    fakes = [
+        FakeBotAPI(
+            global_rate=args.global_rate,
+            per_chat_rate=args.per_chat_rate,
+            per_chat_burst=args.per_chat_burst,
+            global_burst=args.global_burst,
+        )
+        for _ in range(args.bots)
+    ]
+    for fake in fakes:
+        Control(fake)
+        await fake.start()
+    print("PORT " + " ".join(f.base_url.rsplit(":", 1)[1] for f in fakes), flush=True)
     try:
         await asyncio.to_thread(sys.stdin.read)  # until the bench closes our stdin
     finally:
-        await fake.close()
+        for fake in fakes:
+            await fake.close()
 
 
 def main() -> None:
@@ -131,6 +140,7 @@ def main() -> None:
     parser.add_argument("--global-burst", type=int, default=None)
     parser.add_argument("--per-chat-rate", type=float, default=None)
     parser.add_argument("--per-chat-burst", type=int, default=3)
+    parser.add_argument("--bots", type=int, default=1, help="bots served, one port each")
     asyncio.run(serve(parser.parse_args()))
 
 

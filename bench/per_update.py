@@ -1,20 +1,22 @@
 """Benchmark 3: what one update costs ``leadbot run``, against a bare aiogram bot.
 
-Both bots run as processes of their own against the fake Bot API (itself a third process,
-with no limits here): ``leadbot run`` exactly as an operator starts it (long polling, its
-default logging, settings from environment variables; SEND_RATE and CHAT_RATE set to their
-maxima so its limiter never waits), and ``bench/bare_bot.py``, an aiogram bot that echoes.
-A burst of updates goes into the fake's getUpdates queue at once; the time until the last
-expected reply reaches the fake gives updates per second, and the bot's CPU time (utime +
-stime from /proc/<pid>/stat, read before and after the burst) gives CPU per update.
+Both bots run as processes of their own against one fake Bot API process (no limits here)
+that serves them as two bots, each with its own port and update queue: ``leadbot run``
+exactly as an operator starts it (long polling, its default logging, settings from
+environment variables; SEND_RATE and CHAT_RATE at their maxima so its limiter never waits),
+and ``bench/bare_bot.py``, an aiogram bot that echoes. A burst of updates goes into a bot's
+getUpdates queue at once; the time until the last expected reply reaches the fake gives
+updates per second, and the bot's CPU time (utime + stime from /proc/<pid>/stat, read
+before the burst and after its last reply) gives CPU per update.
 
 Three kinds of update: a typed answer (leads cloned at a typed question, a timer pending),
 a button press (leads at a question with buttons) and the /start of people never seen
-before. Each process gets a warm-up burst of each kind first. The pairs are interleaved, one
-bot at a time: bare, leadbot (a freshly seeded database), bare, leadbot…; min / median / max
-of leadbot/bare over the pairs. Every leadbot database holds, besides the leads the updates
-go to, ``background`` leads cloned from one the engine walked to the end of the funnel, each
-with that lead's whole event history (17 events), as a running bot's tables look.
+before. Both processes get a warm-up burst of each kind; then, ``pairs`` times, each kind
+is a burst to the bare bot and right after it one to leadbot (the other bot idles in its
+long poll meanwhile): min / median / max of leadbot/bare over the pairs. Besides the leads
+the updates go to, leadbot's database holds ``background`` leads cloned from one the
+engine walked to the end of the funnel, each with that lead's whole event history (17
+events), as a running bot's tables look.
 
 SQL statements (and transactions) per update are counted in a separate, untimed pass in the
 benchmark's own process: the dispatcher and service ``leadbot run`` builds
@@ -120,10 +122,10 @@ class Burst:
 
 
 @dataclass
-class Run:
-    """One bot process: a measured burst of each kind, and what it logged."""
+class Side:
+    """One bot process: its measured bursts (a dict of kind → burst per pair), its log."""
 
-    bursts: dict[str, Burst] = field(default_factory=dict)
+    pairs: list[dict[str, Burst]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     exit_code: int | None = None
 
@@ -175,55 +177,77 @@ async def burst(
     )
 
 
-def _users(first: int, config: BurstConfig) -> tuple[range, range]:
-    warm = range(first, first + config.warmup)
-    return warm, range(warm.stop, warm.stop + config.updates)
+def _users(kind: Kind, first: int, config: BurstConfig, pair: int | None) -> range:
+    """The warm-up's users (``pair`` None), or those of a pair's burst."""
+    if pair is None:
+        return range(first, first + config.warmup)
+    start = first + config.warmup + pair * config.updates
+    return range(start, start + config.updates)
 
 
-async def _bare(fake: FakeProc, tmp: Path, config: BurstConfig, pair: int) -> Run:
-    """``python -m bench.bare_bot``: a warm-up and a measured burst of each kind."""
-    run = Run()
-    first = BARE_USERS + pair * 3 * (config.warmup + config.updates)
-    async with BotProc(fake, BARE, environment(fake), tmp / f"bare-{pair}.log") as bot:
-        for n, kind in enumerate(KINDS):
-            warm, users = _users(first + n * (config.warmup + config.updates), config)
-            await burst(fake, bot.pid, updates_for(kind, warm, "x"), kind.bare_reply, 60)
-            run.bursts[kind.name] = await burst(
-                fake, bot.pid, updates_for(kind, users, "x"), kind.bare_reply, 300
-            )
-    run.errors, run.exit_code = bot.log_errors(), bot.exit_code
-    return run
-
-
-async def _leadbot(fake: FakeProc, url: str, log: Path, config: BurstConfig) -> Run:
-    """``leadbot run`` on a freshly seeded database: a warm-up and a measured burst of each
-    kind."""
-    run = Run()
+async def _side_by_side(
+    fake: FakeProc, url: str, logs: Path, config: BurstConfig, backend: str
+) -> tuple[Side, Side]:
+    """Seed leadbot's database, start both bots, warm each up, then the interleaved pairs."""
     press_data = await seed(url, config)
+    bare_fake, lead_fake = fake, fake.bot(1)
     env = environment(
-        fake, DATABASE_URL=url, SCENARIO=str(MINI), TIMEZONE=TIMEZONE, **UNLIMITED_SETTINGS
+        lead_fake, DATABASE_URL=url, SCENARIO=str(MINI), TIMEZONE=TIMEZONE, **UNLIMITED_SETTINGS
     )
-    async with BotProc(fake, LEADBOT, env, log) as bot:
-        for kind in KINDS:
-            warm, users = _users(kind.first_user, config)
-            await burst(
-                fake,
-                bot.pid,
-                updates_for(kind, warm, press_data),
-                kind.reply,
-                120,
-                kind.messages,
-            )
-            run.bursts[kind.name] = await burst(
-                fake,
-                bot.pid,
-                updates_for(kind, users, press_data),
-                kind.reply,
-                600,
-                kind.messages,
-            )
-    run.errors, run.exit_code = bot.log_errors(), bot.exit_code
-    return run
+    bare = BotProc(bare_fake, BARE, environment(bare_fake), logs / f"bare-{backend}.log")
+    lead = BotProc(lead_fake, LEADBOT, env, logs / f"leadbot-{backend}.log")
+    sides = Side(), Side()
+    async with running(bare, lead):
+        for pair in (None, *range(config.pairs)):
+            bursts: tuple[dict[str, Burst], dict[str, Burst]] = {}, {}
+            for n, kind in enumerate(KINDS):
+                bare_users = _users(kind, BARE_USERS + n * 100_000, config, pair)
+                bursts[0][kind.name] = await burst(
+                    bare_fake,
+                    bare.pid,
+                    updates_for(kind, bare_users, "x"),
+                    kind.bare_reply,
+                    300,
+                )
+                lead_users = _users(kind, kind.first_user, config, pair)
+                bursts[1][kind.name] = await burst(
+                    lead_fake,
+                    lead.pid,
+                    updates_for(kind, lead_users, press_data),
+                    kind.reply,
+                    600,
+                    kind.messages,
+                )
+            if pair is not None:  # not the warm-up
+                sides[0].pairs.append(bursts[0])
+                sides[1].pairs.append(bursts[1])
+                b, f = bursts
+                say(
+                    f"{backend}, pair {pair + 1}: "
+                    + "; ".join(
+                        f"{k.name} bare {b[k.name].rate:.0f}/s ({b[k.name].cpu_ms:.2f} ms CPU), "
+                        f"leadbot {f[k.name].rate:.0f}/s ({f[k.name].cpu_ms:.2f} ms CPU)"
+                        + (f", {f[k.name].failed} FAILED" if f[k.name].failed else "")
+                        for k in KINDS
+                    )
+                )
+    for side, proc in zip(sides, (bare, lead), strict=True):
+        side.errors, side.exit_code = proc.log_errors(), proc.exit_code
+    return sides
+
+
+@asynccontextmanager
+async def running(*bots: BotProc) -> AsyncIterator[None]:
+    """Start the bots side by side (their start-up is mostly imports); stop them all."""
+    started = await asyncio.gather(*(b.__aenter__() for b in bots), return_exceptions=True)
+    try:
+        for result in started:
+            if isinstance(result, BaseException):
+                raise result
+        yield
+    finally:
+        for bot in bots:
+            await bot.stop()
 
 
 async def seed(url: str, config: BurstConfig) -> str:
@@ -234,8 +258,8 @@ async def seed(url: str, config: BurstConfig) -> str:
         templates = await make_templates(db, load_mini())
         await clone(db, templates.touch, 1, config.background)
         await copy_history(db, templates.touch, 1, config.background)
-        size = config.warmup + max(config.updates, config.counted)
-        for kind, template in zip(KINDS, (templates.typed, templates.question), strict=False):
+        size = config.warmup + max(config.updates * config.pairs, config.counted)
+        for kind, template in ((KINDS[0], templates.typed), (KINDS[1], templates.question)):
             await clone(db, template, kind.first_user, size)
             await copy_history(db, template, kind.first_user, size)
         await drop_templates(db, templates)
@@ -303,7 +327,7 @@ async def count_statements(fake: FakeProc, url: str, config: BurstConfig) -> dic
         polling = asyncio.create_task(serve_polling(bot, dp, stop, polling_timeout=10))
         try:
             for kind in KINDS:
-                warm = range(kind.first_user, kind.first_user + config.warmup)
+                warm = _users(kind, kind.first_user, config, None)
                 users = range(warm.stop, warm.stop + config.counted)
                 pushed = updates_for(kind, warm, press_data)
                 await burst(fake, None, pushed, kind.reply, 60, kind.messages)
@@ -328,17 +352,15 @@ async def count_statements(fake: FakeProc, url: str, config: BurstConfig) -> dic
 
 
 async def run(config: BurstConfig, postgres: str | None) -> tuple[list[Row], dict[str, Any]]:
-    """Per backend: the counting pass, then ``pairs`` interleaved (bare, leadbot) processes."""
+    """Per backend: the counting pass, then both bots side by side for the timed pairs."""
     detail: dict[str, Any] = {}
     rows = []
     with tempfile.TemporaryDirectory(prefix="leadbot-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        async with FakeProc() as fake:
-            backends = ["SQLite"] + (["PostgreSQL"] if postgres else [])
-            pair = 0
-            for backend in backends:
+        async with FakeProc(bots=2) as fake:
+            for backend in ["SQLite"] + (["PostgreSQL"] if postgres else []):
                 async with database(backend, tmp, "counted", postgres) as url:
-                    sql = await count_statements(fake, url, config)
+                    sql = await count_statements(fake.bot(1), url, config)
                 say(
                     f"{backend}, SQL per update: "
                     + ", ".join(
@@ -346,42 +368,26 @@ async def run(config: BurstConfig, postgres: str | None) -> tuple[list[Row], dic
                         for k, v in sql.items()
                     )
                 )
-                runs: list[tuple[Run, Run]] = []
-                for i in range(config.pairs):
-                    bare = await _bare(fake, tmp, config, pair)
-                    pair += 1
-                    async with database(backend, tmp, f"leadbot-{i}", postgres) as url:
-                        log = tmp / f"leadbot-{backend}-{i}.log"
-                        full = await _leadbot(fake, url, log, config)
-                    runs.append((bare, full))
-                    for kind in KINDS:
-                        b, f = bare.bursts[kind.name], full.bursts[kind.name]
-                        say(
-                            f"{backend}, pair {i + 1}, {kind.name}: bare {b.rate:.0f}/s "
-                            f"({b.cpu_ms:.2f} ms CPU/update), leadbot {f.rate:.0f}/s "
-                            f"({f.cpu_ms:.2f} ms CPU/update), leadbot/bare "
-                            f"{f.rate / b.rate if b.rate else 0:.2f}"
-                            + (f"; {f.failed} FAILED" if f.failed else "")
-                        )
-                    if full.errors or bare.errors:
-                        say(f"logged errors: leadbot {len(full.errors)}, bare {len(bare.errors)}")
+                async with database(backend, tmp, "leadbot", postgres) as url:
+                    bare, lead = await _side_by_side(fake, url, tmp, config, backend)
+                if lead.errors or bare.errors:
+                    say(f"logged errors: leadbot {len(lead.errors)}, bare {len(bare.errors)}")
                 for kind in KINDS:
-                    rows.append(_row(backend, kind, config, runs, sql[kind.name]))
+                    rows.append(_row(backend, kind, config, bare, lead, sql[kind.name]))
                 detail[backend] = {
                     "statements": sql,
                     "pairs": [
                         {
-                            side: {
-                                "bursts": {
-                                    k: b.__dict__ | {"rate": b.rate} for k, b in r.bursts.items()
-                                },
-                                "errors": r.errors[:20],
-                                "exit_code": r.exit_code,
+                            kind.name: {
+                                "bare": b[kind.name].__dict__ | {"rate": b[kind.name].rate},
+                                "leadbot": f[kind.name].__dict__ | {"rate": f[kind.name].rate},
                             }
-                            for side, r in (("bare", bare), ("leadbot", full))
+                            for kind in KINDS
                         }
-                        for bare, full in runs
+                        for b, f in zip(bare.pairs, lead.pairs, strict=True)
                     ],
+                    "errors": {"bare": bare.errors[:20], "leadbot": lead.errors[:20]},
+                    "exit_codes": {"bare": bare.exit_code, "leadbot": lead.exit_code},
                 }
     return rows, detail
 
@@ -396,14 +402,14 @@ def _row(
     backend: str,
     kind: Kind,
     config: BurstConfig,
-    runs: list[tuple[Run, Run]],
+    bare: Side,
+    lead: Side,
     sql: dict[str, Any],
 ) -> Row:
-    pairs = [(b.bursts[kind.name], f.bursts[kind.name]) for b, f in runs]
+    pairs = [(b[kind.name], f[kind.name]) for b, f in zip(bare.pairs, lead.pairs, strict=True)]
     ratios = [f.rate / b.rate if b.rate else 0.0 for b, f in pairs]
     failed = sum(f.failed for _, f in pairs)
-    errors = sum(len(f.errors) for _, f in runs)
-    fine = failed == 0 and errors == 0 and all(f.exit_code == 0 for _, f in runs)
+    fine = failed == 0 and not lead.errors and lead.exit_code == 0
     median = statistics.median(ratios)
     notes = [
         f"leadbot/bare, min / median / max: {_spread(ratios)}",
@@ -416,9 +422,13 @@ def _row(
         + _spread([b.fake_cpu / b.seconds * 100 if b.seconds else 0.0 for b, _ in pairs], 0)
         + " % (near 100 %: the bare bot's rate is bounded by the fake, not by aiogram)",
         f"SQL per update {sql['statements']:.1f} in {sql['transactions']:.1f} transactions "
-        f"(counting pass, {sql['answered']} updates)",
-        f"failed updates {failed} of {config.updates * len(pairs)}; "
-        f"errors logged by leadbot {errors}; exit codes {[f.exit_code for _, f in runs]}",
+        f"(counting pass, {sql['answered']} updates): "
+        + ", ".join(
+            f"{name.removeprefix('statement: ')} ×{n:g}" for name, n in sql["which"].items()
+        ),
+        f"failed updates {failed} of {config.updates * len(pairs)}; errors logged by "
+        f"leadbot {len(lead.errors)}, by the bare bot {len(bare.errors)}; exit codes "
+        f"{lead.exit_code} / {bare.exit_code}",
     ]
     return Row(
         "3" if backend == "SQLite" else "3b",
