@@ -398,6 +398,10 @@ def _spread(values: list[float], digits: int = 2) -> str:
     )
 
 
+def _share(cpu: float, burst: Burst) -> float:
+    return cpu / burst.seconds * 100 if burst.seconds else 0.0
+
+
 def _row(
     backend: str,
     kind: Kind,
@@ -418,9 +422,13 @@ def _row(
         f"CPU ms/update, leadbot: {_spread([f.cpu_ms for _, f in pairs])}; "
         f"bare: {_spread([b.cpu_ms for b, _ in pairs])}; fake Bot API (leadbot's bursts): "
         f"{_spread([f.fake_cpu / max(f.answered, 1) * 1000 for _, f in pairs])}",
-        "the fake Bot API's CPU during the bare bursts, share of their wall time: "
-        + _spread([b.fake_cpu / b.seconds * 100 if b.seconds else 0.0 for b, _ in pairs], 0)
-        + " % (near 100 %: the bare bot's rate is bounded by the fake, not by aiogram)",
+        "CPU used / wall time of the bursts, bare bot: "
+        + _spread([_share(b.bot_cpu, b) for b, _ in pairs], 0)
+        + " %, the fake then: "
+        + _spread([_share(b.fake_cpu, b) for b, _ in pairs], 0)
+        + " %; leadbot: "
+        + _spread([_share(f.bot_cpu, f) for _, f in pairs], 0)
+        + " % (under 100 %: the bot waited, for a core, the fake or the database)",
         f"SQL per update {sql['statements']:.1f} in {sql['transactions']:.1f} transactions "
         f"(counting pass, {sql['answered']} updates): "
         + ", ".join(
