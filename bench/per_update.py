@@ -27,20 +27,16 @@ while an update is being handled (the touch loop and heartbeats are left out).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import statistics
 import tempfile
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
-from aiogram.types import Update
-from sqlalchemy import event
 
 from app.factory import make_bot, make_dispatcher
 from app.runner import serve_polling
@@ -58,6 +54,7 @@ from bench.seeding import (
     postgres_database,
     sqlite_url,
 )
+from bench.statements import counting, mark_updates, per_update
 from bot.qualification import OfflineQualifier
 from bot.service import FunnelService, ScenarioHolder
 from bot.telegram.channel import Channels
@@ -278,34 +275,6 @@ async def database(backend: str, tmp: Path, name: str, postgres: str | None) -> 
         yield url
 
 
-_IN_UPDATE: contextvars.ContextVar[bool] = contextvars.ContextVar("in_update", default=False)
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[Counter[str]]:
-    """Statements and transactions run while an update is being handled, and each
-    statement's first words (``statement: INSERT INTO events``)."""
-    counts: Counter[str] = Counter()
-
-    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        if _IN_UPDATE.get():
-            counts["statements"] += 1
-            counts["statement: " + " ".join(sql.split()[:3])] += 1
-
-    def begin(*_: Any) -> None:
-        if _IN_UPDATE.get():
-            counts["transactions"] += 1
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "begin", begin)
-    try:
-        yield counts
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "begin", begin)
-
-
 async def count_statements(fake: FakeProc, url: str, config: BurstConfig) -> dict[str, Any]:
     """The untimed pass: statements and transactions per update of each kind, in-process."""
     press_data = await seed(url, config)
@@ -316,13 +285,7 @@ async def count_statements(fake: FakeProc, url: str, config: BurstConfig) -> dic
         service = FunnelService(db, ScenarioHolder(load_mini()), OfflineQualifier())
         limits = Throttle(rate=1e6, per_chat=1e6, burst=10**6, chat_burst=10**6)
         dp = make_dispatcher(bot, service, Channels(service.scenario, throttle=limits))
-        feed = dp.feed_update
-
-        async def feed_marked(bot: Bot, update: Update, **kwargs: Any) -> Any:
-            _IN_UPDATE.set(True)  # this update's task only: its context is its own
-            return await feed(bot, update, **kwargs)
-
-        dp.feed_update = feed_marked  # type: ignore[method-assign]
+        mark_updates(dp)
         stop = asyncio.Event()
         polling = asyncio.create_task(serve_polling(bot, dp, stop, polling_timeout=10))
         try:
@@ -334,13 +297,7 @@ async def count_statements(fake: FakeProc, url: str, config: BurstConfig) -> dic
                 with counting(db) as counts:
                     pushed = updates_for(kind, users, press_data)
                     done = await burst(fake, None, pushed, kind.reply, 120, kind.messages)
-                per = max(done.answered, 1)
-                counted[kind.name] = {
-                    "statements": counts.pop("statements", 0) / per,
-                    "transactions": counts.pop("transactions", 0) / per,
-                    "answered": done.answered,
-                    "which": {k: round(n / per, 2) for k, n in sorted(counts.items())},
-                }
+                counted[kind.name] = per_update(counts, done.answered)
         finally:
             stop.set()
             await asyncio.wait_for(polling, 120)
