@@ -29,10 +29,6 @@ log = logging.getLogger(__name__)
 ALONE_PORT = 8081  # ``leadbot web`` without WEB_PORT
 
 
-def web_enabled(settings: Settings) -> bool:
-    return settings.web_port is not None or settings.web_url is not None
-
-
 def make_context(
     settings: Settings,
     service: FunnelService,
@@ -59,7 +55,7 @@ def attach_dashboard(
     settings: Settings, service: FunnelService, bot: Bot, channels: Channels, dp: LeadDispatcher
 ) -> web.Application | None:
     """The dashboard when WEB_PORT or WEB_URL is set; /web and /admin learn of it."""
-    if not web_enabled(settings):
+    if not settings.web_enabled:
         return None
     ctx = make_context(settings, service, bot, channels)
     dp["web_gate"], dp["web_url"] = ctx.gate, settings.web_url

@@ -4,6 +4,7 @@ the CPU time of both processes: the fake's work is not charged to the bot being 
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import sys
 import time
@@ -26,8 +27,9 @@ class FakeProc:
         global_rate: float | None = None,
         per_chat_rate: float | None = None,
         per_chat_burst: int = 3,
+        bots: int = 1,
     ) -> None:
-        self.args = ["--per-chat-burst", str(per_chat_burst)]
+        self.args = ["--per-chat-burst", str(per_chat_burst), "--bots", str(bots)]
         if global_rate is not None:
             self.args += ["--global-rate", str(global_rate)]
         if per_chat_rate is not None:
@@ -35,6 +37,7 @@ class FakeProc:
         self.proc: asyncio.subprocess.Process | None = None
         self.http: aiohttp.ClientSession | None = None
         self.base_url = ""
+        self.base_urls: list[str] = []
 
     async def __aenter__(self) -> FakeProc:
         self.proc = await asyncio.create_subprocess_exec(
@@ -50,9 +53,17 @@ class FakeProc:
         line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
         if not line.startswith(b"PORT "):
             raise RuntimeError(f"the fake Bot API did not start: {line!r}")
-        self.base_url = f"http://127.0.0.1:{int(line.split()[1])}"
+        self.base_urls = [f"http://127.0.0.1:{int(port)}" for port in line.split()[1:]]
+        self.base_url = self.base_urls[0]
         self.http = aiohttp.ClientSession()
         return self
+
+    def bot(self, index: int) -> FakeProc:
+        """The fake for another of the process's bots (``bots=``): same process and client,
+        its own base URL, queue and calls. Leave the ``async with`` to the first one."""
+        other = copy.copy(self)
+        other.base_url = self.base_urls[index]
+        return other
 
     async def __aexit__(self, *exc: object) -> None:
         if self.http is not None:
@@ -92,6 +103,14 @@ class FakeProc:
 
     async def info(self) -> dict[str, Any]:
         return await self._get("info")
+
+    async def clear(self) -> int:
+        """Drop the updates still queued; how many there were."""
+        assert self.http is not None
+        async with self.http.post(f"{self.base_url}/_ctl/clear") as response:
+            response.raise_for_status()
+            dropped: int = (await response.json())["dropped"]
+            return dropped
 
     async def wait_count(
         self,

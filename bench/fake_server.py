@@ -12,13 +12,19 @@ serves a few control routes:
   of the last one;
 * ``GET /_ctl/calls?since=``: the calls themselves (method, chat, arrival time, status,
   text), without the long polls;
-* ``GET /_ctl/info``: ``rejected_429``, the number of calls, the fake's own clock.
+* ``GET /_ctl/info``: ``rejected_429``, the number of calls, the fake's own clock;
+* ``POST /_ctl/clear``: drop the updates still queued (a stopped bot may not have confirmed
+  its last batch; the next bot must not get them); answers how many were dropped.
 
 Times are ``time.monotonic()``, which on Linux is one clock for every process, so the bench
 compares them with its own. The process ends when its stdin closes (the bench exits).
 
-Run: ``python -m bench.fake_server [--global-rate 30 --per-chat-rate 1 --per-chat-burst 3]``;
-it prints ``PORT <n>`` once listening.
+With ``--bots N`` one process serves N bots, each on a port of its own with its own update
+queue, calls and limits, as Telegram serves many bots: benchmark 3 runs the bare bot and
+leadbot side by side against one fake process.
+
+Run: ``python -m bench.fake_server [--global-rate 30 --per-chat-rate 1 --per-chat-burst 3]
+[--bots 2]``; it prints ``PORT <n> [<n2> …]`` once listening.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Control:
         router.add_get("/_ctl/count", self.count)
         router.add_get("/_ctl/calls", self.calls)
         router.add_get("/_ctl/info", self.info)
+        router.add_post("/_ctl/clear", self.clear)
 
     async def push(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -100,21 +107,31 @@ class Control:
             {"rejected_429": fake.rejected_429, "calls": len(fake.calls), "now": time.monotonic()}
         )
 
+    async def clear(self, request: web.Request) -> web.Response:
+        dropped = len(self.fake.pending_updates)
+        self.fake.pending_updates.clear()
+        return web.json_response({"dropped": dropped})
+
 
 async def serve(args: argparse.Namespace) -> None:
-    fake = FakeBotAPI(
-        global_rate=args.global_rate,
-        per_chat_rate=args.per_chat_rate,
-        per_chat_burst=args.per_chat_burst,
-        global_burst=args.global_burst,
-    )
-    Control(fake)
-    await fake.start()
-    print(f"PORT {fake.base_url.rsplit(':', 1)[1]}", flush=True)
+    fakes = [
+        FakeBotAPI(
+            global_rate=args.global_rate,
+            per_chat_rate=args.per_chat_rate,
+            per_chat_burst=args.per_chat_burst,
+            global_burst=args.global_burst,
+        )
+        for _ in range(args.bots)
+    ]
+    for fake in fakes:
+        Control(fake)
+        await fake.start()
+    print("PORT " + " ".join(f.base_url.rsplit(":", 1)[1] for f in fakes), flush=True)
     try:
         await asyncio.to_thread(sys.stdin.read)  # until the bench closes our stdin
     finally:
-        await fake.close()
+        for fake in fakes:
+            await fake.close()
 
 
 def main() -> None:
@@ -123,6 +140,7 @@ def main() -> None:
     parser.add_argument("--global-burst", type=int, default=None)
     parser.add_argument("--per-chat-rate", type=float, default=None)
     parser.add_argument("--per-chat-burst", type=int, default=3)
+    parser.add_argument("--bots", type=int, default=1, help="bots served, one port each")
     asyncio.run(serve(parser.parse_args()))
 
 

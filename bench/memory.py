@@ -1,17 +1,18 @@
-"""Benchmark 5: resident memory of ``python -m bot run`` with 100,000 leads in its database.
+"""Benchmark 5: resident memory of ``leadbot run`` with 100,000 leads in its database,
+against a bare aiogram bot in the same run.
 
-The bot runs as its own process (long polling) against the fake Bot API with Telegram's
-limits, on an SQLite file pre-filled with cloned leads, each with a pending touch (one in a
-thousand due now). Once it has started, new prospects send /start, the due touches fire, and
-then VmRSS (and the peak, VmHWM) is read from /proc/<pid>/status.
+Each bot runs as its own process (long polling, default logging) against one fake Bot API
+process that enforces Telegram's limits, one bot after the other. leadbot's SQLite file is
+pre-filled with cloned leads, each with the walked lead's whole event history (17 events)
+and a pending touch (one in ``due_every`` due now). Once a bot has started, the same new
+prospects send /start (leadbot also fires the due touches), and then VmRSS (and the peak,
+VmHWM) is read from /proc/<pid>/status. The bare bot (``bench/bare_bot.py``) echoes, and
+waits out a 429 where leadbot's limiter paces its sends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.fake_proc import TOKEN, FakeProc
+from bench.bot_proc import BARE, LEADBOT, BotProc, environment
+from bench.fake_proc import FakeProc
 from bench.results import Row, say
 from bench.seeding import (
     MINI,
-    ROOT,
+    TIMEZONE,
     TOUCH_TEXT,
     clone,
     copy_history,
@@ -46,63 +48,22 @@ class MemoryConfig:
     due_every: int = 1000  # one lead in this many has its touch due now
 
 
-def status(pid: int) -> dict[str, float]:
-    """VmRSS, VmHWM etc. of a process, in MiB."""
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("Vm"):
-            name, value = line.split(":", 1)
-            parts = value.split()
-            if len(parts) == 2 and parts[1] == "kB":
-                out[name] = int(parts[0]) / 1024
-    return out
-
-
-#: The baseline: a bare aiogram bot (one echo handler, long polling), run the same way.
-BARE_BOT = """
-import asyncio, os
-from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramRetryAfter
-from aiogram.types import Message
-
-async def echo(message: Message) -> None:
-    for _ in range(20):  # the same fake and limits as leadbot: wait out a 429, as it does
-        try:
-            await message.answer(message.text or "?")
-            return
-        except TelegramRetryAfter as exc:
-            await asyncio.sleep(exc.retry_after)
-
-async def main() -> None:
-    api = TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"])
-    bot = Bot(os.environ["BOT_TOKEN"], session=AiohttpSession(api=api))
-    dp = Dispatcher()
-    dp.message.register(echo)
-    await bot.delete_webhook()
-    await dp.start_polling(bot, polling_timeout=10)
-
-asyncio.run(main())
-"""
-
-
 @dataclass
 class Served:
     after_start: dict[str, float]
     after_work: dict[str, float]
     replies: int
     touches: int
-    rejected_429: int
     exit_code: int | None
     log_tail: list[str]
+    errors: list[str]
 
 
 async def serve(
     fake: FakeProc,
-    argv: list[str],
+    argv: tuple[str, ...],
     env: dict[str, str],
-    tmp: Path,
+    log: Path,
     *,
     updates: int,
     replies_each: int,
@@ -111,59 +72,26 @@ async def serve(
 ) -> Served:
     """Start ``argv``, wait for its polling, send /start from ``updates`` new users, wait
     for ``replies_each`` replies to each and for ``due`` touches; read /proc; stop it."""
-    log_path = tmp / f"{argv[-1]}.log"
-    with log_path.open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(*argv, cwd=tmp, env=env, stdout=log, stderr=log)
-        try:
-            await _until_polling(fake, proc, 90)
-            await asyncio.sleep(1.0)
-            after_start = status(proc.pid)
-            users = range(NEW_USERS, NEW_USERS + updates)
-            pushed = await fake.push(
-                [{"kind": "message", "user": u, "text": "/start"} for u in users]
-            )
-            answered = await fake.wait_count(
-                replies_each * updates, 90, since=pushed["calls"], lo=users[0], hi=users[-1]
-            )
-            touches = await _touches(fake, leads, due, 90) if due else 0
-            await asyncio.sleep(2.0)
-            after_work = status(proc.pid)
-            info = await fake.info()
-        finally:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(proc.wait(), 40)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-    tail = log_path.read_text(errors="replace").splitlines()[-15:]
+    async with BotProc(fake, argv, env, log) as bot:
+        await asyncio.sleep(1.0)
+        after_start = bot.memory()
+        users = range(NEW_USERS, NEW_USERS + updates)
+        pushed = await fake.push([{"kind": "message", "user": u, "text": "/start"} for u in users])
+        answered = await fake.wait_count(
+            replies_each * updates, 90, since=pushed["calls"], lo=users[0], hi=users[-1]
+        )
+        touches = await _touches(fake, leads, due, 90) if due else 0
+        await asyncio.sleep(2.0)
+        after_work = bot.memory()
     return Served(
         after_start,
         after_work,
         answered["count"],
         touches,
-        info["rejected_429"],
-        proc.returncode,
-        tail,
+        bot.exit_code,
+        bot.log_tail(),
+        bot.log_errors(),
     )
-
-
-def _environment(fake: FakeProc, database_url: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "WEBHOOK_", "MANAGER_", "ADMIN_", "MALLOC_"))
-    }
-    env.update(
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=fake.base_url,
-        DATABASE_URL=database_url,
-        SCENARIO=str(MINI),
-        TIMEZONE="Europe/Moscow",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
 
 
 async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
@@ -196,29 +124,34 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
         finally:
             await db.close()
         due = len(range(0, config.leads, config.due_every))
+        # One fake with Telegram's limits for both, one bot at a time, the same /start
+        # updates: leadbot paces itself with its limiter, the bare bot waits out 429s.
         async with FakeProc(global_rate=30, per_chat_rate=1, per_chat_burst=3) as fake:
-            env = _environment(fake, sqlite_url(path))
+            env = environment(
+                fake, DATABASE_URL=sqlite_url(path), SCENARIO=str(MINI), TIMEZONE=TIMEZONE
+            )
             bot = await serve(
                 fake,
-                [sys.executable, "-m", "bot", "run"],
+                LEADBOT,
                 env,
-                tmp,
+                tmp / "leadbot.log",
                 updates=config.updates,
                 replies_each=2,  # a greeting and the first question
                 leads=config.leads,
                 due=due,
             )
+            rejected = (await fake.info())["rejected_429"]
             say(f"leadbot: RSS {bot.after_work.get('VmRSS', 0):.0f} MB")
-        # The same fake, limits and updates: the bare bot waits out 429s instead of a limiter.
-        async with FakeProc(global_rate=30, per_chat_rate=1, per_chat_burst=3) as fake:
+            await asyncio.sleep(1.5)  # the per-chat buckets of those users refill
             bare = await serve(
                 fake,
-                [sys.executable, "-c", BARE_BOT, "bare"],
-                _environment(fake, ""),
-                tmp,
+                BARE,
+                environment(fake),
+                tmp / "bare.log",
                 updates=config.updates,
                 replies_each=1,
             )
+            bare_rejected = (await fake.info())["rejected_429"] - rejected
             say(f"bare aiogram: RSS {bare.after_work.get('VmRSS', 0):.0f} MB")
         rss = bot.after_work.get("VmRSS", 0.0)
         base = bare.after_work.get("VmRSS", 0.0)
@@ -228,48 +161,39 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
         "rss_mb": rss,
         "peak_mb": bot.after_work.get("VmHWM", 0.0),
         "bare_aiogram_rss_mb": base,
+        "bare_aiogram_rss_after_start_mb": bare.after_start.get("VmRSS", 0.0),
         "bare_aiogram_peak_mb": bare.after_work.get("VmHWM", 0.0),
         "updates": config.updates,
         "replies": bot.replies,
         "touches_due": due,
         "touches_sent": bot.touches,
-        "rejected_429": bot.rejected_429,
+        "rejected_429": rejected,
+        "bare_rejected_429": bare_rejected,
         "exit_code": bot.exit_code,
         "log_tail": bot.log_tail,
+        "errors": bot.errors[:20],
+        "bare_errors": bare.errors[:20],
         "bare_replies": bare.replies,
     }
     ok = bot.replies >= 2 * config.updates and bot.touches >= due
+    ok = ok and bare.replies >= config.updates and not bot.errors
     row = Row(
         "5",
-        f"Memory of `python -m bot run`, {config.leads // 1000}k leads",
+        f"Memory of `leadbot run`, {config.leads // 1000}k leads",
         f"RSS {rss:.0f} MB (peak {detail['peak_mb']:.0f} MB); bare aiogram {base:.0f} MB",
         f"≤ bare + {TARGET_OVER_BARE_MB:.0f} MB",
         rss - base <= TARGET_OVER_BARE_MB and ok and base > 0,
         [
             f"after start {detail['rss_after_start_mb']:.0f} MB; served {config.updates} /start "
             f"({bot.replies} replies) and {bot.touches}/{due} due touches; "
-            f"429s {bot.rejected_429}; exit code {bot.exit_code}",
+            f"429s {rejected}; exit code {bot.exit_code}; errors logged {len(bot.errors)}",
             f"baseline: a bare aiogram echo bot, same fake, same updates: {base:.0f} MB "
-            f"({bare.replies}/{config.updates} replies); leadbot adds {rss - base:.0f} MB",
+            f"(after start {bare.after_start.get('VmRSS', 0.0):.0f} MB) "
+            f"({bare.replies}/{config.updates} replies, 429s {bare_rejected}); "
+            f"leadbot adds {rss - base:.0f} MB",
         ],
     )
     return row, detail
-
-
-async def _until_polling(
-    fake: FakeProc,
-    proc: asyncio.subprocess.Process,
-    timeout: float,  # noqa: ASYNC109
-) -> None:
-    """Wait until the bot has started polling (it removes any webhook first)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.returncode is not None:
-            raise RuntimeError(f"the bot exited with {proc.returncode} before polling")
-        if any(c[0] == "deleteWebhook" for c in await fake.calls()):
-            return
-        await asyncio.sleep(0.2)
-    raise RuntimeError("the bot did not start polling in time")
 
 
 async def _touches(fake: FakeProc, leads: int, due: int, timeout: float) -> int:  # noqa: ASYNC109

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         return upper
 
     @property
+    def web_enabled(self) -> bool:
+        """The managers' dashboard is served (WEB_PORT or WEB_URL is set)."""
+        return self.web_port is not None or self.web_url is not None
+
+    @property
     def llm_enabled(self) -> bool:
         return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -83,7 +85,10 @@ class Database:
         """
         if self._writer_thread is not None:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._writer_thread, self._write, work)
+            # In the caller's context, as ``asyncio.to_thread`` would (context variables such
+            # as tracing marks reach the statements run there).
+            call = functools.partial(contextvars.copy_context().run, self._write, work)
+            return await loop.run_in_executor(self._writer_thread, call)
         async with self.engine.begin() as conn:
             return await conn.run_sync(work)
 

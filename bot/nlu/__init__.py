@@ -1,7 +1,7 @@
 """Language tools shared by the offline classifier and the knowledge base: words, stems, matching.
 
-Offline, deterministic and small: Snowball stemmers (pure Python, no data files) and a
-hand-sized TF-IDF model, so understanding free text costs the bot process about 3 MB.
+Offline, deterministic and small: Snowball stemmers (PyStemmer's C build, no data files) and
+a hand-sized TF-IDF model, so understanding free text costs the bot process about 1 MB.
 
 Use::
 

@@ -1,9 +1,14 @@
 """Words and stems for Russian and English: one tokeniser, one folding, one stemmer per script.
 
-Snowball stems rather than dictionary lemmas (pymorphy3): the stemmers are pure Python with no
-data files and cost ~3 MB of RSS, where pymorphy3's dictionaries cost several times that, and
-for matching a prospect's words to an operator's phrases a stem is enough (договора → договор,
-готовы → готов). Each word is stemmed by its own script, so mixed-language text works.
+Snowball stems rather than dictionary lemmas (pymorphy3): no data files, about 1 MB of RSS,
+where pymorphy3's dictionaries cost several times that, and for matching a prospect's words
+to an operator's phrases a stem is enough (договора → договор, готовы → готов). Each word is
+stemmed by its own script, so mixed-language text works.
+
+``snowballstemmer`` runs PyStemmer's C build of the same algorithms when it is installed (a
+dependency): without it the package imports its pure-Python stemmers for all 34 languages,
+~3 MB of a running bot's memory for two of them, and stems several times slower. The stems
+are the same (checked on the 3,500 words of the scenarios and test sets).
 """
 
 from __future__ import annotations

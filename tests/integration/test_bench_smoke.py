@@ -18,7 +18,7 @@ def test_quick_benchmark_runs_and_prints_its_table() -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,  # three kinds, three interleaved pairs each
+        timeout=300,  # two bot processes, warm-up + three interleaved pairs of three kinds
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -76,3 +76,24 @@ async def test_run_serves_the_dashboard_beside_the_webhook(tg: FakeBotAPI, tmp_p
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+async def test_polling_serves_the_dashboard_on_its_own_port(tg: FakeBotAPI, tmp_path: Path) -> None:
+    """With polling there is no webhook server: WEB_PORT gets one of its own (the dashboard
+    is imported only then, app/runner.py)."""
+    port = free_port()
+    settings = settings_for(tg, tmp_path, webhook_host="127.0.0.1", web_port=port)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_bot(settings, stop=stop, touch_interval=0.1))
+    try:
+        await tg.wait_for(lambda c: c.method == "deleteWebhook", timeout=15)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/funnel") as r,
+        ):
+            assert r.status == 401  # the dashboard is there, and closed
+        tg.push_update(tg.message_update(PROSPECT, "/start"))
+        await tg.wait_for_sent(PROSPECT, "What do you need?")  # polling still works
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
