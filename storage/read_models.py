@@ -8,18 +8,22 @@ summed over sources or segments by the caller without double counting.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.vocabulary import EventType
 from storage.criteria import LeadFilter, dropped_here
 from storage.models import Answer, Event, Lead
 
+T = TypeVar("T")
 STREAM_BATCH = 500
+EVENT_BATCH = 5000  # rows per await of an event export (one thread hop on SQLite)
 
 
 NEWEST_FIRST = (Lead.created_at.desc(), Lead.id.desc())
@@ -102,11 +106,28 @@ async def stream_leads(
         yield current, answers
 
 
-def _events_stmt(f: LeadFilter) -> Select[Any]:
+EVENT_COLUMNS = (
+    "id", "created_at", "lead_id", "first_name", "username", "source", "segment", "type",
+    "step", "payload",
+)  # fmt: skip
+
+
+def _events_stmt(f: LeadFilter, raw_for: str | None = None) -> Select[Any]:
+    """The event rows of ``f``; with ``raw_for`` (a dialect name) ``created_at`` comes as
+    UTC text ``YYYY-MM-DD HH:MM:SS`` and ``payload`` as its JSON text, no Python objects."""
+    created: Any = Event.created_at
+    payload: Any = Event.payload
+    if raw_for is not None:
+        created = (
+            func.substr(cast(Event.created_at, Text), 1, 19)
+            if raw_for == "sqlite"
+            else func.to_char(func.timezone("UTC", Event.created_at), "YYYY-MM-DD HH24:MI:SS")
+        ).label("created_at")
+        payload = cast(Event.payload, Text).label("payload")
     return (
         select(
             Event.id,
-            Event.created_at,
+            created,
             Event.lead_id,
             Lead.first_name,
             Lead.username,
@@ -114,7 +135,7 @@ def _events_stmt(f: LeadFilter) -> Select[Any]:
             Lead.segment,
             Event.type,
             Event.step,
-            Event.payload,
+            payload,
         )
         .join(Lead, Lead.id == Event.lead_id)
         .where(*f.conditions(dated=False), *f.event_dates())
@@ -127,17 +148,56 @@ async def count_events(session: AsyncSession, f: LeadFilter) -> int:
     return min(total, f.limit) if f.limit is not None else total
 
 
-async def stream_events(session: AsyncSession, f: LeadFilter) -> AsyncIterator[dict[str, Any]]:
-    """Events of the matching leads (dated by the event), oldest first, streamed."""
-    stmt = _events_stmt(f).order_by(Event.id).execution_options(yield_per=STREAM_BATCH)
+async def stream_event_batches(
+    session: AsyncSession, f: LeadFilter, batch: int = EVENT_BATCH
+) -> AsyncIterator[Sequence[Any]]:
+    """Events of the matching leads (dated by the event), oldest first, a batch of plain
+    Core rows per await: ``EVENT_COLUMNS``, ``created_at`` as UTC text
+    (``YYYY-MM-DD HH:MM:SS``) and ``payload`` as its JSON text.
+
+    Streamed by the driver (a server-side cursor on PostgreSQL, ``fetchmany`` on SQLite),
+    so memory holds one batch whatever the log's size. Nothing is turned into Python
+    datetimes or dicts here: an export converts each distinct minute and payload once.
+    """
+    stmt = _events_stmt(f, raw_for=session.get_bind().dialect.name)
+    stmt = stmt.order_by(Event.id).execution_options(yield_per=batch)
     if f.limit is not None:
         stmt = stmt.limit(f.limit)
-    # Core rows from the connection (no ORM result machinery), a batch per await.
     conn = await session.connection()
     result = await conn.stream(stmt)
-    async for batch in result.partitions():
-        for row in batch:
-            yield dict(row._mapping)
+    async for rows in read_ahead(result.partitions()):
+        yield rows
+
+
+async def read_ahead(batches: AsyncIterator[T], depth: int = 2) -> AsyncIterator[T]:
+    """``batches``, with the next one fetched while the caller works on this one: the
+    database (SQLite's thread, PostgreSQL's server process) produces rows on the other core
+    instead of waiting for the caller to ask."""
+    queue: asyncio.Queue[tuple[T | None, BaseException | None, bool]] = asyncio.Queue(depth)
+
+    async def produce() -> None:
+        try:
+            async for batch in batches:
+                await queue.put((batch, None, False))
+        except Exception as exc:  # handed to the caller, raised there
+            await queue.put((None, exc, True))
+        else:
+            await queue.put((None, None, True))
+
+    task = asyncio.create_task(produce())
+    try:
+        while True:
+            batch, error, done = await queue.get()
+            if error is not None:
+                raise error
+            if done:
+                break
+            yield batch  # type: ignore[misc]  # not done: a batch
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 # --- grouped counts for the funnel report -------------------------------------------------
@@ -214,12 +274,14 @@ async def step_groups(session: AsyncSession, f: LeadFilter) -> list[StepGroup]:
 
 
 async def order_rows(session: AsyncSession, f: LeadFilter, order_type: str) -> list[OrderRow]:
-    """Every order event of the cohort (few per lead), for summing money exactly in Python."""
+    """Every order event of the cohort (few per lead), for summing money exactly in Python.
+
+    Unordered on purpose: sums do not care, and ``ORDER BY events.id`` tempts SQLite into
+    walking the whole log in id order instead of the (type, created_at) index."""
     stmt = (
         select(Event.lead_id, Lead.source, Lead.segment, Event.payload)
         .join(Lead, Lead.id == Event.lead_id)
         .where(Event.type == order_type, *f.conditions())
-        .order_by(Event.id)
     )
     return [OrderRow(*row) for row in await session.execute(stmt)]
 
@@ -268,7 +330,7 @@ __all__ = [
     "leads_page",
     "order_rows",
     "step_groups",
-    "stream_events",
+    "stream_event_batches",
     "stream_leads",
 ]
 
