@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -169,7 +169,7 @@ async def stream_event_batches(
         yield rows
 
 
-async def read_ahead(batches: AsyncIterator[T], depth: int = 2) -> AsyncIterator[T]:
+async def read_ahead(batches: AsyncIterator[T], depth: int = 2) -> AsyncGenerator[T]:
     """``batches``, with the next one fetched while the caller works on this one: the
     database (SQLite's thread, PostgreSQL's server process) produces rows on the other core
     instead of waiting for the caller to ask."""
