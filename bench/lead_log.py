@@ -5,8 +5,9 @@ Seven journeys through ``tests/data/mini.yaml`` (hot leads waiting, hot leads ha
 some paying, information seekers before and after the guide, a lead who is no client, leads
 who stopped at the first questions) are each walked once by ``FunnelService`` so every row is
 one the engine wrote, then cloned with ``INSERT … SELECT`` (lead, answers, pending touches and
-every event). Clones arrive over 60 days (their events shifted with them), from four sources,
-in two languages, so period, source, segment and language filters pick real subsets.
+every event). Clones arrive over 60 days in id order, as a real log grows (their events shifted with
+them), the journeys mixed all along, from four sources, in two languages, so period,
+source, segment and language filters pick real subsets.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
 from bench.results import say
 from bench.seeding import clone, load_mini
@@ -29,6 +32,7 @@ from storage.leads import LeadRepo
 from storage.models import UTCDateTime
 
 SPREAD_DAYS = 60
+ROUND = 2_000  # leads cloned per round, every journey its share
 FIRST_USER = 1
 TEMPLATE_USERS = 8_000_000_000
 SOURCES = "CASE l.id % 4 WHEN 0 THEN 'vk_ads' WHEN 1 THEN 'tg_post' WHEN 2 THEN 'ads' ELSE NULL END"
@@ -93,9 +97,14 @@ async def walk(db: Database, funnel: Funnel, n: int, journey: Journey) -> int:
     return result.lead_id
 
 
-async def copy_events(db: Database, template: int, first_user: int, count: int) -> int:
-    """The template's whole event history for clones ``first_user``…, each clone's events
-    moved back by the same offset as its arrival (``spread``). Returns events per lead."""
+async def copy_events(db: Database, template: int, after: tuple[int, int], arrival: Arrival) -> int:
+    """The template's whole event history for the leads cloned after ``after`` (the newest
+    lead and event ids before ``clone``), each event as far from the clone's arrival as it
+    was from the template's. Returns events per lead.
+
+    Rows are picked by id ranges, not by joins: PostgreSQL has no statistics on tables being
+    filled, and a join would make it rescan them for every round (quadratic)."""
+    last_lead, last_event = after
     async with db.engine.begin() as conn:
         events = (
             await conn.execute(
@@ -106,68 +115,116 @@ async def copy_events(db: Database, template: int, first_user: int, count: int) 
                 {"t": template},
             )
         ).all()
-        mine = "l.channel = 'telegram' AND l.user_id BETWEEN :first AND :last_user"
-        who = {"first": first_user, "last_user": first_user + count - 1}
-        await conn.execute(
-            text(f"DELETE FROM events WHERE lead_id IN (SELECT l.id FROM leads l WHERE {mine})"),
-            who,
-        )
-        shift = _shift(db.is_sqlite, "l", ":created")
-        for e in events:
+        # ``clone`` copied the template's newest event; the whole history replaces it.
+        await conn.execute(text("DELETE FROM events WHERE id > :e"), {"e": last_event})
+        await conn.execute(text("DELETE FROM lead_reach WHERE lead_id > :l"), {"l": last_lead})
+    # A transaction per event of the history, as the bot writes them: PostgreSQL cannot
+    # prune the versions of a ``lead_reach`` row its own open transaction keeps updating.
+    for e in events:
+        async with db.engine.begin() as conn:
             await conn.execute(
                 text(
                     "INSERT INTO events (lead_id, type, step, payload, scenario_version, variant,"
                     f" created_at) SELECT l.id, :type, :step, :payload, :version, :variant,"
-                    f" {shift} FROM leads l WHERE {mine} ORDER BY l.id"
-                ).bindparams(bindparam("created", type_=UTCDateTime())),
+                    f" {arrival.sql()} FROM leads l WHERE l.id > :l ORDER BY l.id"
+                ),
                 {
                     "type": e.type,
                     "step": e.step,
                     "payload": e.payload if isinstance(e.payload, str) else json.dumps(e.payload),
                     "version": e.scenario_version,
                     "variant": e.variant,
-                    "created": e.created_at,
-                    **who,
+                    "l": last_lead,
+                    **arrival.params(e.created_at),
                 },
             )
     return len(events)
 
 
-def _shift(sqlite: bool, lead: str, value: str) -> str:
-    """``value`` moved back by the arrival offset of ``lead`` (0–60 days, any minute)."""
-    days = f"(({lead}.id * 7919) % {SPREAD_DAYS})"
-    minutes = f"(({lead}.id * 37) % 1440)"
-    if sqlite:
-        return (
-            f"strftime('%Y-%m-%d %H:%M:%f000', {value}, '-' || {days} || ' days',"
-            f" '-' || {minutes} || ' minutes')"
-        )
-    return (
-        f"CAST({value} AS timestamptz) - {days} * interval '1 day'"
-        f" - {minutes} * interval '1 minute'"
-    )
+async def newest_ids(db: Database) -> tuple[int, int]:
+    async with db.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT (SELECT COALESCE(MAX(id), 0) FROM leads),"
+                    " (SELECT COALESCE(MAX(id), 0) FROM events)"
+                )
+            )
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Lead ``user_id`` k arrives at ``start + (k - 1) × spacing``: ids and times rise
+    together, as in a real log (a period is a run of neighbouring rows)."""
+
+    start: datetime
+    spacing: float  # seconds between two arrivals
+    template_start: datetime  # when the template lead arrived
+    sqlite: bool
+
+    def sql(self) -> str:
+        """The arrival of lead ``l`` plus ``:after`` seconds."""
+        offset = "((l.user_id - 1) * :spacing + :after)"
+        if self.sqlite:
+            return f"strftime('%Y-%m-%d %H:%M:%f000', :start, '+' || {offset} || ' seconds')"
+        return f"CAST(:start AS timestamptz) + {offset} * interval '1 second'"
+
+    def params(self, moment: datetime | None = None) -> dict[str, Any]:
+        """``moment`` of the template's history as seconds after its arrival."""
+        after = (moment - self.template_start).total_seconds() if moment else 0.0
+        start = self.start.astimezone(UTC)
+        return {
+            "start": start.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else start,
+            "spacing": self.spacing,
+            "after": after,
+        }
 
 
 async def fill(db: Database, leads: int) -> dict[str, int]:
-    """``leads`` leads with their histories; returns the counts seeded."""
+    """``leads`` leads with their histories; returns the counts seeded.
+
+    Leads are cloned in rounds of ``ROUND`` (every journey its share in each round), so the
+    journeys are mixed all along the two months rather than one after another.
+    """
     funnel = load_mini()
-    start = time.perf_counter()
+    clock = time.perf_counter()
     templates = [await walk(db, funnel, n, j) for n, j in enumerate(JOURNEYS)]
+    async with db.engine.connect() as conn:
+        starts = (
+            await conn.execute(
+                text("SELECT id, created_at FROM leads WHERE id IN "
+                     f"({', '.join(map(str, templates))})").columns(created_at=UTCDateTime())
+            )
+        ).all()  # fmt: skip
+    started = {int(i): at for i, at in starts}
+    spacing = SPREAD_DAYS * 86400 / leads
+    start = utcnow() - timedelta(days=SPREAD_DAYS)
     total_share = sum(j.share for j in JOURNEYS)
     first = FIRST_USER
     events = 0
-    for n, (journey, template) in enumerate(zip(JOURNEYS, templates, strict=True)):
-        count = (
-            leads - (first - FIRST_USER)
-            if n == len(JOURNEYS) - 1
-            else leads * journey.share // total_share
-        )
-        await clone(db, template, first, count)
-        per_lead = await copy_events(db, template, first, count)
-        events += per_lead * count
-        say(f"    {journey.name}: {count:,} leads × {per_lead} events")
-        first += count
-    shift = _shift(db.is_sqlite, "l", "l.created_at")
+    per_journey = dict.fromkeys(range(len(JOURNEYS)), 0)
+    while first - FIRST_USER < leads:
+        size = min(ROUND, leads - (first - FIRST_USER))
+        shares = [size * j.share // total_share for j in JOURNEYS]
+        shares[0] += size - sum(shares)
+        for n, (count, template) in enumerate(zip(shares, templates, strict=True)):
+            if not count:
+                continue
+            arrival = Arrival(start, spacing, started[template], db.is_sqlite)
+            before = await newest_ids(db)
+            await clone(db, template, first, count)
+            events += await copy_events(db, template, before, arrival) * count
+            per_journey[n] += count
+            first += count
+        if not db.is_sqlite:  # what autovacuum does between a real log's bursts
+            async with db.engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.execute(text("VACUUM lead_reach"))
+    for n, journey in enumerate(JOURNEYS):
+        say(f"    {journey.name}: {per_journey[n]:,} leads")
+    arrival = Arrival(start, spacing, start, db.is_sqlite)
     async with db.engine.begin() as conn:
         for table in ("events", "answers", "scheduled_touches"):
             await conn.execute(
@@ -176,14 +233,19 @@ async def fill(db: Database, leads: int) -> dict[str, int]:
         await conn.execute(
             text(f"DELETE FROM leads WHERE id IN ({', '.join(map(str, templates))})")
         )
-        # Arrival spread over two months; names, sources and languages mixed.
+        # Arrival over two months in id order; names, sources and languages mixed.
         await conn.execute(
             text(
-                f"UPDATE leads AS l SET created_at = {shift}, source = {SOURCES},"
-                f" language = {LANGUAGES}, username = 'user' || CAST(l.user_id AS TEXT),"
+                f"UPDATE leads AS l SET created_at = {arrival.sql()},"
+                f" source = {SOURCES}, language = {LANGUAGES},"
+                " username = 'user' || CAST(l.user_id AS TEXT),"
                 " first_name = 'User' || CAST(l.user_id AS TEXT)"
-            )
+            ),
+            arrival.params(),
         )
         await conn.execute(text("ANALYZE"))
-    say(f"  seeded {leads:,} leads, {events:,} events in {time.perf_counter() - start:.0f}s")
+    say(
+        f"  seeded {leads:,} leads, {events:,} events ({events / leads:.1f} a lead)"
+        f" in {time.perf_counter() - clock:.0f}s"
+    )
     return {"leads": leads, "events": events}

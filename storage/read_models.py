@@ -14,8 +14,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, Text, cast, func, select
+from sqlalchemy import Select, Text, case, cast, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.vocabulary import EventType
 from storage.criteria import LeadFilter, dropped_here
@@ -335,20 +336,6 @@ __all__ = [
 ]
 
 
-async def variant_exposures(
-    session: AsyncSession, step: str, f: LeadFilter
-) -> list[tuple[int, str, int]]:
-    """(lead, variant, first event id) for every lead of the cohort shown a variant of ``step``."""
-    stmt = (
-        select(Event.lead_id, Event.variant, func.min(Event.id))
-        .join(Lead, Lead.id == Event.lead_id)
-        .where(Event.step == step, Event.variant.is_not(None), *f.conditions())
-        .where(Event.type.in_([EventType.STEP_SENT, EventType.OFFER_SHOWN]))
-        .group_by(Event.lead_id, Event.variant)
-    )
-    return [(int(lead), str(v), int(first)) for lead, v, first in await session.execute(stmt)]
-
-
 # What a prospect does (as opposed to what the bot sends).
 REACTIONS = (
     EventType.OFFER_CLICKED,
@@ -361,13 +348,35 @@ REACTIONS = (
 )
 
 
-async def reactions_after(session: AsyncSession, leads: dict[int, int]) -> set[int]:
-    """Which leads did something themselves after the event id given for each."""
-    if not leads:
-        return set()
-    stmt = (
-        select(Event.lead_id, func.max(Event.id))
-        .where(Event.lead_id.in_(list(leads)), Event.type.in_(REACTIONS))
-        .group_by(Event.lead_id)
+async def variant_counts(
+    session: AsyncSession, step: str, f: LeadFilter
+) -> dict[str, tuple[int, int]]:
+    """For each variant of ``step``: (leads of the cohort shown it, those of them who did
+    something themselves (``REACTIONS``) after first seeing it).
+
+    Counted in the database in one query: a list of every exposed lead would be tens of
+    thousands of bound parameters (more than SQLite or asyncpg take) at scale.
+    """
+    first = (
+        select(
+            Event.lead_id.label("lead_id"),
+            Event.variant.label("variant"),
+            func.min(Event.id).label("first_id"),
+        )
+        .join(Lead, Lead.id == Event.lead_id)
+        .where(Event.step == step, Event.variant.is_not(None), *f.conditions())
+        .where(Event.type.in_([EventType.STEP_SENT, EventType.OFFER_SHOWN]))
+        .group_by(Event.lead_id, Event.variant)
+        .subquery()
     )
-    return {int(lead) for lead, last in await session.execute(stmt) if last > leads[int(lead)]}
+    later = aliased(Event)
+    reacted = exists().where(
+        later.lead_id == first.c.lead_id, later.id > first.c.first_id, later.type.in_(REACTIONS)
+    )
+    stmt = select(first.c.variant, func.count(), func.sum(case((reacted, 1), else_=0))).group_by(
+        first.c.variant
+    )
+    return {
+        str(variant): (int(shown), int(moved or 0))
+        for variant, shown, moved in await session.execute(stmt)
+    }
