@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -139,7 +139,7 @@ class LeadReach(Base):
     report groups leads by it instead of scanning the event log."""
 
     __tablename__ = "lead_reach"
-    __table_args__: ClassVar[dict[str, Any]] = {"postgresql_with": {"fillfactor": 70}}
+    __table_args__ = ({"postgresql_with": {"fillfactor": 70}},)
 
     lead_id: Mapped[int] = mapped_column(
         ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
