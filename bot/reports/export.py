@@ -115,19 +115,25 @@ async def _event_batches(
 
     Per row there is no datetime and no JSON: the time is converted to ``tz``'s wall clock
     once per minute, the description and payload column once per distinct (type, payload)
-    (most events share one), and only text a prospect could have typed is checked for a
-    formula.
+    (most events share one), and only text that could hold a formula is checked for one.
+    The loop is written for speed (a million rows): cache look-ups inline, misses aside.
     """
     times = LocalMinutes(tz)
     payloads = PayloadCells(tz, for_csv)
+    known_payload, known_minute = payloads.cells.get, times.minutes.get
     formula = FORMULA_START
     async with db.session() as session:
         async for batch in stream_event_batches(session, f):
-            out = []
+            out: list[tuple[Any, ...]] = []
             for id_, at, lead, first_name, username, source, segment, type_, step, raw in batch:
-                description, payload = payloads.get(type_, raw)
-                local = times.csv(at) if for_csv else times.naive(at)
-                if for_csv and (
+                cells = known_payload((type_, raw)) or payloads.add(type_, raw)
+                if not for_csv:
+                    out.append((id_, times.naive(at), lead, first_name, username, source,
+                                segment, type_, step, *cells))  # fmt: skip
+                    continue
+                minute = known_minute(at[:16])
+                local = minute + at[16:19] if minute else times.csv(at)
+                if (
                     first_name.startswith(formula)
                     or username.startswith(formula)
                     or (source is not None and source.startswith(formula))
@@ -137,27 +143,31 @@ async def _event_batches(
                     first_name, username, source, segment, step = map(
                         defuse_cell, (first_name, username, source, segment, step)
                     )
-                out.append((
-                    id_, local, lead, first_name, username, source, segment, type_, step,
-                    description, payload,
-                ))  # fmt: skip
+                out.append(
+                    (id_, local, lead, first_name, username, source, segment, type_, step, *cells)
+                )
             yield out
 
 
 class LocalMinutes:
     """UTC times (``YYYY-MM-DD HH:MM:SS`` text) as ``tz``'s wall clock, worked out once per
-    minute: every zone in use today is a whole number of minutes off UTC."""
+    minute: every zone in use today is a whole number of minutes off UTC. ``minutes`` maps
+    a UTC minute to its local text (None: an offset with seconds, converted in full)."""
 
     LIMIT = 100_000
 
     def __init__(self, tz: tzinfo) -> None:
         self._tz = tz
-        self._minutes: dict[str, str | None] = {}
+        self.minutes: dict[str, str | None] = {}
 
     def csv(self, utc: str) -> str:
-        minute = self._minutes.get(utc[:16], "")
-        if minute == "":
-            minute = self._minute(utc[:16])
+        key = utc[:16]
+        if key not in self.minutes:
+            local = self.naive(key)
+            if len(self.minutes) >= self.LIMIT:
+                self.minutes.clear()
+            self.minutes[key] = None if local.second else local.strftime(CSV_TIME)[:16]
+        minute = self.minutes[key]
         if minute is None:  # a historical offset with seconds: the slow way
             return self.naive(utc).strftime(CSV_TIME)
         return minute + utc[16:19]
@@ -166,35 +176,25 @@ class LocalMinutes:
         moment = datetime.fromisoformat(utc).replace(tzinfo=UTC)
         return moment.astimezone(self._tz).replace(tzinfo=None)
 
-    def _minute(self, minute: str) -> str | None:
-        local = self.naive(minute)
-        text = None if local.second else local.strftime(CSV_TIME)[:16]
-        if len(self._minutes) >= self.LIMIT:
-            self._minutes.clear()
-        self._minutes[minute] = text
-        return text
-
 
 class PayloadCells:
-    """(description, payload JSON) of an event, cached by its type and stored payload."""
+    """(description, payload JSON) of an event, kept in ``cells`` by its type and stored
+    payload."""
 
     LIMIT = 50_000  # distinct payloads held; past it the cache starts over
 
     def __init__(self, tz: tzinfo, for_csv: bool) -> None:
         self._tz, self._csv = tz, for_csv
-        self._cache: dict[tuple[str, str | None], tuple[str, str]] = {}
+        self.cells: dict[tuple[str, str | None], tuple[str, str]] = {}
 
-    def get(self, type_: str, raw: str | None) -> tuple[str, str]:
-        key = (type_, raw)
-        found = self._cache.get(key)
-        if found is None:
-            payload = (json.loads(raw) if raw else None) or {}
-            description = describe(type_, payload, self._tz)
-            dumped = json.dumps(payload, ensure_ascii=False, sort_keys=True)
-            found = (defuse(description), defuse(dumped)) if self._csv else (description, dumped)
-            if len(self._cache) >= self.LIMIT:
-                self._cache.clear()
-            self._cache[key] = found
+    def add(self, type_: str, raw: str | None) -> tuple[str, str]:
+        payload = (json.loads(raw) if raw else None) or {}
+        description = describe(type_, payload, self._tz)
+        dumped = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+        found = (defuse(description), defuse(dumped)) if self._csv else (description, dumped)
+        if len(self.cells) >= self.LIMIT:
+            self.cells.clear()
+        self.cells[(type_, raw)] = found
         return found
 
 
