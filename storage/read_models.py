@@ -107,12 +107,6 @@ async def stream_leads(
         yield current, answers
 
 
-EVENT_COLUMNS = (
-    "id", "created_at", "lead_id", "first_name", "username", "source", "segment", "type",
-    "step", "payload",
-)  # fmt: skip
-
-
 def _events_stmt(f: LeadFilter, raw_for: str | None = None) -> Select[Any]:
     """The event rows of ``f``; with ``raw_for`` (a dialect name) ``created_at`` comes as
     UTC text ``YYYY-MM-DD HH:MM:SS`` and ``payload`` as its JSON text, no Python objects."""
@@ -150,18 +144,19 @@ async def count_events(session: AsyncSession, f: LeadFilter) -> int:
 
 
 async def stream_event_batches(
-    session: AsyncSession, f: LeadFilter, batch: int = EVENT_BATCH
+    session: AsyncSession, f: LeadFilter, batch: int | None = None
 ) -> AsyncIterator[Sequence[Any]]:
     """Events of the matching leads (dated by the event), oldest first, a batch of plain
-    Core rows per await: ``EVENT_COLUMNS``, ``created_at`` as UTC text
-    (``YYYY-MM-DD HH:MM:SS``) and ``payload`` as its JSON text.
+    Core rows per await: (id, created_at, lead_id, first_name, username, source, segment,
+    type, step, payload), ``created_at`` as UTC text (``YYYY-MM-DD HH:MM:SS``) and
+    ``payload`` as its JSON text.
 
     Streamed by the driver (a server-side cursor on PostgreSQL, ``fetchmany`` on SQLite),
     so memory holds one batch whatever the log's size. Nothing is turned into Python
     datetimes or dicts here: an export converts each distinct minute and payload once.
     """
     stmt = _events_stmt(f, raw_for=session.get_bind().dialect.name)
-    stmt = stmt.order_by(Event.id).execution_options(yield_per=batch)
+    stmt = stmt.order_by(Event.id).execution_options(yield_per=batch or EVENT_BATCH)
     if f.limit is not None:
         stmt = stmt.limit(f.limit)
     conn = await session.connection()
@@ -170,35 +165,51 @@ async def stream_event_batches(
         yield rows
 
 
+class _Failed(NamedTuple):
+    error: Exception
+
+
+_END = object()
+
+
 async def read_ahead(batches: AsyncIterator[T], depth: int = 2) -> AsyncGenerator[T]:
     """``batches``, with the next one fetched while the caller works on this one: the
     database (SQLite's thread, PostgreSQL's server process) produces rows on the other core
-    instead of waiting for the caller to ask."""
-    queue: asyncio.Queue[tuple[T | None, BaseException | None, bool]] = asyncio.Queue(depth)
+    instead of waiting for the caller to ask.
+
+    Closed early (the caller failed), it lets a fetch under way finish, then stops: a
+    database call cancelled halfway would cost the connection.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue(depth)
+    stopping = asyncio.Event()
 
     async def produce() -> None:
         try:
             async for batch in batches:
-                await queue.put((batch, None, False))
+                if stopping.is_set():
+                    break
+                await queue.put(batch)
         except Exception as exc:  # handed to the caller, raised there
-            await queue.put((None, exc, True))
+            await queue.put(_Failed(exc))
         else:
-            await queue.put((None, None, True))
+            await queue.put(_END)
+        finally:
+            close = getattr(batches, "aclose", None)
+            if close is not None:
+                await close()
 
     task = asyncio.create_task(produce())
     try:
-        while True:
-            batch, error, done = await queue.get()
-            if error is not None:
-                raise error
-            if done:
-                break
-            yield batch  # type: ignore[misc]  # not done: a batch
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
     finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        stopping.set()
+        while not task.done():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()  # room for a batch the reader is handing over
+            await asyncio.wait([task], timeout=0.05)
 
 
 # --- grouped counts for the funnel report -------------------------------------------------

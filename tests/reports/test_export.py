@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import storage.read_models
 from bot.reports.describe import describe
 from bot.reports.export import EVENT_FIELDS, LocalMinutes, export, lead_header
 from bot.reports.periods import naive_local
-from bot.reports.writers import CSV_TIME, defuse
+from bot.reports.writers import CSV_TIME, CsvRows, defuse
 from bot.scenario.funnel import Funnel
 from storage.criteria import LeadFilter
 from storage.db import Database
@@ -227,3 +228,33 @@ async def test_events_csv_is_the_rows_as_they_were_written_one_by_one(
         expected.append(dict(zip(EVENT_FIELDS, map(cell, row), strict=True)))
     assert read_csv(out) == expected
     assert {r["username"] for r in expected} >= {"'@dan", "ann_shop"}
+
+
+async def test_an_event_export_that_fails_halfway_ends_its_query(
+    db: Database,
+    journeys: Journeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The next batch is being read while this one is written: a write error stops the
+    reading too, leaves no file, and the database is usable at once."""
+    monkeypatch.setattr(storage.read_models, "EVENT_BATCH", 3)
+    batches = 0
+
+    def full_disk(self: object, rows: object) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == 2:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(CsvRows, "write_ready", full_disk)
+    out = tmp_path / "events.csv"
+    with pytest.raises(OSError, match="No space"):
+        await export(db, "events", LeadFilter(), out, "csv", MSK)
+    assert not out.exists()
+    assert not [p.name for p in tmp_path.iterdir() if "events" in p.name]  # noqa: ASYNC240
+    async with db.session() as session, session.begin():
+        await LeadRepo(session).insert_events(journeys.ids["A"], [("note", None, {})], journeys.end)
+    assert await export(db, "events", LeadFilter(limit=4), out, "csv", MSK) == 4
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no connection lost
