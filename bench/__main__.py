@@ -1,4 +1,4 @@
-"""``python -m bench``: the five performance numbers against their targets.
+"""``python -m bench``: the six performance numbers against their targets.
 
 1. drain: 10,000 due touches through the real touch loop and Throttle(30, 1);
 2. live replies: 200 button presses answered while that drain runs;
@@ -6,7 +6,8 @@
    bursts of text answers, button presses and /start, interleaved pairs;
 4. queue scale: claiming due touches with 10k and 1M pending rows (SQLite, PostgreSQL);
 5. memory: RSS of ``leadbot run`` with 100,000 leads vs a bare aiogram bot's, same run;
-6. web: every dashboard page's server time with 100,000 leads and 1M events.
+6. reading side: ``leadbot report``, ``audience``, ``export events`` and every dashboard page
+   with 100,000 leads and ~1.7M events (SQLite and PostgreSQL).
 
 Every Bot API call goes to a FakeBotAPI in its own process; 1, 2 and 5 run with Telegram's
 limits enforced there (30 messages/s overall, 1/s per chat with a burst of 3; 429 past them).
@@ -153,13 +154,13 @@ async def run_all(
             rows.append(result[0])
             details["memory"] = result[1]
     if 6 in args.only:
-        from bench import web_pages
+        from bench import reading
 
         leads6 = 5_000 if quick else 100_000
-        result = await guarded("6. Dashboard pages", ["6"], web_pages.run(leads6, args.postgres))
+        result = await guarded("6. Reading side", ["6"], reading.run(leads6, args.postgres))
         if result is not None:
             rows.extend(result[0])
-            details["web"] = result[1]
+            details["reading"] = result[1]
     return rows, details, ok
 
 

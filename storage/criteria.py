@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from bot.vocabulary import LeadStatus, TouchState
 from storage.models import Event, Lead, ScheduledTouch
@@ -67,16 +67,19 @@ class LeadFilter:
             conds.append(Lead.created_at < self.until)
         if self.stopped_at:
             conds.append(Lead.step.in_(self.stopped_at))
+        # The lead's own events under another name: a query that already reads ``events``
+        # (an event export, the report's orders) must not correlate these to its rows.
+        own = aliased(Event)
         if self.idle_days is not None:
             if now is None:
                 raise ValueError("idle_days needs the current time")
             cutoff = now - timedelta(days=self.idle_days)
-            recent = select(Event.id).where(Event.lead_id == Lead.id, Event.created_at >= cutoff)
+            recent = select(own.id).where(own.lead_id == Lead.id, own.created_at >= cutoff)
             conds.append(~exists(recent))
         if self.variant is not None:
             step, variant = self.variant
-            seen = select(Event.id).where(
-                Event.lead_id == Lead.id, Event.step == step, Event.variant == variant
+            seen = select(own.id).where(
+                own.lead_id == Lead.id, own.step == step, own.variant == variant
             )
             conds.append(exists(seen))
         return conds

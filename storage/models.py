@@ -129,6 +129,7 @@ class Event(Base):
         Index("ix_events_lead_id_id", "lead_id", "id"),
         Index("ix_events_type_created_at", "type", "created_at"),
         Index("ix_events_step_lead_id", "step", "lead_id"),
+        Index("ix_events_lead_id_created_at", "lead_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -139,6 +140,21 @@ class Event(Base):
     scenario_version: Mapped[str | None] = mapped_column(String(16))
     variant: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadReach(Base):
+    """What a lead has reached: every event type, step and offer tier it has, as one string
+    of marks (``storage/reach.py``). Written only by the ``tr_events_lead_reach`` trigger
+    on ``events`` (migration 0013), in the transaction that inserts the event; the funnel
+    report groups leads by it instead of scanning the event log."""
+
+    __tablename__ = "lead_reach"
+    __table_args__ = ({"postgresql_with": {"fillfactor": 70}},)
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    marks: Mapped[str] = mapped_column(Text)
 
 
 class Order(Base):

@@ -8,19 +8,24 @@ summed over sources or segments by the caller without double counting.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Text, case, cast, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.vocabulary import EventType
 from storage.criteria import LeadFilter, dropped_here
 from storage.models import Answer, Event, Lead, Subscription
 
+T = TypeVar("T")
 STREAM_BATCH = 500
+EVENT_BATCH = 5000  # rows per await of an event export (one thread hop on SQLite)
 
 
 NEWEST_FIRST = (Lead.created_at.desc(), Lead.id.desc())
@@ -103,11 +108,22 @@ async def stream_leads(
         yield current, answers
 
 
-def _events_stmt(f: LeadFilter) -> Select[Any]:
+def _events_stmt(f: LeadFilter, raw_for: str | None = None) -> Select[Any]:
+    """The event rows of ``f``; with ``raw_for`` (a dialect name) ``created_at`` comes as
+    UTC text ``YYYY-MM-DD HH:MM:SS`` and ``payload`` as its JSON text, no Python objects."""
+    created: Any = Event.created_at
+    payload: Any = Event.payload
+    if raw_for is not None:
+        created = (
+            func.substr(cast(Event.created_at, Text), 1, 19)
+            if raw_for == "sqlite"
+            else func.to_char(func.timezone("UTC", Event.created_at), "YYYY-MM-DD HH24:MI:SS")
+        ).label("created_at")
+        payload = cast(Event.payload, Text).label("payload")
     return (
         select(
             Event.id,
-            Event.created_at,
+            created,
             Event.lead_id,
             Lead.first_name,
             Lead.username,
@@ -115,7 +131,7 @@ def _events_stmt(f: LeadFilter) -> Select[Any]:
             Lead.segment,
             Event.type,
             Event.step,
-            Event.payload,
+            payload,
         )
         .join(Lead, Lead.id == Event.lead_id)
         .where(*f.conditions(dated=False), *f.event_dates())
@@ -128,17 +144,73 @@ async def count_events(session: AsyncSession, f: LeadFilter) -> int:
     return min(total, f.limit) if f.limit is not None else total
 
 
-async def stream_events(session: AsyncSession, f: LeadFilter) -> AsyncIterator[dict[str, Any]]:
-    """Events of the matching leads (dated by the event), oldest first, streamed."""
-    stmt = _events_stmt(f).order_by(Event.id).execution_options(yield_per=STREAM_BATCH)
+async def stream_event_batches(
+    session: AsyncSession, f: LeadFilter, batch: int | None = None
+) -> AsyncIterator[Sequence[Any]]:
+    """Events of the matching leads (dated by the event), oldest first, a batch of plain
+    Core rows per await: (id, created_at, lead_id, first_name, username, source, segment,
+    type, step, payload), ``created_at`` as UTC text (``YYYY-MM-DD HH:MM:SS``) and
+    ``payload`` as its JSON text.
+
+    Streamed by the driver (a server-side cursor on PostgreSQL, ``fetchmany`` on SQLite),
+    so memory holds one batch whatever the log's size. Nothing is turned into Python
+    datetimes or dicts here: an export converts each distinct minute and payload once.
+    """
+    stmt = _events_stmt(f, raw_for=session.get_bind().dialect.name)
+    stmt = stmt.order_by(Event.id).execution_options(yield_per=batch or EVENT_BATCH)
     if f.limit is not None:
         stmt = stmt.limit(f.limit)
-    # Core rows from the connection (no ORM result machinery), a batch per await.
     conn = await session.connection()
     result = await conn.stream(stmt)
-    async for batch in result.partitions():
-        for row in batch:
-            yield dict(row._mapping)
+    async for rows in read_ahead(result.partitions()):
+        yield rows
+
+
+class _Failed(NamedTuple):
+    error: Exception
+
+
+_END = object()
+
+
+async def read_ahead(batches: AsyncIterator[T], depth: int = 2) -> AsyncGenerator[T]:
+    """``batches``, with the next one fetched while the caller works on this one: the
+    database (SQLite's thread, PostgreSQL's server process) produces rows on the other core
+    instead of waiting for the caller to ask.
+
+    Closed early (the caller failed), it lets a fetch under way finish, then stops: a
+    database call cancelled halfway would cost the connection.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue(depth)
+    stopping = asyncio.Event()
+
+    async def produce() -> None:
+        try:
+            async for batch in batches:
+                if stopping.is_set():
+                    break
+                await queue.put(batch)
+        except Exception as exc:  # handed to the caller, raised there
+            await queue.put(_Failed(exc))
+        else:
+            await queue.put(_END)
+        finally:
+            close = getattr(batches, "aclose", None)
+            if close is not None:
+                await close()
+
+    task = asyncio.create_task(produce())
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stopping.set()
+        while not task.done():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()  # room for a batch the reader is handing over
+            await asyncio.wait([task], timeout=0.05)
 
 
 # --- grouped counts for the funnel report -------------------------------------------------
@@ -223,12 +295,14 @@ async def step_groups(session: AsyncSession, f: LeadFilter) -> list[StepGroup]:
 
 
 async def order_rows(session: AsyncSession, f: LeadFilter, order_type: str) -> list[OrderRow]:
-    """Every order event of the cohort (few per lead), for summing money exactly in Python."""
+    """Every order event of the cohort (few per lead), for summing money exactly in Python.
+
+    Unordered on purpose: sums do not care, and ``ORDER BY events.id`` tempts SQLite into
+    walking the whole log in id order instead of the (type, created_at) index."""
     stmt = (
         select(Event.lead_id, Lead.source, Lead.segment, Event.payload)
         .join(Lead, Lead.id == Event.lead_id)
         .where(Event.type == order_type, *f.conditions())
-        .order_by(Event.id)
     )
     return [OrderRow(*row) for row in await session.execute(stmt)]
 
@@ -295,24 +369,10 @@ __all__ = [
     "leads_page",
     "order_rows",
     "step_groups",
-    "stream_events",
+    "stream_event_batches",
     "stream_leads",
     "subscription_rows",
 ]
-
-
-async def variant_exposures(
-    session: AsyncSession, step: str, f: LeadFilter
-) -> list[tuple[int, str, int]]:
-    """(lead, variant, first event id) for every lead of the cohort shown a variant of ``step``."""
-    stmt = (
-        select(Event.lead_id, Event.variant, func.min(Event.id))
-        .join(Lead, Lead.id == Event.lead_id)
-        .where(Event.step == step, Event.variant.is_not(None), *f.conditions())
-        .where(Event.type.in_([EventType.STEP_SENT, EventType.OFFER_SHOWN]))
-        .group_by(Event.lead_id, Event.variant)
-    )
-    return [(int(lead), str(v), int(first)) for lead, v, first in await session.execute(stmt)]
 
 
 # What a prospect does (as opposed to what the bot sends).
@@ -327,13 +387,35 @@ REACTIONS = (
 )
 
 
-async def reactions_after(session: AsyncSession, leads: dict[int, int]) -> set[int]:
-    """Which leads did something themselves after the event id given for each."""
-    if not leads:
-        return set()
-    stmt = (
-        select(Event.lead_id, func.max(Event.id))
-        .where(Event.lead_id.in_(list(leads)), Event.type.in_(REACTIONS))
-        .group_by(Event.lead_id)
+async def variant_counts(
+    session: AsyncSession, step: str, f: LeadFilter
+) -> dict[str, tuple[int, int]]:
+    """For each variant of ``step``: (leads of the cohort shown it, those of them who did
+    something themselves (``REACTIONS``) after first seeing it).
+
+    Counted in the database in one query: a list of every exposed lead would be tens of
+    thousands of bound parameters (more than SQLite or asyncpg take) at scale.
+    """
+    first = (
+        select(
+            Event.lead_id.label("lead_id"),
+            Event.variant.label("variant"),
+            func.min(Event.id).label("first_id"),
+        )
+        .join(Lead, Lead.id == Event.lead_id)
+        .where(Event.step == step, Event.variant.is_not(None), *f.conditions())
+        .where(Event.type.in_([EventType.STEP_SENT, EventType.OFFER_SHOWN]))
+        .group_by(Event.lead_id, Event.variant)
+        .subquery()
     )
-    return {int(lead) for lead, last in await session.execute(stmt) if last > leads[int(lead)]}
+    later = aliased(Event)
+    reacted = exists().where(
+        later.lead_id == first.c.lead_id, later.id > first.c.first_id, later.type.in_(REACTIONS)
+    )
+    stmt = select(first.c.variant, func.count(), func.sum(case((reacted, 1), else_=0))).group_by(
+        first.c.variant
+    )
+    return {
+        str(variant): (int(shown), int(moved or 0))
+        for variant, shown, moved in await session.execute(stmt)
+    }

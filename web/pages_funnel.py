@@ -4,6 +4,7 @@ the A/B variants and the funnel graph with reach."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,20 @@ from web.render import context, manager, render
 from web.svg import funnel_svg
 
 routes = web.RouteTableDef()
+_GRAPHS: dict[str, str] = {}  # the graph's DOT -> its SVG: the same reach draws the same graph
+_GRAPHS_KEPT = 16
+
+
+async def _svg(dot: str) -> str:
+    """Graphviz's SVG of ``dot``: run in a thread (``dot`` is a process; the event loop, and
+    the bot beside the dashboard, must not wait for it), remembered for repeat views."""
+    svg = _GRAPHS.get(dot)
+    if svg is None:
+        svg = (await asyncio.to_thread(render_graph, dot, "svg")).decode()
+        if len(_GRAPHS) >= _GRAPHS_KEPT:
+            _GRAPHS.clear()
+        _GRAPHS[dot] = svg
+    return svg
 
 
 def _opt(request: web.Request, name: str) -> str | None:
@@ -59,7 +74,7 @@ async def funnel_page(request: web.Request) -> web.Response:
         for st in section.steps:
             reach[st.step] = max(reach.get(st.step, 0), st.total.reached)
     try:
-        graph = Markup(render_graph(to_dot(funnel, reach), "svg").decode())
+        graph = Markup(await _svg(to_dot(funnel, reach)))
     except GraphvizMissing:
         graph = None
     return render(

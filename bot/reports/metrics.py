@@ -19,6 +19,7 @@ from bot.time_phrases import day_start
 from bot.vocabulary import EventType, OrderKind, SubscriptionState
 from storage.criteria import NONE_LABEL, LeadFilter
 from storage.db import Database
+from storage.reach import expand, path_groups
 from storage.read_models import (
     EventGroup,
     LeadGroup,
@@ -177,6 +178,27 @@ class Cohort:
 
 
 async def load_cohort(db: Database, f: LeadFilter, with_steps: bool = True) -> Cohort:
+    """The cohort's grouped counts in two queries: its leads grouped by the path they took
+    (``storage.reach``: one row per lead, not the event log) and its orders."""
+    async with db.session() as session:
+        grouped = expand(
+            await path_groups(session, f, with_dropped=with_steps),
+            LEAD_EVENTS,
+            [*TIERED_EVENTS, ORDER_PAID],
+        )
+        return Cohort(
+            leads=grouped.leads,
+            events=grouped.events,
+            tiers=grouped.tiers,
+            steps=grouped.steps if with_steps else [],
+            orders=await order_rows(session, f, ORDER_PAID),
+            dropped=grouped.dropped if with_steps else [],
+        )
+
+
+async def scan_cohort(db: Database, f: LeadFilter, with_steps: bool = True) -> Cohort:
+    """The same counts straight from the event log (a scan of every event of the cohort):
+    the definition ``load_cohort`` is held to by the tests."""
     async with db.session() as session:
         return Cohort(
             leads=await lead_groups(session, f),

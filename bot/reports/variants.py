@@ -15,7 +15,7 @@ from bot.scenario.funnel import Funnel
 from bot.scenario.model import MessageStep, OfferStep
 from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.read_models import reactions_after, variant_exposures
+from storage.read_models import variant_counts
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,11 @@ async def variant_report(db: Database, funnel: Funnel, f: LeadFilter) -> list[St
             step = placed.step
             if not isinstance(step, MessageStep | OfferStep) or not step.variants:
                 continue
-            exposures = await variant_exposures(session, step_id, f)
-            moved = await reactions_after(session, {lead: first for lead, _, first in exposures})
+            counts = await variant_counts(session, step_id, f)
             rows = []
             for variant in step.variants:
-                leads = {lead for lead, v, _ in exposures if v == variant.id}
-                rows.append(
-                    VariantRow(step_id, variant.id, variant.weight, len(leads), len(leads & moved))
-                )
+                reached, converted = counts.get(variant.id, (0, 0))
+                rows.append(VariantRow(step_id, variant.id, variant.weight, reached, converted))
             p_value = two_proportion_p(rows[0], rows[1]) if len(rows) >= 2 else None
             out.append(StepVariants(step_id, rows, p_value))
     return out

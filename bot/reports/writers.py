@@ -8,8 +8,9 @@ typed as text.
 from __future__ import annotations
 
 import csv
+import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,8 +19,19 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().-]+$")  # a phone or a signed number, not a formula
 
 
+CSV_TIME = "%Y-%m-%d %H:%M:%S"
+
+
 class RowWriter(Protocol):
-    def write(self, row: Sequence[Any]) -> None: ...
+    def write(self, row: Sequence[Any]) -> None:
+        """One row of Python values; the writer makes them cells."""
+
+    def write_each(self, rows: Iterable[Sequence[Any]]) -> None:
+        """``write`` for each row."""
+
+    def write_ready(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Rows whose cells are final for this format (``defuse_cell``-ed strings and
+        ``CSV_TIME`` strings for CSV): written with no per-cell work."""
 
     def close(self) -> None: ...
 
@@ -29,6 +41,11 @@ def defuse(text: str) -> str:
     if text.startswith(FORMULA_START) and not PLAIN_NUMBER.match(text):
         return "'" + text
     return text
+
+
+def defuse_cell(value: Any) -> Any:
+    """``defuse`` for a CSV cell that may also be a number or None."""
+    return defuse(value) if isinstance(value, str) else value
 
 
 class CsvRows:
@@ -41,12 +58,22 @@ class CsvRows:
     def write(self, row: Sequence[Any]) -> None:
         self._csv.writerow([self._cell(v) for v in row])
 
+    def write_each(self, rows: Iterable[Sequence[Any]]) -> None:
+        self._csv.writerows([self._cell(v) for v in row] for row in rows)
+
+    def write_ready(self, rows: Iterable[Sequence[Any]]) -> None:
+        # Formatted in memory and written as one piece: the file's encoder runs once per
+        # batch, not once per row. None is written as an empty cell by csv itself.
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(rows)
+        self._file.write(buffer.getvalue())
+
     @staticmethod
     def _cell(value: Any) -> Any:
         if value is None:
             return ""
         if isinstance(value, datetime):
-            return value.strftime("%Y-%m-%d %H:%M:%S")
+            return value.strftime(CSV_TIME)
         return defuse(value) if isinstance(value, str) else value
 
     def close(self) -> None:
@@ -94,6 +121,13 @@ class XlsxRows:
             self._sheet.freeze_panes = "A2"
         self._sheet.append([self._cell(v) for v in row])
         self._rows += 1
+
+    def write_each(self, rows: Iterable[Sequence[Any]]) -> None:
+        for row in rows:
+            self.write(row)
+
+    def write_ready(self, rows: Iterable[Sequence[Any]]) -> None:
+        self.write_each(rows)  # strings still become text cells, one by one
 
     def _cell(self, value: Any) -> Any:
         if not isinstance(value, str):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,11 +15,15 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 import storage.read_models
-from bot.reports.export import EVENT_FIELDS, export, lead_header
+from bot.reports.describe import describe
+from bot.reports.export import EVENT_FIELDS, LocalMinutes, export, lead_header
+from bot.reports.periods import naive_local
+from bot.reports.writers import CSV_TIME, CsvRows, defuse
 from bot.scenario.funnel import Funnel
 from storage.criteria import LeadFilter
 from storage.db import Database
-from storage.models import Event
+from storage.models import Event, Lead
+from storage.read_models import read_ahead
 from tests.conftest import in_unit
 from tests.reports.conftest import Journeys, at
 
@@ -145,3 +153,108 @@ async def test_xlsx_keeps_its_header_in_view_with_filters_and_widths(
     widths = {sheet.cell(1, c).value: sheet.column_dimensions[sheet.cell(1, c).column_letter].width
               for c in range(1, sheet.max_column + 1)}  # fmt: skip
     assert widths["created_at"] >= 20 and widths["summary"] >= 50 and widths["id"] >= 10
+
+
+@pytest.mark.parametrize("zone", ["Europe/Moscow", "Europe/Berlin", "America/St_Johns", "UTC"])
+def test_local_minutes_agree_with_a_full_conversion(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    minutes = LocalMinutes(tz)
+    start = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)  # Europe's spring change at 01:00 UTC
+    for step in range(0, 60 * 60 * 30, 97):  # 30 hours, odd seconds
+        moment = start + timedelta(seconds=step)
+        utc = moment.strftime("%Y-%m-%d %H:%M:%S")
+        assert minutes.csv(utc) == moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        assert minutes.naive(utc) == moment.astimezone(tz).replace(tzinfo=None)
+
+
+def test_local_minutes_with_an_offset_in_seconds() -> None:
+    tz = ZoneInfo("Europe/Amsterdam")  # +00:19:32 before 1937
+    moment = datetime(1935, 6, 1, 10, 0, 5, tzinfo=UTC)
+    expected = moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    assert expected.endswith(":37")
+    assert LocalMinutes(tz).csv("1935-06-01 10:00:05") == expected
+
+
+async def test_reading_ahead_keeps_order_and_hands_over_errors() -> None:
+    async def batches(fail_at: int | None) -> AsyncIterator[int]:
+        for n in range(5):
+            if n == fail_at:
+                raise RuntimeError("lost the connection")
+            yield n
+
+    assert [b async for b in read_ahead(batches(None))] == [0, 1, 2, 3, 4]
+    got = []
+    with pytest.raises(RuntimeError, match="lost the connection"):
+        async for b in read_ahead(batches(3)):
+            got.append(b)
+    assert got == [0, 1, 2]
+    early = read_ahead(batches(None))
+    assert await anext(early) == 0
+    await early.aclose()  # the reader task is cancelled, nothing left running
+
+
+def cell(value: object) -> str:
+    """A value as a spreadsheet reads it back from the CSV."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime(CSV_TIME)
+    return defuse(value) if isinstance(value, str) else str(value)
+
+
+async def test_events_csv_is_the_rows_as_they_were_written_one_by_one(
+    db: Database, journeys: Journeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch path (raw text from the driver, cached minutes and payloads) writes what
+    converting every value of every row would."""
+    monkeypatch.setattr(storage.read_models, "EVENT_BATCH", 7)
+    async with db.session() as session, session.begin():
+        dan = await session.get(Lead, journeys.ids["D"])
+        assert dan is not None
+        dan.first_name, dan.username = '=HYPERLINK("http://evil.test")', "@dan"
+    out = tmp_path / "events.csv"
+    written = await export(db, "events", LeadFilter(), out, "csv", MSK)
+    async with db.session() as session:
+        events = (await session.execute(select(Event).order_by(Event.id))).scalars().all()
+        leads = {lead.id: lead for lead in (await session.execute(select(Lead))).scalars()}
+    assert written == len(events)
+    expected = []
+    for e in events:
+        lead = leads[e.lead_id]
+        row = [e.id, naive_local(e.created_at, MSK), e.lead_id, lead.first_name, lead.username,
+               lead.source, lead.segment, e.type, e.step, describe(e.type, e.payload, MSK),
+               json.dumps(e.payload or {}, ensure_ascii=False, sort_keys=True)]  # fmt: skip
+        expected.append(dict(zip(EVENT_FIELDS, map(cell, row), strict=True)))
+    assert read_csv(out) == expected
+    assert {r["username"] for r in expected} >= {"'@dan", "ann_shop"}
+
+
+async def test_an_event_export_that_fails_halfway_ends_its_query(
+    db: Database,
+    journeys: Journeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The next batch is being read while this one is written: a write error stops the
+    reading too, leaves no file, and the database is usable at once."""
+    monkeypatch.setattr(storage.read_models, "EVENT_BATCH", 3)
+    batches = 0
+
+    def full_disk(self: object, rows: object) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == 2:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(CsvRows, "write_ready", full_disk)
+    out = tmp_path / "events.csv"
+    with pytest.raises(OSError, match="No space"):
+        await export(db, "events", LeadFilter(), out, "csv", MSK)
+    assert not out.exists()
+    assert not [p.name for p in tmp_path.iterdir() if "events" in p.name]  # noqa: ASYNC240
+    async with db.session() as session, session.begin():
+        lead, end = journeys.ids["A"], journeys.end
+        await in_unit(session, lambda u: u.insert_events(lead, [("note", None, {})], end))
+    assert await export(db, "events", LeadFilter(limit=4), out, "csv", MSK) == 4
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no connection lost
