@@ -193,6 +193,7 @@ async def load_cohort(db: Database, f: LeadFilter, with_steps: bool = True) -> C
             steps=grouped.steps if with_steps else [],
             orders=await order_rows(session, f, ORDER_PAID),
             dropped=grouped.dropped if with_steps else [],
+            subscriptions=await subscription_rows(session, f) if with_steps else [],
         )
 
 
