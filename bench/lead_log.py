@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.results import say
-from bench.seeding import clone, load_mini
+from bench.seeding import clone, load_mini, template_events
 from bot.engine.types import Classified, Contact, Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
@@ -106,15 +106,7 @@ async def copy_events(db: Database, template: int, after: tuple[int, int], arriv
     filled, and a join would make it rescan them for every round (quadratic)."""
     last_lead, last_event = after
     async with db.engine.begin() as conn:
-        events = (
-            await conn.execute(
-                text(
-                    "SELECT type, step, payload, scenario_version, variant, created_at"
-                    " FROM events WHERE lead_id = :t ORDER BY id"
-                ).columns(created_at=UTCDateTime()),
-                {"t": template},
-            )
-        ).all()
+        events = await template_events(conn, template)
         # ``clone`` copied the template's newest event; the whole history replaces it.
         await conn.execute(text("DELETE FROM events WHERE id > :e"), {"e": last_event})
         await conn.execute(text("DELETE FROM lead_reach WHERE lead_id > :l"), {"l": last_lead})

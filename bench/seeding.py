@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Row, bindparam, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from bot.engine.types import Contact, Start, Text
 from bot.qualification import OfflineQualifier
@@ -228,19 +229,20 @@ async def drop_templates(db: Database, templates: Templates) -> None:
         await conn.execute(text("ANALYZE"))
 
 
+async def template_events(conn: AsyncConnection, template: int) -> Sequence[Row[Any]]:
+    """The template lead's whole event history, oldest first, to be copied onto clones."""
+    query = text(
+        "SELECT type, step, payload, scenario_version, variant, created_at"
+        " FROM events WHERE lead_id = :t ORDER BY id"
+    ).columns(created_at=UTCDateTime())
+    return (await conn.execute(query, {"t": template})).all()
+
+
 async def copy_history(db: Database, template: int, first_user: int, count: int) -> int:
     """Give clones ``first_user``… the template's whole event history (not just the newest
     event): a realistic lead log for the reading side. Returns events per lead."""
     async with db.engine.begin() as conn:
-        events = (
-            await conn.execute(
-                text(
-                    "SELECT type, step, payload, scenario_version, variant, created_at"
-                    " FROM events WHERE lead_id = :t ORDER BY id"
-                ).columns(created_at=UTCDateTime()),
-                {"t": template},
-            )
-        ).all()
+        events = await template_events(conn, template)
         mine = "l.channel = 'telegram' AND l.user_id BETWEEN :first AND :last_user"
         who = {"first": first_user, "last_user": first_user + count - 1}
         await conn.execute(
