@@ -6,6 +6,10 @@ contending for SQLite's lock), on PostgreSQL through the async driver (``run_syn
 statements here are Core, built once at import (SQLAlchemy's compiled cache is hit on every
 call), and nothing here awaits. Everything else about leads and touches stays in the
 ``LeadRepo`` / ``TouchRepo`` repositories, which call into this module for the shared writes.
+
+On PostgreSQL the writes nobody reads back (the lead row, answers, events, timers, and the
+"update handled" record, checked when it lands) wait in the unit and go as one statement
+(``storage.batch``) when it finishes: BEGIN, the lead's SELECT, that statement, COMMIT.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Delete, Update, UpdateBase
 
 from bot.engine.types import LeadState
 from bot.vocabulary import RESUME_KIND, OrderKind, TouchState
+from storage.batch import Batch, Part, bound
 from storage.leads import (
     ANSWERS,
     EVENTS,
@@ -51,27 +58,39 @@ _LOAD = (
 # The SET clause comes from the parameters given (every column ``state_values`` has): one
 # statement, compiled once, for every write-back.
 _UPDATE_LEAD = update(LEADS).where(LEADS.c.id == bindparam("the_lead"))
-#: A lead's chain timers (a queued broadcast stays: it checks at send time).
-CANCEL_PENDING = (
-    update(TOUCHES)
-    .where(
-        TOUCHES.c.lead_id == bindparam("of_lead"),
-        TOUCHES.c.state == TouchState.PENDING,
-        TOUCHES.c.broadcast_id.is_(None),
+
+
+def _cancel_pending(lead_id: Any, now: Any) -> Update:
+    """A lead's chain timers (a queued broadcast stays: it checks at send time); given
+    bind parameters (compiled once) or values (one part of a combined statement)."""
+    return (
+        update(TOUCHES)
+        .where(
+            TOUCHES.c.lead_id == lead_id,
+            TOUCHES.c.state == TouchState.PENDING,
+            TOUCHES.c.broadcast_id.is_(None),
+        )
+        .values(state=TouchState.CANCELLED, done_at=now)
     )
-    .values(state=TouchState.CANCELLED, done_at=bindparam("at"))
-)
+
+
+def _close_work(lead_id: Any) -> Delete:
+    """A lead's work-in-progress records (``Unit.close_work``)."""
+    return TOUCHES.delete().where(
+        TOUCHES.c.lead_id == lead_id,
+        TOUCHES.c.kind == RESUME_KIND,
+        TOUCHES.c.state.in_([TouchState.PENDING, TouchState.CLAIMED]),
+    )
+
+
+CANCEL_PENDING = _cancel_pending(bindparam("of_lead"), bindparam("at"))
 _MARK_SENDING = (
     update(TOUCHES)
     .where(TOUCHES.c.id == bindparam("touch"), TOUCHES.c.state == TouchState.CLAIMED)
     .values(state=TouchState.SENDING)
 )
 _MARK_SENDING_IN_LEASE = _MARK_SENDING.where(TOUCHES.c.lease_until > bindparam("at"))
-_CLOSE_WORK = TOUCHES.delete().where(
-    TOUCHES.c.lead_id == bindparam("of_lead"),
-    TOUCHES.c.kind == RESUME_KIND,
-    TOUCHES.c.state.in_([TouchState.PENDING, TouchState.CLAIMED]),
-)
+_CLOSE_WORK = _close_work(bindparam("of_lead"))
 _INSERT_TOUCH = insert(TOUCHES)
 _INSERT_ORDER = insert(ORDERS)
 _INSERT_EVENTS = insert(EVENTS)
@@ -108,12 +127,86 @@ class _Upserts:
 _UPSERTS = {False: _Upserts(postgres=False), True: _Upserts(postgres=True)}
 
 
+# --- the parts of a combined statement (PostgreSQL; see ``storage.batch``) -----------------
+
+
+def _lead_part(p: str, names: tuple[str, ...]) -> UpdateBase:
+    values = bound(p, tuple(n for n in names if n != "the_lead"))
+    return update(LEADS).where(LEADS.c.id == bindparam(p + "the_lead")).values(values)
+
+
+def _answer_part(p: str, names: tuple[str, ...]) -> UpdateBase:
+    return _UPSERTS[True].answer.values(bound(p, names))
+
+
+def _event_part(p: str, names: tuple[str, ...]) -> UpdateBase:
+    return insert(EVENTS).values(bound(p, names))
+
+
+def _touch_part(p: str, names: tuple[str, ...]) -> UpdateBase:
+    return insert(TOUCHES).values(bound(p, names))
+
+
+def _cancel_part(p: str, _names: tuple[str, ...]) -> UpdateBase:
+    return _cancel_pending(bindparam(p + "of_lead"), bindparam(p + "at"))
+
+
+def _close_part(p: str, _names: tuple[str, ...]) -> UpdateBase:
+    return _close_work(bindparam(p + "of_lead"))
+
+
+def _seen_part(p: str, names: tuple[str, ...]) -> UpdateBase:
+    seen = _UPSERTS[True].update_seen.values(bound(p, names))
+    return seen.returning(UPDATES.c.update_id)
+
+
 class Unit:
-    """The statements of one update, inside the transaction ``Database.transact`` opened."""
+    """The statements of one update, inside the transaction ``Database.transact`` opened.
+
+    Callers end a unit with ``finish()``: on PostgreSQL that is when the deferred writes
+    land (see the module's docstring); elsewhere every write has run by then.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.upserts = _UPSERTS[conn.dialect.name == "postgresql"]
+        self.postgres = conn.dialect.name == "postgresql"
+        self.upserts = _UPSERTS[self.postgres]
+        # PostgreSQL only: the writes waiting for ``finish``, and the update being recorded.
+        self._batch = Batch()
+        self._seen: tuple[int, str, datetime, timedelta] | None = None
+        self._repeat = False
+
+    # --- deferred writes (PostgreSQL) ------------------------------------------------------
+
+    def _defer(self, part: Part) -> None:
+        if not self._batch.fits(part):
+            self._flush()
+        self._batch.parts.append(part)
+
+    def _flush(self) -> None:
+        """Write what waits, in one statement (with the update's "handled" record)."""
+        seen, self._seen = self._seen, None
+        if seen is None and not self._batch:
+            return
+        counted = None
+        if seen is not None:
+            update_id, instance, now, _stale = seen
+            values = {"update_id": update_id, "instance": instance, "done": True, "seen_at": now}
+            counted = Part("processed_updates", _seen_part, values)
+        stmt, params = self._batch.take(counted)
+        result = self.conn.execute(stmt, params)
+        if seen is not None and not result.scalar_one():
+            self._repeat = not self._take_over(*seen)
+
+    def _sync(self) -> None:
+        """Before a statement whose result is needed now: what waits goes first."""
+        if self._batch:
+            self._flush()
+
+    def finish(self) -> bool:
+        """Land every deferred write; False if the update was handled already (roll back)."""
+        self._flush()
+        return not self._repeat
 
     # --- the update itself ---------------------------------------------------------------
 
@@ -127,8 +220,19 @@ class Unit:
             self.upserts.update_seen,
             {"update_id": update_id, "instance": instance, "done": True, "seen_at": now},
         )
-        if inserted.rowcount:
-            return True
+        return bool(inserted.rowcount) or self._take_over(update_id, instance, now, stale)
+
+    def record_update(self, update_id: int, instance: str, now: datetime, stale: timedelta) -> bool:
+        """``handled`` for an update whose engine run follows in this unit. On PostgreSQL the
+        record goes with the deferred writes and ``finish`` gives the verdict (a repeat is
+        rare; its run is rolled back); False here means a repeat known already."""
+        if not self.postgres:
+            return self.handled(update_id, instance, now, stale)
+        self._seen = (update_id, instance, now, stale)
+        return True
+
+    def _take_over(self, update_id: int, instance: str, now: datetime, stale: timedelta) -> bool:
+        """The update was recorded already: ours only if its taker died before finishing."""
         row = self.conn.execute(_UPDATE_SEEN, {"update_id": update_id}).first()
         if row is None or row.done:
             return False
@@ -172,8 +276,12 @@ class Unit:
         """
         values = state_values(state, now, version)
         if lead_id is not None:
-            self.conn.execute(_UPDATE_LEAD, {"the_lead": lead_id, **values})
+            if self.postgres:
+                self._defer(Part("leads", _lead_part, {"the_lead": lead_id, **values}, True))
+            else:
+                self.conn.execute(_UPDATE_LEAD, {"the_lead": lead_id, **values})
             return lead_id
+        self._sync()
         channel, user_id = key
         values.update(channel=channel, user_id=user_id, created_at=now)
         new_id = self.conn.execute(self.upserts.new_lead, values).scalar_one_or_none()
@@ -183,16 +291,12 @@ class Unit:
 
     def save_answer(self, lead_id: int, key: str, question: str, value: str, now: datetime) -> None:
         """One upsert: a re-answer replaces the earlier one (same key, same row)."""
-        self.conn.execute(
-            self.upserts.answer,
-            {
-                "lead_id": lead_id,
-                "key": key,
-                "question": question,
-                "answer": value,
-                "created_at": now,
-            },
-        )
+        row = {"lead_id": lead_id, "key": key, "question": question, "answer": value}
+        row["created_at"] = now
+        if self.postgres:
+            self._defer(Part("answers", _answer_part, row, changes_rows=True))
+        else:
+            self.conn.execute(self.upserts.answer, row)
 
     def insert_events(
         self,
@@ -203,7 +307,11 @@ class Unit:
     ) -> None:
         """All of an update's events in one INSERT (no RETURNING: nobody needs the ids)."""
         rows = event_values(lead_id, events, now, version)
-        if rows:
+        if self.postgres:
+            # One part per row: SQLAlchemy caches no multi-row VALUES, and an update has 1-3.
+            for row in rows:
+                self._defer(Part("events", _event_part, row))
+        elif rows:
             self.conn.execute(_INSERT_EVENTS, rows)
 
     def add_order(
@@ -218,6 +326,7 @@ class Unit:
         now: datetime,
         kind: str = OrderKind.ONE_OFF,
     ) -> None:
+        self._sync()
         self.conn.execute(
             _INSERT_ORDER,
             {
@@ -245,6 +354,7 @@ class Unit:
         renewal: bool,
         now: datetime,
     ) -> None:
+        self._sync()
         record_payment(
             self.conn, lead_id, step, title, amount, currency, charge_id, expires_at, renewal, now
         )
@@ -254,13 +364,18 @@ class Unit:
     def mark_sending(self, touch_id: int, now: datetime | None = None) -> bool:
         """Claimed → sending; False if the claim was lost meanwhile (released as its
         instance's heartbeat seemed to stop, and perhaps run by another): then it must not go."""
+        self._sync()
         stmt = _MARK_SENDING if now is None else _MARK_SENDING_IN_LEASE
         result = self.conn.execute(stmt, {"touch": touch_id, "at": now})
         return bool(result.rowcount)
 
-    def cancel_pending(self, lead_id: int, now: datetime) -> int:
+    def cancel_pending(self, lead_id: int, now: datetime) -> None:
         """Cancel the lead's chain timers (a queued broadcast stays: it checks at send time)."""
-        return int(self.conn.execute(CANCEL_PENDING, {"of_lead": lead_id, "at": now}).rowcount)
+        if self.postgres:
+            values = {"of_lead": lead_id, "at": now}
+            self._defer(Part("scheduled_touches", _cancel_part, values, changes_rows=True))
+        else:
+            self.conn.execute(CANCEL_PENDING, {"of_lead": lead_id, "at": now})
 
     def schedule(
         self,
@@ -271,8 +386,7 @@ class Unit:
         now: datetime,
         kind: str = "touch",
     ) -> None:
-        self.conn.execute(
-            _INSERT_TOUCH,
+        self._insert_touch(
             {
                 "lead_id": lead_id,
                 "due_at": due,
@@ -291,8 +405,7 @@ class Unit:
         """Record work in progress for the lead (``RESUME_KIND``), claimed by ``worker``: if
         it dies, the claim is released and the touch resumes the work. Without a worker
         (no instance identity) it is simply due after ``lease``."""
-        self.conn.execute(
-            _INSERT_TOUCH,
+        self._insert_touch(
             {
                 "lead_id": lead_id,
                 "due_at": now if worker else now + lease,
@@ -310,4 +423,14 @@ class Unit:
     def close_work(self, lead_id: int) -> None:
         """The lead's work in progress came back: its resume records go (they were only
         ever a safety net, so they leave no trace in the lead's queue)."""
-        self.conn.execute(_CLOSE_WORK, {"of_lead": lead_id})
+        if self.postgres:
+            values = {"of_lead": lead_id}
+            self._defer(Part("scheduled_touches", _close_part, values, changes_rows=True))
+        else:
+            self.conn.execute(_CLOSE_WORK, {"of_lead": lead_id})
+
+    def _insert_touch(self, values: dict[str, Any]) -> None:
+        if self.postgres:
+            self._defer(Part("scheduled_touches", _touch_part, values))
+        else:
+            self.conn.execute(_INSERT_TOUCH, values)

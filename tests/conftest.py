@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.orm import Session
 
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
@@ -108,5 +109,12 @@ def demo_path() -> Iterator[Path]:
 
 async def in_unit(session: AsyncSession, work: Callable[[Unit], T]) -> T:
     """Run ``storage.unit`` statements (the hot path's, written for a sync connection) in a
-    test's own session transaction."""
-    return await session.run_sync(lambda sync: work(Unit(sync.connection())))
+    test's own session transaction (finished, as the service finishes its units)."""
+
+    def run(sync: Session) -> T:
+        unit = Unit(sync.connection())
+        result = work(unit)
+        unit.finish()
+        return result
+
+    return await session.run_sync(run)

@@ -215,7 +215,7 @@ class FunnelCore:
 
         def work(conn: Connection) -> tuple[int, Outcome]:
             unit = Unit(conn)
-            if mark is not None and not unit.handled(
+            if mark is not None and not unit.record_update(
                 mark.update_id, mark.instance, now, mark.stale
             ):
                 raise RepeatedUpdate(str(mark.update_id))
@@ -268,6 +268,9 @@ class FunnelCore:
                     unit.schedule(lead_id, action.due, action.step, action.token, now, action.kind)
             self.hold_work(unit, lead_id, event, outcome, now)
             unit.insert_events(lead_id, events, now, funnel.version)
+            if not unit.finish():  # PostgreSQL tells a repeat only here: nothing commits
+                assert mark is not None
+                raise RepeatedUpdate(str(mark.update_id))
             return lead_id, outcome
 
         result = await self.db.transact(work)

@@ -29,14 +29,26 @@ from storage.leads import LeadRace
 from storage.unit import Unit
 from tests.conftest import Clock
 
-#: The most statements each update kind may take (SQLite and PostgreSQL alike), each in one
-#: transaction. Every one starts with the INSERT recording the update as handled.
+#: The most statements each update kind may take, each in one transaction. SQLite (in
+#: process, no round trips): every one starts with the INSERT recording the update as
+#: handled. PostgreSQL: the lead's SELECT, then every write nobody reads back in one statement
+#: of CTEs with the "handled" record (``storage.batch``); a new lead's INSERT … RETURNING id
+#: goes on its own, since the rest need the id.
 BUDGET = {
-    "start of a new lead": 4,  # update, SELECT lead+answers, INSERT lead, INSERT events
-    "button press": 5,  # update, SELECT, UPDATE lead, upsert answer, INSERT events
-    "button press that starts a timer": 6,  # … + INSERT the timer
-    "text answer cancelling a timer": 6,  # … + UPDATE the pending timer
-    "repeated /start": 4,  # update, SELECT, UPDATE lead, INSERT events
+    "sqlite": {
+        "start of a new lead": 4,  # update, SELECT lead+answers, INSERT lead, INSERT events
+        "button press": 5,  # update, SELECT, UPDATE lead, upsert answer, INSERT events
+        "button press that starts a timer": 6,  # … + INSERT the timer
+        "text answer cancelling a timer": 6,  # … + UPDATE the pending timer
+        "repeated /start": 4,  # update, SELECT, UPDATE lead, INSERT events
+    },
+    "postgresql": {
+        "start of a new lead": 3,  # SELECT, INSERT lead, the rest combined
+        "button press": 2,  # SELECT, the rest combined
+        "button press that starts a timer": 2,
+        "text answer cancelling a timer": 2,
+        "repeated /start": 2,
+    },
 }
 
 
@@ -87,7 +99,8 @@ async def test_statements_per_update_kind(db: Database, mini: Funnel, clock: Clo
     await run("text answer cancelling a timer", Text("We are twelve people"))
     await run("repeated /start", Start(first_name="Ann"))
     assert chat.sent[-1].text  # the updates did their work
-    over = {k: (n, BUDGET[k]) for k, n in used.items() if n > BUDGET[k]}
+    budget = BUDGET[db.engine.dialect.name]
+    over = {k: (n, budget[k]) for k, n in used.items() if n > budget[k]}
     assert not over, f"statements per update grew (used, budget): {over}"
     assert set(transactions.values()) == {1}, transactions
 
