@@ -152,6 +152,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+def upsert_insert(dialect_name: str) -> Any:
+    """The ``insert`` of ``dialect_name`` with ``ON CONFLICT`` (PostgreSQL's, else SQLite's),
+    imported on first use: a SQLite bot never loads the PostgreSQL dialect (~1.5 MB)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 def _run_upgrade(connection: Connection, revision: str) -> None:
     from alembic import command
 

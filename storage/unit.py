@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.engine.types import LeadState
 from bot.vocabulary import RESUME_KIND, OrderKind, TouchState
+from storage.db import upsert_insert
 from storage.leads import (
     ANSWERS,
     EVENTS,
@@ -84,10 +83,10 @@ _BEATING = select(INSTANCES.c.id).where(
 
 
 class _Upserts:
-    """The ``INSERT … ON CONFLICT`` statements of one dialect, built once."""
+    """The ``INSERT … ON CONFLICT`` statements of one dialect, built once, at its first use."""
 
-    def __init__(self, postgres: bool) -> None:
-        insert_ = pg_insert if postgres else sqlite_insert
+    def __init__(self, dialect_name: str) -> None:
+        insert_ = upsert_insert(dialect_name)
         self.update_seen = insert_(UPDATES).on_conflict_do_nothing(index_elements=["update_id"])
         self.new_lead = (
             insert_(LEADS)
@@ -105,7 +104,14 @@ class _Upserts:
         )
 
 
-_UPSERTS = {False: _Upserts(postgres=False), True: _Upserts(postgres=True)}
+_UPSERTS: dict[str, _Upserts] = {}  # by dialect name
+
+
+def _upserts(dialect_name: str) -> _Upserts:
+    upserts = _UPSERTS.get(dialect_name)
+    if upserts is None:
+        upserts = _UPSERTS[dialect_name] = _Upserts(dialect_name)
+    return upserts
 
 
 class Unit:
@@ -113,7 +119,7 @@ class Unit:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.upserts = _UPSERTS[conn.dialect.name == "postgresql"]
+        self.upserts = _upserts(conn.dialect.name)
 
     # --- the update itself ---------------------------------------------------------------
 
