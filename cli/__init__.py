@@ -5,7 +5,7 @@ so the arrows point one way: ``cli`` → ``cli.<group>`` → ``cli.common`` → 
 
 A bare ``leadbot run`` (the command takes no arguments) skips all of it: ``main`` calls
 ``cli.serve`` directly, so the running bot never imports typer, click or ``cli.common``
-(~2 MB resident). Anything else, ``leadbot run --help`` included, goes through typer.
+(~1.2 MB resident). Anything else, ``leadbot run --help`` included, goes through typer.
 """
 
 from __future__ import annotations

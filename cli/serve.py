@@ -3,7 +3,7 @@
 ``cli.main`` hands a bare ``leadbot run`` (the command takes no arguments) straight to
 ``run_bot_command`` here, so the long-running bot never imports the command-line machinery
 (typer, click, shellingham) nor ``cli.common``'s filters and the storage criteria behind
-them: ~2 MB resident for the life of the process. ``leadbot run --help`` and every other
+them: ~1.2 MB resident for the life of the process. ``leadbot run --help`` and every other
 command still go through typer (``cli.funnel`` registers this same function as ``run``).
 
 Mistakes end the way ``cli.common.fail`` ends them: one line on stderr, a non-zero exit.
