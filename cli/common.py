@@ -25,11 +25,11 @@ from bot.scenario.loader import ScenarioError, load_funnel
 from bot.settings import Settings, SettingsError, load_settings
 from bot.time_phrases import PeriodError, parse_moment
 from bot.vocabulary import STAGES, STATUSES
+from cli.serve import SCENARIO_BROKEN  # kept in cli.serve, which `leadbot run` uses alone
 from storage.criteria import NONE_LABEL, LeadFilter
 from storage.db import HEAD_REVISION, Database
 
 T = TypeVar("T")
-SCENARIO_BROKEN = "the scenario has errors; fix them or run `leadbot validate`"
 
 # --- the shared filter options -------------------------------------------------------------
 

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from app.preflight import StartupError, check_settings
-from app.wiring import open_app, setup_logging
+from app.wiring import open_app
 from bot.scenario.loader import ScenarioError, load_funnel, plural, summary
 from bot.simulator import run_chat
 from cli.common import fail, run, settings_or_exit
+from cli.serve import run_bot_command
 
 
 def validate(
@@ -50,23 +50,6 @@ def chat(
             await run_chat(application.service, user, source, name, phone)
 
     run(main())
-
-
-def run_bot_command() -> None:
-    """Run the Telegram bot: long polling, or a webhook server when WEBHOOK_URL is set."""
-    settings = settings_or_exit()
-    try:
-        check_settings(settings)
-    except StartupError as exc:
-        fail(str(exc), exc.code)
-    setup_logging(settings.log_level)
-    # Lazy on purpose: aiogram and aiohttp take seconds to import; only `run` needs them.
-    from app.runner import run_bot
-
-    try:
-        run(run_bot(settings))
-    except StartupError as exc:
-        fail(str(exc), exc.code)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import upsert_insert
 from storage.models import BusinessChat, BusinessConnection
 
 CONNECTIONS: Table = BusinessConnection.__table__  # type: ignore[assignment]
@@ -73,8 +72,7 @@ class BusinessRepo:
         self.session = session
 
     def _insert(self, table: Table) -> Any:
-        name = self.session.get_bind().dialect.name
-        return (pg_insert if name == "postgresql" else sqlite_insert)(table)
+        return upsert_insert(self.session.get_bind().dialect.name)(table)
 
     async def get(self, connection_id: str) -> Connection | None:
         row = await self.session.get(BusinessConnection, connection_id)

@@ -15,8 +15,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.vocabulary import TouchState
 from storage.models import Instance, ProcessedUpdate, ScheduledTouch
+from storage.touches import in_flight
 
 
 class InstanceRepo:
@@ -70,10 +70,7 @@ class InstanceRepo:
     async def _forget(self, instances: list[str], now: datetime) -> None:
         await self.session.execute(
             update(ScheduledTouch)
-            .where(
-                ScheduledTouch.claimed_by.in_(instances),
-                ScheduledTouch.state.in_([TouchState.CLAIMED, TouchState.SENDING]),
-            )
+            .where(ScheduledTouch.claimed_by.in_(instances), in_flight(self.session))
             .values(lease_until=now)
         )
         await self.session.execute(delete(Instance).where(Instance.id.in_(instances)))

@@ -146,10 +146,13 @@ class LeadReach(Base):
     """What a lead has reached: every event type, step and offer tier it has, as one string
     of marks (``storage/reach.py``). Written only by the ``tr_events_lead_reach`` trigger
     on ``events`` (migration 0013), in the transaction that inserts the event; the funnel
-    report groups leads by it instead of scanning the event log."""
+    report groups leads by it instead of scanning the event log.
+
+    Its PostgreSQL ``fillfactor`` (70) is set by migration 0013 alone: as a table option
+    here it would import SQLAlchemy's PostgreSQL dialect into every process, SQLite ones
+    too (~1.5 MB resident), and tables are only ever created by the migrations."""
 
     __tablename__ = "lead_reach"
-    __table_args__ = ({"postgresql_with": {"fillfactor": 70}},)
 
     lead_id: Mapped[int] = mapped_column(
         ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True, autoincrement=False

@@ -9,13 +9,29 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.vocabulary import RESUME_KIND, TouchState
 from storage.broadcasts import runnable
 from storage.models import Lead, ScheduledTouch
 from storage.unit import CANCEL_PENDING
+
+
+def in_flight(session: AsyncSession) -> ColumnElement[bool]:
+    """``state IN ('claimed', 'sending')``: the few touches being worked on right now.
+
+    On SQLite it is wrapped in ``unlikely()`` (a planner hint, free at run time). With
+    ANALYZE statistics SQLite knows only how many rows share a state on average, and almost
+    every row is pending, done or cancelled, so it priced this IN above a full scan and
+    scanned scheduled_touches on every touch-loop tick (7-9 ms at 100k rows in benchmark 5,
+    instead of ~0.2 ms through the (state, due_at) index). PostgreSQL keeps per-value
+    statistics and picks the index by itself.
+    """
+    condition = ScheduledTouch.state.in_([TouchState.CLAIMED, TouchState.SENDING])
+    if session.get_bind().dialect.name == "sqlite":
+        return func.unlikely(condition)
+    return condition
 
 
 class TouchRepo:
@@ -56,10 +72,7 @@ class TouchRepo:
         )
         abandoned = (
             select(*key)
-            .where(
-                ScheduledTouch.state.in_([TouchState.CLAIMED, TouchState.SENDING]),
-                ScheduledTouch.lease_until <= now,
-            )
+            .where(in_flight(self.session), ScheduledTouch.lease_until <= now)
             .order_by(ScheduledTouch.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

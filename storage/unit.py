@@ -20,13 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql.dml import Delete, Update, UpdateBase
+from sqlalchemy.sql.dml import Delete, Insert, Update, UpdateBase
 
 from bot.engine.types import LeadState
 from bot.vocabulary import RESUME_KIND, OrderKind, TouchState
 from storage.batch import Batch, Part, bound
+from storage.db import upsert_insert
 from storage.leads import (
     ANSWERS,
     EVENTS,
@@ -103,18 +102,20 @@ _BEATING = select(INSTANCES.c.id).where(
 
 
 class _Upserts:
-    """The ``INSERT … ON CONFLICT`` statements of one dialect, built once."""
+    """The ``INSERT … ON CONFLICT`` statements of one dialect, built once, at its first use."""
 
-    def __init__(self, postgres: bool) -> None:
-        insert_ = pg_insert if postgres else sqlite_insert
-        self.update_seen = insert_(UPDATES).on_conflict_do_nothing(index_elements=["update_id"])
-        self.new_lead = (
+    def __init__(self, dialect_name: str) -> None:
+        insert_ = upsert_insert(dialect_name)
+        self.update_seen: Insert = insert_(UPDATES).on_conflict_do_nothing(
+            index_elements=["update_id"]
+        )
+        self.new_lead: Insert = (
             insert_(LEADS)
             .on_conflict_do_nothing(index_elements=["channel", "user_id"])
             .returning(LEADS.c.id)
         )
         answer = insert_(ANSWERS)
-        self.answer = answer.on_conflict_do_update(
+        self.answer: Insert = answer.on_conflict_do_update(
             index_elements=["lead_id", "key"],
             set_={
                 "question": answer.excluded.question,
@@ -124,7 +125,14 @@ class _Upserts:
         )
 
 
-_UPSERTS = {False: _Upserts(postgres=False), True: _Upserts(postgres=True)}
+_UPSERTS: dict[str, _Upserts] = {}  # by dialect name
+
+
+def _upserts(dialect_name: str) -> _Upserts:
+    upserts = _UPSERTS.get(dialect_name)
+    if upserts is None:
+        upserts = _UPSERTS[dialect_name] = _Upserts(dialect_name)
+    return upserts
 
 
 # --- the parts of a combined statement (PostgreSQL; see ``storage.batch``) -----------------
@@ -136,7 +144,7 @@ def _lead_part(p: str, names: tuple[str, ...]) -> UpdateBase:
 
 
 def _answer_part(p: str, names: tuple[str, ...]) -> UpdateBase:
-    return _UPSERTS[True].answer.values(bound(p, names))
+    return _upserts("postgresql").answer.values(bound(p, names))
 
 
 def _event_part(p: str, names: tuple[str, ...]) -> UpdateBase:
@@ -156,7 +164,7 @@ def _close_part(p: str, _names: tuple[str, ...]) -> UpdateBase:
 
 
 def _seen_part(p: str, names: tuple[str, ...]) -> UpdateBase:
-    seen = _UPSERTS[True].update_seen.values(bound(p, names))
+    seen = _upserts("postgresql").update_seen.values(bound(p, names))
     return seen.returning(UPDATES.c.update_id)
 
 
@@ -170,7 +178,7 @@ class Unit:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
-        self.upserts = _UPSERTS[self.postgres]
+        self.upserts = _upserts(conn.dialect.name)
         # PostgreSQL only: the writes waiting for ``finish``, and the update being recorded.
         self._batch = Batch()
         self._seen: tuple[int, str, datetime, timedelta] | None = None

@@ -5,9 +5,6 @@ from __future__ import annotations
 import html
 import re
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
 from bot.engine.types import LeadState
 from bot.scenario.model import Texts
 
@@ -53,7 +50,11 @@ def normalize_phone(raw: str, language: str = "ru") -> str | None:
     phonenumbers (Google's libphonenumber metadata, offline in the package) finds a number
     inside a sentence ("мой телефон 8 912 345 67 89, звоните после 18") and knows each
     country's lengths and prefixes, which a regular expression would only approximate.
+    Imported at the first contact answer, not at start-up: ~1 MB a bot whose scenario asks
+    for no phone never needs (the first answer pays ~15-30 ms for it, once).
     """
+    import phonenumbers
+
     text = raw.strip()[:MAX_ANSWER]
     # The language's country first; then the others, since prospects write from anywhere.
     preferred = PHONE_REGION.get(language, "RU")
@@ -78,8 +79,11 @@ def normalize_email(raw: str) -> str | None:
     """The e-mail address typed (alone or inside a sentence), or None.
 
     email-validator knows internationalised addresses (``вася@почта.рф``) and the RFC limits;
-    deliverability is not checked: no network call while a prospect waits.
+    deliverability is not checked: no network call while a prospect waits. Imported at the
+    first e-mail answer, like phonenumbers above (~20-40 ms, once).
     """
+    from email_validator import EmailNotValidError, validate_email
+
     candidates = [w.strip(_TRIM) for w in raw.split() if "@" in w]
     if len(candidates) != 1:
         return None
