@@ -37,6 +37,12 @@ READER_POOL_SIZE = 1
 #: writer keeps): the pool's reads are the touch claim's index range scans and the staff's
 #: occasional reports; 512 KiB instead of 2 MB was 1.2 MB less RSS in benchmark 5.
 READER_CACHE_KIB = 512
+#: PostgreSQL: connections kept open. The dispatcher runs up to 16 updates at once
+#: (``app.runner.CONCURRENT_UPDATES``), each holding a connection for its transaction, and
+#: the touch loop, heartbeats and staff commands need theirs: an overflow connection is
+#: closed when it comes back, so a smaller pool opened and closed connections all through a
+#: burst (asyncpg connects and server forks in the profile of benchmark 3).
+POSTGRES_POOL_SIZE = 20
 
 
 class Database:
@@ -58,7 +64,7 @@ class Database:
             # No pre-ping round trip per checkout: connections are recycled before servers
             # and proxies drop idle ones, and a dead one fails its statement, which the
             # caller's transaction already handles (a ping would only move that failure).
-            kwargs.update(pool_recycle=1800, pool_size=10, max_overflow=10)
+            kwargs.update(pool_recycle=1800, pool_size=POSTGRES_POOL_SIZE, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             pragmas = _sqlite_reader_connect if sqlite_file else _sqlite_pragmas
