@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -45,6 +45,13 @@ READER_CACHE_KIB = 512
 POSTGRES_POOL_SIZE = 20
 
 
+BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for SQLite's lock held by another process
+
+
+class _LockTaken(Exception):
+    """SQLite's write lock is held by another connection (the unit did not start)."""
+
+
 class Database:
     """One per process: the async engine and its sessions."""
 
@@ -72,24 +79,31 @@ class Database:
         elif self.url.get_backend_name() == "postgresql":
             event.listen(self.engine.sync_engine, "connect", _postgres_settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite file: the units of work (``transact``) run in one writer thread on the
+        # SQLite file: the units of work (``transact``) run on one writer connection of the
         # plain sqlite3 driver. aiosqlite hands every cursor call to its thread and back
         # (some 20 hand-offs and event-loop wake-ups per update), and pooled writers meet
-        # at SQLite's one write lock, where the busy handler sleeps; one thread doing a
-        # whole transaction per call costs one hand-off and never contends with itself.
+        # at SQLite's one write lock, where the busy handler sleeps. A unit runs right on the
+        # event loop's thread when SQLite's lock is free (BEGIN IMMEDIATE with no busy wait):
+        # it is a fraction of a millisecond of in-process work, mostly under the GIL anyway,
+        # and a thread hand-off costs a futex wake and a self-pipe write, syscalls that cost
+        # more than the unit on a small VM (benchmark 3). When another process holds the lock,
+        # or a unit is already waiting for it, the unit goes to the one writer thread, which
+        # waits with SQLite's busy handler without stopping the loop.
         self.writer: Engine | None = None
         self._writer_thread: ThreadPoolExecutor | None = None
         if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
             self.writer = create_engine(
                 self.url.set(drivername="sqlite+pysqlite"),
                 echo=echo,
-                connect_args={"timeout": 30},
+                # Used from the loop's thread and from the writer thread, never at once.
+                connect_args={"timeout": 30, "check_same_thread": False},
                 pool_size=1,
                 max_overflow=0,
             )
             event.listen(self.writer, "connect", _sqlite_writer_connect)
             event.listen(self.writer, "begin", _begin_immediate)
             self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._in_thread = 0  # units handed to the writer thread, not back yet (loop only)
 
     def session(self) -> AsyncSession:
         return self.sessions()
@@ -103,21 +117,41 @@ class Database:
         """Run ``work`` in one transaction on a sync connection; committed if it returns.
 
         The hot path's unit of work (``storage.unit``) is plain synchronous code: on a SQLite
-        file it runs in the writer thread, elsewhere through the async driver (``run_sync``).
+        file it runs on the writer connection (on the loop's thread when SQLite's lock is
+        free, else in the writer thread), elsewhere through the async driver (``run_sync``).
         """
         if self._writer_thread is not None:
+            if not self._in_thread:
+                try:
+                    return self._write(work, wait=False)
+                except _LockTaken:
+                    pass  # another process writes: wait for it in the writer thread
             loop = asyncio.get_running_loop()
             # In the caller's context, as ``asyncio.to_thread`` would (context variables such
             # as tracing marks reach the statements run there).
-            call = functools.partial(contextvars.copy_context().run, self._write, work)
-            return await loop.run_in_executor(self._writer_thread, call)
+            call = functools.partial(contextvars.copy_context().run, self._write, work, True)
+            self._in_thread += 1
+            try:
+                return await loop.run_in_executor(self._writer_thread, call)
+            finally:
+                self._in_thread -= 1
         async with self.engine.begin() as conn:
             return await conn.run_sync(work)
 
-    def _write(self, work: Callable[[Connection], T]) -> T:
+    def _write(self, work: Callable[[Connection], T], wait: bool) -> T:
+        """One transaction on the writer connection. Without ``wait``, a write lock held
+        elsewhere raises ``_LockTaken`` at once (nothing was run)."""
         assert self.writer is not None
-        with self.writer.begin() as conn:
-            return work(conn)
+        with self.writer.connect() as conn:
+            _busy_timeout(conn, BUSY_TIMEOUT_MS if wait else 0)
+            try:
+                transaction = conn.begin()
+            except OperationalError as exc:
+                if wait or "locked" not in str(exc.orig):
+                    raise
+                raise _LockTaken from exc
+            with transaction:
+                return work(conn)
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply Alembic migrations (idempotent; never drops lead data).
@@ -206,6 +240,16 @@ def _sqlite_writer_connect(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+def _busy_timeout(conn: Connection, ms: int) -> None:
+    """Set how long the writer waits for SQLite's lock: a PRAGMA on the driver's connection
+    only when it changes (not a statement of the unit, so not counted as one)."""
+    if conn.info.get("busy_timeout") != ms:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute(f"PRAGMA busy_timeout={ms}")
+        conn.info["busy_timeout"] = ms
+
+
 def _begin_immediate(conn: Connection) -> None:
     """Take SQLite's write lock up front: the lead read and written back in one transaction
     cannot be changed in between by another process, and no upgrade can fail half-way."""
@@ -227,7 +271,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # Deleted or overwritten personal data is zeroed on disk, not merely marked free.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
