@@ -37,8 +37,18 @@ async def test_an_html_502_from_a_proxy_costs_one_retry_not_the_round(h: Harness
     for user in (ANN, BOB):
         await h.expect(user, "Machine X")  # both touches went out, the round went on
         assert h.tg.sent_texts(user).count("Thinking…") == 1
+        await no_touch_in_flight(h, user)
+
+
+async def no_touch_in_flight(h: Harness, user: int, seconds: float = 10) -> None:
+    """The touch loop records a touch as done just after its message went out: wait for it."""
+    deadline = time.monotonic() + seconds
+    while True:
         states = [t.state for t in await h.touches(user)]
-        assert TouchState.CLAIMED not in states and TouchState.SENDING not in states
+        if TouchState.CLAIMED not in states and TouchState.SENDING not in states:
+            return
+        assert time.monotonic() < deadline, f"touches still in flight: {states}"
+        await asyncio.sleep(0.05)
 
 
 async def test_a_gateway_time_out_page_leaves_the_touch_in_doubt(h: Harness) -> None:
