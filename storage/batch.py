@@ -12,7 +12,10 @@ statements with ``.values(...)`` per call cost more than the round trips it save
 
 All parts of one statement see the same snapshot: a part that changes existing rows (UPDATE,
 DELETE, an upsert) must not follow a part on the same table in one statement, or it would not
-see that part's rows. ``Batch.fits`` says when the queue must land first.
+see that part's rows. ``Batch.fits`` says when the queue must land first. PostgreSQL runs the
+parts in no set order either: rows whose order counts (the lead log's events, ordered by id)
+are ``ordered`` parts, each reading the previous one's RETURNING row, which makes it run
+first (the only ordering a data-modifying CTE has).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from typing import Any
 from sqlalchemy import Executable, Select, bindparam, func, literal, select
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import CTE
 
-#: Builds a part's template: (bind-parameter prefix, names of its values) → statement.
-Maker = Callable[[str, tuple[str, ...]], UpdateBase]
+#: Builds a part's template: (bind-parameter prefix, names of its values, the CTE of the
+#: previous ``ordered`` part on the same table or None) → statement.
+Maker = Callable[[str, tuple[str, ...], CTE | None], UpdateBase]
 
 _SHAPES: dict[tuple[Any, ...], Executable] = {}
 _MAX_SHAPES = 512  # a safety net: an update has a handful of shapes, not hundreds
@@ -43,10 +48,11 @@ class Part:
     maker: Maker
     values: dict[str, Any]
     changes_rows: bool = False  # UPDATE, DELETE or an upsert (reads the table's rows)
+    ordered: bool = False  # written after the previous ordered part on its table
 
     @property
-    def shape(self) -> tuple[Maker, tuple[str, ...]]:
-        return self.maker, tuple(self.values)
+    def shape(self) -> tuple[Maker, tuple[str, ...], bool]:
+        return self.maker, tuple(self.values), self.ordered
 
 
 class Batch:
@@ -82,12 +88,19 @@ class Batch:
 
 
 def _combine(parts: list[Part], counted: Part | None) -> Executable:
-    ctes = [p.maker(f"w{n}_", tuple(p.values)).cte(f"w{n}") for n, p in enumerate(parts)]
     if counted is None and len(parts) == 1:
-        return parts[0].maker("w0_", tuple(parts[0].values))
+        return parts[0].maker("w0_", tuple(parts[0].values), None)
+    ctes: list[CTE] = []
+    last: dict[str, CTE] = {}  # the last ordered part's CTE, by table
+    for n, part in enumerate(parts):
+        after = last.get(part.table) if part.ordered else None
+        cte = part.maker(f"w{n}_", tuple(part.values), after).cte(f"w{n}")
+        if part.ordered:
+            last[part.table] = cte
+        ctes.append(cte)
     combined: Select[Any]
     if counted is not None:
-        returned = counted.maker("c_", tuple(counted.values)).cte("counted")
+        returned = counted.maker("c_", tuple(counted.values), None).cte("counted")
         combined = select(func.count()).select_from(returned)
     else:
         combined = select(literal(1))

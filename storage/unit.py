@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.sql.dml import Delete, Insert, Update, UpdateBase
+from sqlalchemy.sql.selectable import CTE
 
 from bot.engine.types import LeadState
 from bot.vocabulary import RESUME_KIND, OrderKind, TouchState
@@ -141,32 +142,36 @@ def _upserts(dialect_name: str) -> _Upserts:
 # --- the parts of a combined statement (PostgreSQL; see ``storage.batch``) -----------------
 
 
-def _lead_part(p: str, names: tuple[str, ...]) -> UpdateBase:
+def _lead_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
     values = bound(p, tuple(n for n in names if n != "the_lead"))
     return update(LEADS).where(LEADS.c.id == bindparam(p + "the_lead")).values(values)
 
 
-def _answer_part(p: str, names: tuple[str, ...]) -> UpdateBase:
+def _answer_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
     return _upserts("postgresql").answer.values(bound(p, names))
 
 
-def _event_part(p: str, names: tuple[str, ...]) -> UpdateBase:
-    return insert(EVENTS).values(bound(p, names))
+def _event_part(p: str, names: tuple[str, ...], after: CTE | None) -> UpdateBase:
+    """One event; after the update's previous one (``after``): the log is ordered by id."""
+    if after is None:
+        return insert(EVENTS).values(bound(p, names)).returning(EVENTS.c.id)
+    row = select(*(bindparam(p + n, type_=EVENTS.c[n].type) for n in names)).select_from(after)
+    return insert(EVENTS).from_select(list(names), row).returning(EVENTS.c.id)
 
 
-def _touch_part(p: str, names: tuple[str, ...]) -> UpdateBase:
+def _touch_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
     return insert(TOUCHES).values(bound(p, names))
 
 
-def _cancel_part(p: str, _names: tuple[str, ...]) -> UpdateBase:
+def _cancel_part(p: str, _names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
     return _cancel_pending(bindparam(p + "of_lead"), bindparam(p + "at"))
 
 
-def _close_part(p: str, _names: tuple[str, ...]) -> UpdateBase:
+def _close_part(p: str, _names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
     return _close_work(bindparam(p + "of_lead"))
 
 
-def _seen_part(p: str, names: tuple[str, ...]) -> UpdateBase:
+def _seen_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
     seen = _upserts("postgresql").update_seen.values(bound(p, names))
     return seen.returning(UPDATES.c.update_id)
 
@@ -329,9 +334,10 @@ class Unit:
         """All of an update's events in one INSERT (no RETURNING: nobody needs the ids)."""
         rows = event_values(lead_id, events, now, version)
         if self.postgres:
-            # One part per row: SQLAlchemy caches no multi-row VALUES, and an update has 1-3.
+            # One part per row, each after the one before: SQLAlchemy caches no multi-row
+            # VALUES, and an update has 1-3.
             for row in rows:
-                self._defer(Part("events", _event_part, row))
+                self._defer(Part("events", _event_part, row, ordered=True))
         elif rows:
             self.conn.execute(_INSERT_EVENTS, rows)
 

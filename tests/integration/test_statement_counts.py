@@ -25,7 +25,7 @@ from bot.service import FunnelService, LeadKey, ScenarioHolder
 from bot.service.ports import UpdateMark, current_update
 from fakes.channels import Collect
 from storage.db import Database
-from storage.leads import LeadRace
+from storage.leads import LeadRace, LeadRepo
 from storage.unit import Unit
 from tests.conftest import Clock
 
@@ -50,6 +50,17 @@ BUDGET = {
         "repeated /start": 2,
     },
 }
+
+
+#: What /start and a press of "Buy now" log in mini.yaml, in the order the engine logs it.
+EXPECTED_LOG = [
+    "started",
+    "step_sent",
+    "question_asked",
+    "answer_given",
+    "stage_changed",
+    "question_asked",
+]
 
 
 @contextmanager
@@ -135,3 +146,17 @@ async def test_a_first_contact_raced_by_another_process_is_told(db: Database, cl
         await db.transact(lambda c: Unit(c).store(None, key, LeadState(first_name="B"), now, "1"))
     lead_id, state = await db.transact(lambda c: Unit(c).load(*key))
     assert (lead_id, state.first_name) == (first, "A")
+
+
+async def test_an_updates_events_keep_their_order(db: Database, mini: Funnel, clock: Clock) -> None:
+    """PostgreSQL runs the parts of a combined statement in no set order: the events of one
+    update are chained so the lead log (ordered by id) reads as the engine logged them."""
+    service = FunnelService(db, ScenarioHolder(mini), OfflineQualifier(), clock)
+    chat = Collect()
+    key = LeadKey("telegram", 4545)
+    await service.handle(key, Start(first_name="Ann"), chat)
+    await service.handle(key, chat.press("Buy now"), chat)
+    async with db.session() as session:
+        lead = await LeadRepo(session).get_or_create(key.channel, key.user_id, clock())
+        types = [e.type for e in await LeadRepo(session).events(lead.id)]
+    assert types == EXPECTED_LOG, types
