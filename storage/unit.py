@@ -1,8 +1,8 @@
 """One engine run's reads and writes: the hot path of every update, on a sync ``Connection``.
 
-``Database.transact`` runs a unit of work as one plain function: on SQLite in the one writer
-thread (one thread hand-off per update instead of several per statement, and no two writers
-contending for SQLite's lock), on PostgreSQL through the async driver (``run_sync``). So the
+``Database.transact`` runs a unit of work as one plain function: on SQLite on the one writer
+connection (on the loop's thread while SQLite's lock is free, else in the writer thread; no
+two writers contend for the lock), on PostgreSQL through the async driver (``run_sync``). So the
 statements here are Core, built once at import (SQLAlchemy's compiled cache is hit on every
 call), and nothing here awaits. Everything else about leads and touches stays in the
 ``LeadRepo`` / ``TouchRepo`` repositories, which call into this module for the shared writes.
