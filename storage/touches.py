@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.vocabulary import RESUME_KIND, TouchState
 from storage.broadcasts import runnable
 from storage.models import Lead, ScheduledTouch
-from storage.unit import CANCEL_PENDING
+from storage.unit_statements import CANCEL_PENDING
 
 
 def in_flight(session: AsyncSession) -> ColumnElement[bool]:

@@ -19,161 +19,43 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
-from sqlalchemy.sql.dml import Delete, Insert, Update, UpdateBase
-from sqlalchemy.sql.selectable import CTE
+from sqlalchemy import Connection, update
 
 from bot.engine.types import LeadState
 from bot.vocabulary import RESUME_KIND, OrderKind, TouchState
-from storage.batch import Batch, Part, bound
-from storage.db import upsert_insert
+from storage.batch import Batch, Part
 from storage.leads import (
-    ANSWERS,
-    EVENTS,
-    LEADS,
     EventRow,
     LeadRace,
     event_values,
     state_from_row,
     state_values,
 )
-from storage.models import Instance, Order, ProcessedUpdate, ScheduledTouch
 from storage.subscriptions import record_payment
-
-TOUCHES: Table = ScheduledTouch.__table__  # type: ignore[assignment]
-ORDERS: Table = Order.__table__  # type: ignore[assignment]
-UPDATES: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
-INSTANCES: Table = Instance.__table__  # type: ignore[assignment]
-
-# A lead with its answers in one round trip; ``FOR UPDATE OF leads`` locks only the lead
-# row on PostgreSQL (the answers side of an outer join cannot be locked) and is not
-# rendered on SQLite, whose writer lock serialises updates anyway.
-_LOAD = (
-    select(LEADS, ANSWERS.c.key.label("answer_key"), ANSWERS.c.answer.label("answer_value"))
-    .outerjoin(ANSWERS, ANSWERS.c.lead_id == LEADS.c.id)
-    .where(LEADS.c.channel == bindparam("channel"), LEADS.c.user_id == bindparam("user_id"))
-    .order_by(ANSWERS.c.id)
-    .with_for_update(of=LEADS)
+from storage.unit_statements import (
+    BEATING,
+    CANCEL_PENDING,
+    CLOSE_WORK,
+    INSERT_EVENTS,
+    INSERT_ORDER,
+    INSERT_TOUCH,
+    LOAD,
+    MARK_SENDING,
+    MARK_SENDING_IN_LEASE,
+    UPDATE_LEAD,
+    UPDATE_SEEN,
+    UPDATES,
+    answer_part,
+    cancel_part,
+    close_part,
+    event_part,
+    lead_part,
+    seen_part,
+    touch_part,
+    upserts_for,
 )
-# The SET clause comes from the parameters given (every column ``state_values`` has): one
-# statement, compiled once, for every write-back.
-_UPDATE_LEAD = update(LEADS).where(LEADS.c.id == bindparam("the_lead"))
-
-
-def _cancel_pending(lead_id: Any, now: Any) -> Update:
-    """A lead's chain timers (a queued broadcast stays: it checks at send time); given
-    bind parameters (compiled once) or values (one part of a combined statement)."""
-    return (
-        update(TOUCHES)
-        .where(
-            TOUCHES.c.lead_id == lead_id,
-            TOUCHES.c.state == TouchState.PENDING,
-            TOUCHES.c.broadcast_id.is_(None),
-        )
-        .values(state=TouchState.CANCELLED, done_at=now)
-    )
-
-
-def _close_work(lead_id: Any) -> Delete:
-    """A lead's work-in-progress records (``Unit.close_work``)."""
-    return TOUCHES.delete().where(
-        TOUCHES.c.lead_id == lead_id,
-        TOUCHES.c.kind == RESUME_KIND,
-        TOUCHES.c.state.in_([TouchState.PENDING, TouchState.CLAIMED]),
-    )
-
-
-CANCEL_PENDING = _cancel_pending(bindparam("of_lead"), bindparam("at"))
-_MARK_SENDING = (
-    update(TOUCHES)
-    .where(TOUCHES.c.id == bindparam("touch"), TOUCHES.c.state == TouchState.CLAIMED)
-    .values(state=TouchState.SENDING)
-)
-_MARK_SENDING_IN_LEASE = _MARK_SENDING.where(TOUCHES.c.lease_until > bindparam("at"))
-_CLOSE_WORK = _close_work(bindparam("of_lead"))
-_INSERT_TOUCH = insert(TOUCHES)
-_INSERT_ORDER = insert(ORDERS)
-_INSERT_EVENTS = insert(EVENTS)
-_UPDATE_SEEN = select(UPDATES.c.done, UPDATES.c.instance).where(
-    UPDATES.c.update_id == bindparam("update_id")
-)
-_BEATING = select(INSTANCES.c.id).where(
-    INSTANCES.c.id == bindparam("instance"), INSTANCES.c.heartbeat_at >= bindparam("since")
-)
-
 
 _UNSET = object()
-
-
-class _Upserts:
-    """The ``INSERT … ON CONFLICT`` statements of one dialect, built once, at its first use."""
-
-    def __init__(self, dialect_name: str) -> None:
-        insert_ = upsert_insert(dialect_name)
-        self.update_seen: Insert = insert_(UPDATES).on_conflict_do_nothing(
-            index_elements=["update_id"]
-        )
-        self.new_lead: Insert = (
-            insert_(LEADS)
-            .on_conflict_do_nothing(index_elements=["channel", "user_id"])
-            .returning(LEADS.c.id)
-        )
-        answer = insert_(ANSWERS)
-        self.answer: Insert = answer.on_conflict_do_update(
-            index_elements=["lead_id", "key"],
-            set_={
-                "question": answer.excluded.question,
-                "answer": answer.excluded.answer,
-                "created_at": answer.excluded.created_at,
-            },
-        )
-
-
-_UPSERTS: dict[str, _Upserts] = {}  # by dialect name
-
-
-def _upserts(dialect_name: str) -> _Upserts:
-    upserts = _UPSERTS.get(dialect_name)
-    if upserts is None:
-        upserts = _UPSERTS[dialect_name] = _Upserts(dialect_name)
-    return upserts
-
-
-# --- the parts of a combined statement (PostgreSQL; see ``storage.batch``) -----------------
-
-
-def _lead_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
-    values = bound(p, tuple(n for n in names if n != "the_lead"))
-    return update(LEADS).where(LEADS.c.id == bindparam(p + "the_lead")).values(values)
-
-
-def _answer_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
-    return _upserts("postgresql").answer.values(bound(p, names))
-
-
-def _event_part(p: str, names: tuple[str, ...], after: CTE | None) -> UpdateBase:
-    """One event; after the update's previous one (``after``): the log is ordered by id."""
-    if after is None:
-        return insert(EVENTS).values(bound(p, names)).returning(EVENTS.c.id)
-    row = select(*(bindparam(p + n, type_=EVENTS.c[n].type) for n in names)).select_from(after)
-    return insert(EVENTS).from_select(list(names), row).returning(EVENTS.c.id)
-
-
-def _touch_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
-    return insert(TOUCHES).values(bound(p, names))
-
-
-def _cancel_part(p: str, _names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
-    return _cancel_pending(bindparam(p + "of_lead"), bindparam(p + "at"))
-
-
-def _close_part(p: str, _names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
-    return _close_work(bindparam(p + "of_lead"))
-
-
-def _seen_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
-    seen = _upserts("postgresql").update_seen.values(bound(p, names))
-    return seen.returning(UPDATES.c.update_id)
 
 
 class Unit:
@@ -186,7 +68,7 @@ class Unit:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
-        self.upserts = _upserts(conn.dialect.name)
+        self.upserts = upserts_for(conn.dialect.name)
         # PostgreSQL only: the writes waiting for ``finish``, and the update being recorded.
         self._batch = Batch()
         self._seen: tuple[int, str, datetime, timedelta] | None = None
@@ -209,7 +91,7 @@ class Unit:
         if seen is not None:
             update_id, instance, now, _stale = seen
             values = {"update_id": update_id, "instance": instance, "done": True, "seen_at": now}
-            counted = Part("processed_updates", _seen_part, values)
+            counted = Part("processed_updates", seen_part, values)
         stmt, params = self._batch.take(counted)
         result = self.conn.execute(stmt, params)
         if seen is not None and not result.scalar_one():
@@ -250,12 +132,12 @@ class Unit:
 
     def _take_over(self, update_id: int, instance: str, now: datetime, stale: timedelta) -> bool:
         """The update was recorded already: ours only if its taker died before finishing."""
-        row = self.conn.execute(_UPDATE_SEEN, {"update_id": update_id}).first()
+        row = self.conn.execute(UPDATE_SEEN, {"update_id": update_id}).first()
         if row is None or row.done:
             return False
         if row.instance != instance:
             beating = {"instance": row.instance, "since": now - stale}
-            if self.conn.execute(_BEATING, beating).first() is not None:
+            if self.conn.execute(BEATING, beating).first() is not None:
                 return False
         self.conn.execute(
             update(UPDATES)
@@ -272,7 +154,7 @@ class Unit:
         A first contact has no row yet (id None, a blank state): ``store`` inserts it with
         the state the engine gives it, rather than inserting a blank row and updating it.
         """
-        rows = self.conn.execute(_LOAD, {"channel": channel, "user_id": user_id}).all()
+        rows = self.conn.execute(LOAD, {"channel": channel, "user_id": user_id}).all()
         if not rows:
             return None, LeadState()
         answers = {r.answer_key: r.answer_value for r in rows if r.answer_key is not None}
@@ -296,7 +178,7 @@ class Unit:
         values = state_values(state, now, version)
         if lead_id is not None:
             if self.postgres:
-                self._defer(Part("leads", _lead_part, {"the_lead": lead_id, **values}, True))
+                self._defer(Part("leads", lead_part, {"the_lead": lead_id, **values}, True))
             else:
                 # Only the columns that changed: SQLite rewrites an index entry for every
                 # indexed column in the SET list, changed or not (five on ``leads``), while a
@@ -305,7 +187,7 @@ class Unit:
                 before = self._loaded.get(lead_id)
                 if before is not None:
                     values = {k: v for k, v in values.items() if before.get(k, _UNSET) != v}
-                self.conn.execute(_UPDATE_LEAD, {"the_lead": lead_id, **values})
+                self.conn.execute(UPDATE_LEAD, {"the_lead": lead_id, **values})
             return lead_id
         self._sync()
         channel, user_id = key
@@ -320,7 +202,7 @@ class Unit:
         row = {"lead_id": lead_id, "key": key, "question": question, "answer": value}
         row["created_at"] = now
         if self.postgres:
-            self._defer(Part("answers", _answer_part, row, changes_rows=True))
+            self._defer(Part("answers", answer_part, row, changes_rows=True))
         else:
             self.conn.execute(self.upserts.answer, row)
 
@@ -337,9 +219,9 @@ class Unit:
             # One part per row, each after the one before: SQLAlchemy caches no multi-row
             # VALUES, and an update has 1-3.
             for row in rows:
-                self._defer(Part("events", _event_part, row, ordered=True))
+                self._defer(Part("events", event_part, row, ordered=True))
         elif rows:
-            self.conn.execute(_INSERT_EVENTS, rows)
+            self.conn.execute(INSERT_EVENTS, rows)
 
     def add_order(
         self,
@@ -355,7 +237,7 @@ class Unit:
     ) -> None:
         self._sync()
         self.conn.execute(
-            _INSERT_ORDER,
+            INSERT_ORDER,
             {
                 "lead_id": lead_id,
                 "offer_step": step,
@@ -392,7 +274,7 @@ class Unit:
         """Claimed → sending; False if the claim was lost meanwhile (released as its
         instance's heartbeat seemed to stop, and perhaps run by another): then it must not go."""
         self._sync()
-        stmt = _MARK_SENDING if now is None else _MARK_SENDING_IN_LEASE
+        stmt = MARK_SENDING if now is None else MARK_SENDING_IN_LEASE
         result = self.conn.execute(stmt, {"touch": touch_id, "at": now})
         return bool(result.rowcount)
 
@@ -400,7 +282,7 @@ class Unit:
         """Cancel the lead's chain timers (a queued broadcast stays: it checks at send time)."""
         if self.postgres:
             values = {"of_lead": lead_id, "at": now}
-            self._defer(Part("scheduled_touches", _cancel_part, values, changes_rows=True))
+            self._defer(Part("scheduled_touches", cancel_part, values, changes_rows=True))
         else:
             self.conn.execute(CANCEL_PENDING, {"of_lead": lead_id, "at": now})
 
@@ -452,12 +334,12 @@ class Unit:
         ever a safety net, so they leave no trace in the lead's queue)."""
         if self.postgres:
             values = {"of_lead": lead_id}
-            self._defer(Part("scheduled_touches", _close_part, values, changes_rows=True))
+            self._defer(Part("scheduled_touches", close_part, values, changes_rows=True))
         else:
-            self.conn.execute(_CLOSE_WORK, {"of_lead": lead_id})
+            self.conn.execute(CLOSE_WORK, {"of_lead": lead_id})
 
     def _insert_touch(self, values: dict[str, Any]) -> None:
         if self.postgres:
-            self._defer(Part("scheduled_touches", _touch_part, values))
+            self._defer(Part("scheduled_touches", touch_part, values))
         else:
-            self.conn.execute(_INSERT_TOUCH, values)
+            self.conn.execute(INSERT_TOUCH, values)

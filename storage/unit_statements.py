@@ -1,0 +1,148 @@
+"""The hot path's Core statements (``storage.unit``), built once at import, and the parts
+of PostgreSQL's combined statement (``storage.batch``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.sql.dml import Delete, Insert, Update, UpdateBase
+from sqlalchemy.sql.selectable import CTE
+
+from bot.vocabulary import RESUME_KIND, TouchState
+from storage.batch import bound
+from storage.db import upsert_insert
+from storage.leads import ANSWERS, EVENTS, LEADS
+from storage.models import Instance, Order, ProcessedUpdate, ScheduledTouch
+
+TOUCHES: Table = ScheduledTouch.__table__  # type: ignore[assignment]
+ORDERS: Table = Order.__table__  # type: ignore[assignment]
+UPDATES: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
+INSTANCES: Table = Instance.__table__  # type: ignore[assignment]
+
+# A lead with its answers in one round trip; ``FOR UPDATE OF leads`` locks only the lead
+# row on PostgreSQL (the answers side of an outer join cannot be locked) and is not
+# rendered on SQLite, whose writer lock serialises updates anyway.
+LOAD = (
+    select(LEADS, ANSWERS.c.key.label("answer_key"), ANSWERS.c.answer.label("answer_value"))
+    .outerjoin(ANSWERS, ANSWERS.c.lead_id == LEADS.c.id)
+    .where(LEADS.c.channel == bindparam("channel"), LEADS.c.user_id == bindparam("user_id"))
+    .order_by(ANSWERS.c.id)
+    .with_for_update(of=LEADS)
+)
+# The SET clause comes from the parameters given (every column ``state_values`` has): one
+# statement, compiled once, for every write-back.
+UPDATE_LEAD = update(LEADS).where(LEADS.c.id == bindparam("the_lead"))
+
+
+def cancel_pending_of(lead_id: Any, now: Any) -> Update:
+    """A lead's chain timers (a queued broadcast stays: it checks at send time); given
+    bind parameters (compiled once) or values (one part of a combined statement)."""
+    return (
+        update(TOUCHES)
+        .where(
+            TOUCHES.c.lead_id == lead_id,
+            TOUCHES.c.state == TouchState.PENDING,
+            TOUCHES.c.broadcast_id.is_(None),
+        )
+        .values(state=TouchState.CANCELLED, done_at=now)
+    )
+
+
+def close_work_of(lead_id: Any) -> Delete:
+    """A lead's work-in-progress records (``Unit.close_work``)."""
+    return TOUCHES.delete().where(
+        TOUCHES.c.lead_id == lead_id,
+        TOUCHES.c.kind == RESUME_KIND,
+        TOUCHES.c.state.in_([TouchState.PENDING, TouchState.CLAIMED]),
+    )
+
+
+CANCEL_PENDING = cancel_pending_of(bindparam("of_lead"), bindparam("at"))
+MARK_SENDING = (
+    update(TOUCHES)
+    .where(TOUCHES.c.id == bindparam("touch"), TOUCHES.c.state == TouchState.CLAIMED)
+    .values(state=TouchState.SENDING)
+)
+MARK_SENDING_IN_LEASE = MARK_SENDING.where(TOUCHES.c.lease_until > bindparam("at"))
+CLOSE_WORK = close_work_of(bindparam("of_lead"))
+INSERT_TOUCH = insert(TOUCHES)
+INSERT_ORDER = insert(ORDERS)
+INSERT_EVENTS = insert(EVENTS)
+UPDATE_SEEN = select(UPDATES.c.done, UPDATES.c.instance).where(
+    UPDATES.c.update_id == bindparam("update_id")
+)
+BEATING = select(INSTANCES.c.id).where(
+    INSTANCES.c.id == bindparam("instance"), INSTANCES.c.heartbeat_at >= bindparam("since")
+)
+
+
+class Upserts:
+    """The ``INSERT … ON CONFLICT`` statements of one dialect, built once, at its first use."""
+
+    def __init__(self, dialect_name: str) -> None:
+        insert_ = upsert_insert(dialect_name)
+        self.update_seen: Insert = insert_(UPDATES).on_conflict_do_nothing(
+            index_elements=["update_id"]
+        )
+        self.new_lead: Insert = (
+            insert_(LEADS)
+            .on_conflict_do_nothing(index_elements=["channel", "user_id"])
+            .returning(LEADS.c.id)
+        )
+        answer = insert_(ANSWERS)
+        self.answer: Insert = answer.on_conflict_do_update(
+            index_elements=["lead_id", "key"],
+            set_={
+                "question": answer.excluded.question,
+                "answer": answer.excluded.answer,
+                "created_at": answer.excluded.created_at,
+            },
+        )
+
+
+_BY_DIALECT: dict[str, Upserts] = {}  # by dialect name
+
+
+def upserts_for(dialect_name: str) -> Upserts:
+    upserts = _BY_DIALECT.get(dialect_name)
+    if upserts is None:
+        upserts = _BY_DIALECT[dialect_name] = Upserts(dialect_name)
+    return upserts
+
+
+# --- the parts of a combined statement (PostgreSQL; see ``storage.batch``) -----------------
+
+
+def lead_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
+    values = bound(p, tuple(n for n in names if n != "the_lead"))
+    return update(LEADS).where(LEADS.c.id == bindparam(p + "the_lead")).values(values)
+
+
+def answer_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
+    return upserts_for("postgresql").answer.values(bound(p, names))
+
+
+def event_part(p: str, names: tuple[str, ...], after: CTE | None) -> UpdateBase:
+    """One event; after the update's previous one (``after``): the log is ordered by id."""
+    if after is None:
+        return insert(EVENTS).values(bound(p, names)).returning(EVENTS.c.id)
+    row = select(*(bindparam(p + n, type_=EVENTS.c[n].type) for n in names)).select_from(after)
+    return insert(EVENTS).from_select(list(names), row).returning(EVENTS.c.id)
+
+
+def touch_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
+    return insert(TOUCHES).values(bound(p, names))
+
+
+def cancel_part(p: str, _names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
+    return cancel_pending_of(bindparam(p + "of_lead"), bindparam(p + "at"))
+
+
+def close_part(p: str, _names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
+    return close_work_of(bindparam(p + "of_lead"))
+
+
+def seen_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
+    seen = upserts_for("postgresql").update_seen.values(bound(p, names))
+    return seen.returning(UPDATES.c.update_id)
