@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -25,7 +24,10 @@ from bot.scenario.loader import ScenarioError, load_funnel
 from bot.settings import Settings, SettingsError, load_settings
 from bot.time_phrases import PeriodError, parse_moment
 from bot.vocabulary import STAGES, STATUSES
-from cli.serve import SCENARIO_BROKEN  # kept in cli.serve, which `leadbot run` uses alone
+
+# Kept in cli.serve, which `leadbot run` uses alone; every command runs its coroutine there.
+from cli.serve import SCENARIO_BROKEN
+from cli.serve import run as run
 from storage.criteria import NONE_LABEL, LeadFilter
 from storage.db import HEAD_REVISION, Database
 
@@ -96,20 +98,6 @@ def scenario_or_exit(settings: Settings, path: Path | None = None) -> Funnel:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
         fail(SCENARIO_BROKEN)
-
-
-def run(coro: Coroutine[Any, Any, object]) -> None:
-    """Run a command's coroutine; a broken scenario, Ctrl-C or an OS error end in one line."""
-    try:
-        asyncio.run(coro)
-    except ScenarioError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        fail(SCENARIO_BROKEN)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except OSError as exc:
-        fail(f"error: {exc}")
 
 
 def with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
