@@ -199,8 +199,13 @@ class Unit:
 
     def save_answer(self, lead_id: int, key: str, question: str, value: str, now: datetime) -> None:
         """One upsert: a re-answer replaces the earlier one (same key, same row)."""
-        row = {"lead_id": lead_id, "key": key, "question": question, "answer": value}
-        row["created_at"] = now
+        row = {
+            "lead_id": lead_id,
+            "key": key,
+            "question": question,
+            "answer": value,
+            "created_at": now,
+        }
         if self.postgres:
             self._defer(Part("answers", answer_part, row, changes_rows=True))
         else:
