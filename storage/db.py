@@ -46,6 +46,9 @@ POSTGRES_POOL_SIZE = 20
 
 
 BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for SQLite's lock held by another process
+#: A unit that finds SQLite's lock taken tries again on the loop after each of these pauses
+#: (some 0.1 s in all: an in-process write holds it for a millisecond or so).
+LOCK_RETRY_DELAYS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
 
 
 class _LockTaken(Exception):
@@ -86,9 +89,9 @@ class Database:
         # event loop's thread when SQLite's lock is free (BEGIN IMMEDIATE with no busy wait):
         # it is a fraction of a millisecond of in-process work, mostly under the GIL anyway,
         # and a thread hand-off costs a futex wake and a self-pipe write, syscalls that cost
-        # more than the unit on a small VM (benchmark 3). When another process holds the lock,
-        # or a unit is already waiting for it, the unit goes to the one writer thread, which
-        # waits with SQLite's busy handler without stopping the loop.
+        # more than the unit on a small VM (benchmark 3). When the lock stays taken (another
+        # process writes), the unit goes to the one writer thread, which waits with SQLite's
+        # busy handler without stopping the loop.
         self.writer: Engine | None = None
         self._writer_thread: ThreadPoolExecutor | None = None
         if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
@@ -103,7 +106,6 @@ class Database:
             event.listen(self.writer, "connect", _sqlite_writer_connect)
             event.listen(self.writer, "begin", _begin_immediate)
             self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._in_thread = 0  # units handed to the writer thread, not back yet (loop only)
 
     def session(self) -> AsyncSession:
         return self.sessions()
@@ -121,20 +123,21 @@ class Database:
         free, else in the writer thread), elsewhere through the async driver (``run_sync``).
         """
         if self._writer_thread is not None:
-            if not self._in_thread:
+            # Held by a write of this process's async engine (a heartbeat, a touch claim)
+            # or by another process: try again on the loop a few times, then wait for it in
+            # the writer thread. Handing every unit to the thread while one waits there
+            # would keep them all there for the rest of a burst (a quarter of its units in
+            # benchmark 3, each dearer by the hand-off).
+            for delay in LOCK_RETRY_DELAYS:
                 try:
                     return self._write(work, wait=False)
                 except _LockTaken:
-                    pass  # another process writes: wait for it in the writer thread
+                    await asyncio.sleep(delay)
             loop = asyncio.get_running_loop()
             # In the caller's context, as ``asyncio.to_thread`` would (context variables such
             # as tracing marks reach the statements run there).
             call = functools.partial(contextvars.copy_context().run, self._write, work, True)
-            self._in_thread += 1
-            try:
-                return await loop.run_in_executor(self._writer_thread, call)
-            finally:
-                self._in_thread -= 1
+            return await loop.run_in_executor(self._writer_thread, call)
         async with self.engine.begin() as conn:
             return await conn.run_sync(work)
 
