@@ -12,7 +12,6 @@ The work is split by concern: ``run`` (the context every concern shares), ``disp
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 
 from bot.engine.dispatch import dispatch
@@ -39,7 +38,7 @@ class Engine:
         entries = Start | JoinRequest | CustomerWrote
         language = event.language if isinstance(event, entries) else None
         funnel = self.funnel.for_language(language or state.language)
-        run = Run(funnel, STEP_HANDLERS, copy.deepcopy(state), now)
+        run = Run(funnel, STEP_HANDLERS, state.copy(), now)
         dispatch(run, event)
         return Outcome(state=run.state, actions=run.actions, toast=run.toast)
 

