@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -47,8 +48,12 @@ async def run_bot(
     stop: asyncio.Event | None = None,
     touch_interval: float = 1.0,
     polling_timeout: int = 10,
+    ready: Callable[[], None] | None = None,
 ) -> None:
-    """Run until a signal (or ``stop``); raises ``StartupError`` when it cannot start."""
+    """Run until a signal (or ``stop``); raises ``StartupError`` when it cannot start.
+
+    ``ready`` is called once everything is built, right before the first update is taken
+    (``leadbot run`` settles the heap there, ``app.heap``)."""
     token = check_settings(settings)
     limit_arenas()  # before the database's connection threads start (app/malloc.py)
     bot = make_bot(token, settings.telegram_api_url, settings.telegram_timeout)
@@ -78,6 +83,8 @@ async def run_bot(
                 from app.dashboard import attach_dashboard
 
                 dashboard = attach_dashboard(settings, app.service, bot, channels, dp)
+            if ready is not None:
+                ready()
             if settings.webhook_url:
                 log.info("@%s: serving the webhook %s", me, settings.webhook_url)
                 await serve_webhook(bot, dp, settings, stop, dashboard)

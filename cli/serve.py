@@ -60,9 +60,10 @@ def run_bot_command() -> None:
         fail(str(exc), exc.code)
     setup_logging(settings.log_level)
     # Lazy on purpose: aiogram and aiohttp take seconds to import; only `run` needs them.
+    from app.heap import settle_heap
     from app.runner import run_bot
 
     try:
-        run(run_bot(settings))
+        run(run_bot(settings, ready=settle_heap))
     except StartupError as exc:
         fail(str(exc), exc.code)
