@@ -106,6 +106,8 @@ class Database:
             event.listen(self.writer, "connect", _sqlite_writer_connect)
             event.listen(self.writer, "begin", _begin_immediate)
             self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._writer_conn: Connection | None = None
+        self._in_thread = 0  # units handed to the writer thread, not back yet (loop only)
 
     def session(self) -> AsyncSession:
         return self.sessions()
@@ -125,36 +127,48 @@ class Database:
         if self._writer_thread is not None:
             # Held by a write of this process's async engine (a heartbeat, a touch claim)
             # or by another process: try again on the loop a few times, then wait for it in
-            # the writer thread. Handing every unit to the thread while one waits there
-            # would keep them all there for the rest of a burst (a quarter of its units in
-            # benchmark 3, each dearer by the hand-off).
+            # the writer thread. While a unit is in that thread the writer connection is
+            # its own, so the loop waits too. (Handing every unit to the thread while one
+            # was there kept them all there for the rest of a burst: a quarter of its units
+            # in benchmark 3, each dearer by the hand-off.)
             for delay in LOCK_RETRY_DELAYS:
-                try:
-                    return self._write(work, wait=False)
-                except _LockTaken:
-                    await asyncio.sleep(delay)
+                if not self._in_thread:
+                    try:
+                        return self._write(work, wait=False)
+                    except _LockTaken:
+                        pass
+                await asyncio.sleep(delay)
             loop = asyncio.get_running_loop()
             # In the caller's context, as ``asyncio.to_thread`` would (context variables such
             # as tracing marks reach the statements run there).
             call = functools.partial(contextvars.copy_context().run, self._write, work, True)
-            return await loop.run_in_executor(self._writer_thread, call)
+            self._in_thread += 1
+            try:
+                return await loop.run_in_executor(self._writer_thread, call)
+            finally:
+                self._in_thread -= 1
         async with self.engine.begin() as conn:
             return await conn.run_sync(work)
 
     def _write(self, work: Callable[[Connection], T], wait: bool) -> T:
         """One transaction on the writer connection. Without ``wait``, a write lock held
         elsewhere raises ``_LockTaken`` at once (nothing was run)."""
-        assert self.writer is not None
-        with self.writer.connect() as conn:
-            _busy_timeout(conn, BUSY_TIMEOUT_MS if wait else 0)
-            try:
-                transaction = conn.begin()
-            except OperationalError as exc:
-                if wait or "locked" not in str(exc.orig):
-                    raise
-                raise _LockTaken from exc
-            with transaction:
-                return work(conn)
+        conn = self._writer_conn
+        if conn is None:
+            # Kept open, not checked out of the pool per unit: a checkout and its return
+            # were a tenth of a unit's cost. Invalidated (a disk error), it reconnects on its
+            # next use, as any SQLAlchemy connection does.
+            assert self.writer is not None
+            conn = self._writer_conn = self.writer.connect()
+        _busy_timeout(conn, BUSY_TIMEOUT_MS if wait else 0)
+        try:
+            transaction = conn.begin()
+        except OperationalError as exc:
+            if wait or "locked" not in str(exc.orig):
+                raise
+            raise _LockTaken from exc
+        with transaction:
+            return work(conn)
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply Alembic migrations (idempotent; never drops lead data).
@@ -194,7 +208,9 @@ class Database:
     async def close(self) -> None:
         await self.engine.dispose()
         if self._writer_thread is not None and self.writer is not None:
-            writer = self.writer
+            writer, conn, self._writer_conn = self.writer, self._writer_conn, None
+            if conn is not None:
+                conn.close()
             await asyncio.get_running_loop().run_in_executor(self._writer_thread, writer.dispose)
             self._writer_thread.shutdown(wait=False)
 
