@@ -1,7 +1,9 @@
 """Prospect-facing routers: what a person writes, presses, pays or blocks in a private chat
 (the bot's own, or one of the operator's Telegram Business account), translated into
-engine inputs. Other chats are ignored here. Order matters: commands before
-buttons and payments, texts before the catch-all for media, errors last."""
+engine inputs. Other chats are ignored here. Order matters: commands before the texts,
+texts before the catch-all for media, errors last. The texts come right after the commands
+(buttons and payments take no text): aiogram walks the routers in order, each level some
+ten microseconds, and a typed answer is the commonest update."""
 
 from __future__ import annotations
 
@@ -28,9 +30,9 @@ def router() -> Router:
     prospects.my_chat_member.filter(Magic(F.chat.type == ChatType.PRIVATE))
     prospects.include_routers(
         commands.router(),
+        messages.router(),
         buttons.router(),
         payments.router(),
-        messages.router(),
         membership.router(),
         joins.router(),
         business.router(),
