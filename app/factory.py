@@ -17,6 +17,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from app.dispatcher import LeadDispatcher
+from app.fsm_storage import LeanMemoryStorage
 from bot.broadcasts.winback import EVERY as WINBACK_EVERY
 from bot.broadcasts.winback import winback_chore
 from bot.managers.crm import CrmWebhook
@@ -73,7 +74,7 @@ def make_dispatcher(
     staff = staff or Staff()
     presence = Presence(service.db, clock=service.clock)
     service.worker = presence.id  # pending work is held in this instance's name
-    dp = LeadDispatcher(presence)
+    dp = LeadDispatcher(presence, storage=LeanMemoryStorage())
     dp["service"] = service
     dp["channels"] = channels
     dp["staff"] = staff
