@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import select
 
 from bot.engine.types import Classified
@@ -276,3 +277,14 @@ async def test_pre_checkout_accepts_only_our_invoices(h: Harness) -> None:
     assert by_id[ours["pre_checkout_query"]["id"]].params["ok"] is True
     refused = by_id[theirs["pre_checkout_query"]["id"]]
     assert refused.ok and refused.params["ok"] is False and refused.params["error_message"]
+
+
+async def test_prospects_leave_nothing_in_the_fsm_storage(h: Harness) -> None:
+    """aiogram reads every update's FSM state; a prospect's chat must not leave a record
+    behind for the life of the process (``app.fsm_storage``)."""
+    for user in range(USER, USER + 5):
+        await h.say(user, "/start", expect="What do you need?", first_name="Ann")
+        await h.press(user, "Buy now")
+    storage = h.dp.fsm.storage
+    assert isinstance(storage, MemoryStorage)
+    assert dict(storage.storage) == {}
