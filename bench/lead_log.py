@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.results import say
-from bench.seeding import clone, load_mini, template_events
+from bench.seeding import clone, load_mini, template_events, vacuum_lead_reach
 from bot.engine.types import Classified, Contact, Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
@@ -210,10 +210,7 @@ async def fill(db: Database, leads: int) -> dict[str, int]:
             events += await copy_events(db, template, before, arrival) * count
             per_journey[n] += count
             first += count
-        if not db.is_sqlite:  # what autovacuum does between a real log's bursts
-            async with db.engine.connect() as conn:
-                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await auto.execute(text("VACUUM lead_reach"))
+        await vacuum_lead_reach(db)
     for n, journey in enumerate(JOURNEYS):
         say(f"    {journey.name}: {per_journey[n]:,} leads")
     arrival = Arrival(start, spacing, start, db.is_sqlite)

@@ -67,7 +67,7 @@ class Database:
             database = self.url.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
             if sqlite_file:
                 kwargs.update(pool_size=READER_POOL_SIZE, max_overflow=10)
         else:
@@ -99,7 +99,7 @@ class Database:
                 self.url.set(drivername="sqlite+pysqlite"),
                 echo=echo,
                 # Used from the loop's thread and from the writer thread, never at once.
-                connect_args={"timeout": 30, "check_same_thread": False},
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
                 pool_size=1,
                 max_overflow=0,
             )
