@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -104,7 +105,6 @@ class Database:
                 max_overflow=0,
             )
             event.listen(self.writer, "connect", _sqlite_writer_connect)
-            event.listen(self.writer, "begin", _begin_immediate)
             self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._writer_conn: Connection | None = None
         self._in_thread = 0  # units handed to the writer thread, not back yet (loop only)
@@ -160,13 +160,24 @@ class Database:
             # next use, as any SQLAlchemy connection does.
             assert self.writer is not None
             conn = self._writer_conn = self.writer.connect()
-        _busy_timeout(conn, BUSY_TIMEOUT_MS if wait else 0)
+        raw = conn.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection)
+        _busy_timeout(raw, conn, BUSY_TIMEOUT_MS if wait else 0)
+        # SQLite's write lock up front, on the driver: the lead read and written back in one
+        # transaction cannot be changed in between by another process. SQLAlchemy's own
+        # transaction then only keeps its books (its BEGIN is no statement on pysqlite);
+        # the unit's statements mostly run on the driver too (``storage.prepared``).
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not wait and "locked" in str(exc):
+                raise _LockTaken from exc
+            raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
         try:
             transaction = conn.begin()
-        except OperationalError as exc:
-            if wait or "locked" not in str(exc.orig):
-                raise
-            raise _LockTaken from exc
+        except BaseException:
+            raw.rollback()
+            raise
         with transaction:
             return work(conn)
 
@@ -259,20 +270,12 @@ def _sqlite_writer_connect(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
-def _busy_timeout(conn: Connection, ms: int) -> None:
+def _busy_timeout(raw: sqlite3.Connection, conn: Connection, ms: int) -> None:
     """Set how long the writer waits for SQLite's lock: a PRAGMA on the driver's connection
     only when it changes (not a statement of the unit, so not counted as one)."""
     if conn.info.get("busy_timeout") != ms:
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        dbapi.execute(f"PRAGMA busy_timeout={ms}")
+        raw.execute(f"PRAGMA busy_timeout={ms}")
         conn.info["busy_timeout"] = ms
-
-
-def _begin_immediate(conn: Connection) -> None:
-    """Take SQLite's write lock up front: the lead read and written back in one transaction
-    cannot be changed in between by another process, and no upgrade can fail half-way."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:

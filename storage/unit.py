@@ -14,12 +14,15 @@ On PostgreSQL the writes nobody reads back (the lead row, answers, events, timer
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, update
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.dml import UpdateBase
 
 from bot.engine.types import LeadState
 from bot.vocabulary import RESUME_KIND, OrderKind, TouchState
@@ -31,12 +34,12 @@ from storage.leads import (
     state_from_row,
     state_values,
 )
+from storage.prepared import Prepared, prepare
 from storage.subscriptions import record_payment
 from storage.unit_statements import (
     BEATING,
     CANCEL_PENDING,
     CLOSE_WORK,
-    INSERT_EVENTS,
     INSERT_ORDER,
     INSERT_TOUCH,
     LOAD,
@@ -49,6 +52,7 @@ from storage.unit_statements import (
     cancel_part,
     close_part,
     event_part,
+    insert_events,
     lead_part,
     seen_part,
     touch_part,
@@ -68,12 +72,37 @@ class Unit:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
+        # SQLite's writer (``Database.transact``): statements go straight to the driver
+        # (``storage.prepared``); the pooled aiosqlite connections go through SQLAlchemy.
+        dbapi = conn.connection.dbapi_connection if not self.postgres else None
+        self.raw = dbapi if isinstance(dbapi, sqlite3.Connection) else None
         self.upserts = upserts_for(conn.dialect.name)
         # PostgreSQL only: the writes waiting for ``finish``, and the update being recorded.
         self._batch = Batch()
         self._seen: tuple[int, str, datetime, timedelta] | None = None
         self._repeat = False
         self._loaded: dict[int, Any] = {}  # SQLite: the lead rows as ``load`` read them
+
+    def _prepared(self, statement: ClauseElement, params: Mapping[str, Any]) -> Prepared | None:
+        if self.raw is None:
+            return None
+        keys = tuple(params) if isinstance(statement, UpdateBase) else None
+        return prepare(statement, keys, self.conn.dialect)
+
+    def _run(self, statement: ClauseElement, params: Mapping[str, Any]) -> Any:
+        """Execute now: on the driver when the statement can be (``storage.prepared``), else
+        through SQLAlchemy. Both results have ``rowcount``; rows come from ``_rows``."""
+        prepared = self._prepared(statement, params)
+        if prepared is not None and self.raw is not None:
+            return prepared.run(self.conn, self.raw, params)
+        return self.conn.execute(statement, params)  # type: ignore[call-overload]
+
+    def _rows(self, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
+        """The rows of a SELECT or RETURNING, with attribute access."""
+        prepared = self._prepared(statement, params)
+        if prepared is not None and self.raw is not None:
+            return prepared.rows(prepared.run(self.conn, self.raw, params))
+        return list(self.conn.execute(statement, params).all())  # type: ignore[call-overload]
 
     # --- deferred writes (PostgreSQL) ------------------------------------------------------
 
@@ -115,7 +144,7 @@ class Unit:
         False for a repeat: the update was handled already, or is being handled by another
         live instance. An earlier taker that died before finishing it is taken over.
         """
-        inserted = self.conn.execute(
+        inserted = self._run(
             self.upserts.update_seen,
             {"update_id": update_id, "instance": instance, "done": True, "seen_at": now},
         )
@@ -154,12 +183,12 @@ class Unit:
         A first contact has no row yet (id None, a blank state): ``store`` inserts it with
         the state the engine gives it, rather than inserting a blank row and updating it.
         """
-        rows = self.conn.execute(LOAD, {"channel": channel, "user_id": user_id}).all()
+        rows = self._rows(LOAD, {"channel": channel, "user_id": user_id})
         if not rows:
             return None, LeadState()
         answers = {r.answer_key: r.answer_value for r in rows if r.answer_key is not None}
         if not self.postgres:
-            self._loaded[rows[0].id] = rows[0]._mapping
+            self._loaded[rows[0].id] = rows[0]._asdict()
         return rows[0].id, state_from_row(rows[0], answers)
 
     def store(
@@ -187,15 +216,15 @@ class Unit:
                 before = self._loaded.get(lead_id)
                 if before is not None:
                     values = {k: v for k, v in values.items() if before.get(k, _UNSET) != v}
-                self.conn.execute(UPDATE_LEAD, {"the_lead": lead_id, **values})
+                self._run(UPDATE_LEAD, {"the_lead": lead_id, **values})
             return lead_id
         self._sync()
         channel, user_id = key
         values.update(channel=channel, user_id=user_id, created_at=now)
-        new_id = self.conn.execute(self.upserts.new_lead, values).scalar_one_or_none()
-        if new_id is None:
+        inserted = self._rows(self.upserts.new_lead, values)
+        if not inserted:
             raise LeadRace(f"{channel}:{user_id}")
-        return int(new_id)
+        return int(inserted[0].id)
 
     def save_answer(self, lead_id: int, key: str, question: str, value: str, now: datetime) -> None:
         """One upsert: a re-answer replaces the earlier one (same key, same row)."""
@@ -209,7 +238,7 @@ class Unit:
         if self.postgres:
             self._defer(Part("answers", answer_part, row, changes_rows=True))
         else:
-            self.conn.execute(self.upserts.answer, row)
+            self._run(self.upserts.answer, row)
 
     def insert_events(
         self,
@@ -226,7 +255,10 @@ class Unit:
             for row in rows:
                 self._defer(Part("events", event_part, row, ordered=True))
         elif rows:
-            self.conn.execute(INSERT_EVENTS, rows)
+            # One statement for them all, a multi-row VALUES (one SQLite execution, where
+            # an executemany runs the INSERT once per row).
+            flat = {f"{k}_{i}": v for i, row in enumerate(rows) for k, v in row.items()}
+            self._run(insert_events(len(rows), tuple(rows[0])), flat)
 
     def add_order(
         self,
@@ -241,7 +273,7 @@ class Unit:
         kind: str = OrderKind.ONE_OFF,
     ) -> None:
         self._sync()
-        self.conn.execute(
+        self._run(
             INSERT_ORDER,
             {
                 "lead_id": lead_id,
@@ -280,7 +312,7 @@ class Unit:
         instance's heartbeat seemed to stop, and perhaps run by another): then it must not go."""
         self._sync()
         stmt = MARK_SENDING if now is None else MARK_SENDING_IN_LEASE
-        result = self.conn.execute(stmt, {"touch": touch_id, "at": now})
+        result = self._run(stmt, {"touch": touch_id, "at": now})
         return bool(result.rowcount)
 
     def cancel_pending(self, lead_id: int, now: datetime) -> None:
@@ -289,7 +321,7 @@ class Unit:
             values = {"of_lead": lead_id, "at": now}
             self._defer(Part("scheduled_touches", cancel_part, values, changes_rows=True))
         else:
-            self.conn.execute(CANCEL_PENDING, {"of_lead": lead_id, "at": now})
+            self._run(CANCEL_PENDING, {"of_lead": lead_id, "at": now})
 
     def schedule(
         self,
@@ -341,10 +373,10 @@ class Unit:
             values = {"of_lead": lead_id}
             self._defer(Part("scheduled_touches", close_part, values, changes_rows=True))
         else:
-            self.conn.execute(CLOSE_WORK, {"of_lead": lead_id})
+            self._run(CLOSE_WORK, {"of_lead": lead_id})
 
     def _insert_touch(self, values: dict[str, Any]) -> None:
         if self.postgres:
             self._defer(Part("scheduled_touches", touch_part, values))
         else:
-            self.conn.execute(INSERT_TOUCH, values)
+            self._run(INSERT_TOUCH, values)

@@ -3,6 +3,7 @@ of PostgreSQL's combined statement (``storage.batch``)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -68,13 +69,22 @@ MARK_SENDING_IN_LEASE = MARK_SENDING.where(TOUCHES.c.lease_until > bindparam("at
 CLOSE_WORK = close_work_of(bindparam("of_lead"))
 INSERT_TOUCH = insert(TOUCHES)
 INSERT_ORDER = insert(ORDERS)
-INSERT_EVENTS = insert(EVENTS)
 UPDATE_SEEN = select(UPDATES.c.done, UPDATES.c.instance).where(
     UPDATES.c.update_id == bindparam("update_id")
 )
 BEATING = select(INSTANCES.c.id).where(
     INSTANCES.c.id == bindparam("instance"), INSTANCES.c.heartbeat_at >= bindparam("since")
 )
+
+
+@functools.lru_cache(maxsize=16)
+def insert_events(rows: int, keys: tuple[str, ...]) -> Insert:
+    """An INSERT of ``rows`` events in one VALUES list, parameters ``<column>_<row>``: one
+    statement (a SQLite executemany runs the INSERT once per row). An update logs one to a
+    few events, so there are few of these, each built once."""
+    return insert(EVENTS).values(
+        [{k: bindparam(f"{k}_{i}", type_=EVENTS.c[k].type) for k in keys} for i in range(rows)]
+    )
 
 
 class Upserts:
