@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from storage.db import LOCK_RETRY_DELAYS, Database
+from storage.db import LOCK_RETRY_DELAYS, WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT, Database
 
 
 def _count(conn: Connection) -> int:
@@ -77,5 +77,25 @@ async def test_a_long_hold_is_waited_out_in_the_writer_thread(tmp_path: Path) ->
         assert ticks >= sum(LOCK_RETRY_DELAYS) * 3 / 0.005 / 3
         # And units after it run on the loop again.
         assert await db.transact(_count) == 2
+    finally:
+        await db.close()
+
+
+async def test_every_connection_checkpoints_rarely(tmp_path: Path) -> None:
+    """The writer and the pooled connections alike: a commit on any of them at SQLite's
+    default (1,000 pages) would run the checkpoint the others put off."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'leads.db'}")
+    try:
+        await db.upgrade()
+
+        def pragmas(conn: Connection) -> tuple[int, int]:
+            checkpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+            limit = conn.exec_driver_sql("PRAGMA journal_size_limit").scalar_one()
+            return int(checkpoint), int(limit)
+
+        expected = (WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT)
+        assert await db.transact(pragmas) == expected
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(pragmas) == expected
     finally:
         await db.close()
