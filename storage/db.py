@@ -135,7 +135,8 @@ class Database:
 
         The hot path's unit of work (``storage.unit``) is plain synchronous code: on a SQLite
         file it runs on the writer connection (on the loop's thread when SQLite's lock is
-        free, else in the writer thread), elsewhere through the async driver (``run_sync``).
+        free, else in the writer thread), on PostgreSQL in asyncpg's own transaction
+        (``_transact_asyncpg``), elsewhere through the async driver (``run_sync``).
         """
         if self._writer_thread is not None:
             # Held by a write of this process's async engine (a heartbeat, a touch claim)
@@ -160,8 +161,32 @@ class Database:
                 return await loop.run_in_executor(self._writer_thread, call)
             finally:
                 self._in_thread -= 1
+        if self.url.get_backend_name() == "postgresql":
+            return await self._transact_asyncpg(work)
         async with self.engine.begin() as conn:
             return await conn.run_sync(work)
+
+    async def _transact_asyncpg(self, work: Callable[[Connection], T]) -> T:
+        """PostgreSQL: the transaction is asyncpg's own (BEGIN and COMMIT straight on the
+        driver, as the unit's statements are, ``storage.prepared``). SQLAlchemy's transaction
+        inside it keeps SQLAlchemy's books and events; a statement that does go through
+        SQLAlchemy (a rare path of the unit) makes its asyncpg adapter open a savepoint in
+        ours, released when SQLAlchemy's transaction commits, before ours does."""
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            if driver.is_in_transaction():
+                # Someone left the adapter's own transaction open on this connection: ours
+                # would be nested in it and end before it. SQLAlchemy's way is always right.
+                async with conn.begin():
+                    return await conn.run_sync(work)
+            try:
+                async with driver.transaction(), conn.begin():
+                    return await conn.run_sync(work)
+            except BaseException:
+                if driver.is_closed():  # the server went away: SQLAlchemy's pool must know
+                    await conn.invalidate()
+                raise
 
     def _write(self, work: Callable[[Connection], T], wait: bool) -> T:
         """One transaction on the writer connection. Without ``wait``, a write lock held
@@ -299,6 +324,9 @@ def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("SET jit = off")
     cursor.close()
+    # The SET opened the driver adapter's transaction; it must not stay open into the
+    # connection's first unit of work (``Database._transact_asyncpg``). The setting stays.
+    dbapi_connection.commit()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,9 +2,10 @@
 
 ``Database.transact`` runs a unit of work as one plain function: on SQLite on the one writer
 connection (on the loop's thread while SQLite's lock is free, else in the writer thread; no
-two writers contend for the lock), on PostgreSQL through the async driver (``run_sync``). So the
-statements here are Core, built once at import (SQLAlchemy's compiled cache is hit on every
-call), and nothing here awaits. Everything else about leads and touches stays in the
+two writers contend for the lock), on PostgreSQL in asyncpg's own transaction, from the
+greenlet of SQLAlchemy's ``run_sync``. So the statements here are Core, built once at import
+and compiled once (``storage.prepared`` runs them straight on the driver), and nothing here
+awaits. Everything else about leads and touches stays in the
 ``LeadRepo`` / ``TouchRepo`` repositories, which call into this module for the shared writes.
 
 On PostgreSQL the writes nobody reads back (the lead row, answers, events, timers, and the
@@ -21,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, update
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import UpdateBase
 
 from bot.engine.types import LeadState
@@ -72,10 +73,18 @@ class Unit:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
-        # SQLite's writer (``Database.transact``): statements go straight to the driver
-        # (``storage.prepared``); the pooled aiosqlite connections go through SQLAlchemy.
-        dbapi = conn.connection.dbapi_connection if not self.postgres else None
-        self.raw = dbapi if isinstance(dbapi, sqlite3.Connection) else None
+        # Statements go straight to the driver (``storage.prepared``) on SQLite's writer
+        # connection and on asyncpg inside the transaction ``Database.transact`` began on it;
+        # anywhere else (aiosqlite, a connection without that transaction) through SQLAlchemy.
+        self.raw: sqlite3.Connection | None = None
+        self.driver: Any = None  # asyncpg's connection
+        if self.postgres:
+            driver = conn.connection.driver_connection
+            if driver is not None and driver.is_in_transaction():
+                self.driver = driver
+        else:
+            dbapi = conn.connection.dbapi_connection
+            self.raw = dbapi if isinstance(dbapi, sqlite3.Connection) else None
         self.upserts = upserts_for(conn.dialect.name)
         # PostgreSQL only: the writes waiting for ``finish``, and the update being recorded.
         self._batch = Batch()
@@ -83,26 +92,32 @@ class Unit:
         self._repeat = False
         self._loaded: dict[int, Any] = {}  # SQLite: the lead rows as ``load`` read them
 
-    def _prepared(self, statement: ClauseElement, params: Mapping[str, Any]) -> Prepared | None:
-        if self.raw is None:
+    def _prepared(self, statement: Executable, params: Mapping[str, Any]) -> Prepared | None:
+        if self.raw is None and self.driver is None:
             return None
-        keys = tuple(params) if isinstance(statement, UpdateBase) else None
+        # Compiled for the parameters' keys, as SQLAlchemy's own execution compiles it.
+        keys = tuple(sorted(params)) if isinstance(statement, UpdateBase) else None
         return prepare(statement, keys, self.conn.dialect)
 
-    def _run(self, statement: ClauseElement, params: Mapping[str, Any]) -> Any:
+    def _run(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         """Execute now: on the driver when the statement can be (``storage.prepared``), else
-        through SQLAlchemy. Both results have ``rowcount``; rows come from ``_rows``."""
+        through SQLAlchemy. Results have ``rowcount``; rows come from ``_rows``."""
         prepared = self._prepared(statement, params)
-        if prepared is not None and self.raw is not None:
-            return prepared.run(self.conn, self.raw, params)
-        return self.conn.execute(statement, params)  # type: ignore[call-overload]
+        if prepared is not None:
+            if self.raw is not None:
+                return prepared.run(self.conn, self.raw, params)
+            return prepared.run_async(self.conn, self.driver, params)
+        return self.conn.execute(statement, params)
 
-    def _rows(self, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
+    def _rows(self, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
         """The rows of a SELECT or RETURNING, with attribute access."""
         prepared = self._prepared(statement, params)
-        if prepared is not None and self.raw is not None:
-            return prepared.rows(prepared.run(self.conn, self.raw, params))
-        return list(self.conn.execute(statement, params).all())  # type: ignore[call-overload]
+        if prepared is not None:
+            if self.raw is not None:
+                return prepared.rows(prepared.run(self.conn, self.raw, params))
+            rows: list[Any] = prepared.run_async(self.conn, self.driver, params)
+            return rows
+        return list(self.conn.execute(statement, params).all())
 
     # --- deferred writes (PostgreSQL) ------------------------------------------------------
 
@@ -122,8 +137,9 @@ class Unit:
             values = {"update_id": update_id, "instance": instance, "done": True, "seen_at": now}
             counted = Part("processed_updates", seen_part, values)
         stmt, params = self._batch.take(counted)
-        result = self.conn.execute(stmt, params)
-        if seen is not None and not result.scalar_one():
+        if seen is None:
+            self._run(stmt, params)
+        elif not self._rows(stmt, params)[0][0]:  # the "handled" record was there already
             self._repeat = not self._take_over(*seen)
 
     def _sync(self) -> None:
