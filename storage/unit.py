@@ -53,7 +53,7 @@ from storage.unit_statements import (
     cancel_part,
     close_part,
     event_part,
-    insert_events,
+    events_insert,
     lead_part,
     seen_part,
     touch_part,
@@ -271,10 +271,7 @@ class Unit:
             for row in rows:
                 self._defer(Part("events", event_part, row, ordered=True))
         elif rows:
-            # One statement for them all, a multi-row VALUES (one SQLite execution, where
-            # an executemany runs the INSERT once per row).
-            flat = {f"{k}_{i}": v for i, row in enumerate(rows) for k, v in row.items()}
-            self._run(insert_events(len(rows), tuple(rows[0])), flat)
+            self._run(*events_insert(rows))
 
     def add_order(
         self,

@@ -77,11 +77,16 @@ BEATING = select(INSTANCES.c.id).where(
 )
 
 
+def events_insert(rows: list[dict[str, Any]]) -> tuple[Insert, dict[str, Any]]:
+    """One INSERT for all of an update's events (a SQLite executemany runs the INSERT once
+    per row), and its parameters, ``<column>_<row>``."""
+    params = {f"{k}_{i}": v for i, row in enumerate(rows) for k, v in row.items()}
+    return _events_insert(len(rows), tuple(rows[0])), params
+
+
 @functools.lru_cache(maxsize=16)
-def insert_events(rows: int, keys: tuple[str, ...]) -> Insert:
-    """An INSERT of ``rows`` events in one VALUES list, parameters ``<column>_<row>``: one
-    statement (a SQLite executemany runs the INSERT once per row). An update logs one to a
-    few events, so there are few of these, each built once."""
+def _events_insert(rows: int, keys: tuple[str, ...]) -> Insert:
+    """An update logs one to a few events: a statement per count, each built once."""
     return insert(EVENTS).values(
         [{k: bindparam(f"{k}_{i}", type_=EVENTS.c[k].type) for k in keys} for i in range(rows)]
     )

@@ -18,7 +18,7 @@ from bot.engine.types import LeadState
 from storage.leads import EVENTS, LEADS, state_values
 from storage.models import Base
 from storage.prepared import prepare
-from storage.unit_statements import LOAD, insert_events
+from storage.unit_statements import LOAD, events_insert
 
 NOW = datetime(2026, 12, 3, 11, 30, 15, 123456, tzinfo=UTC)
 
@@ -75,12 +75,11 @@ def test_a_multi_row_insert_is_one_statement_heard_by_sqlalchemys_events(
         {"lead_id": 1, "type": "started", "step": None, "payload": {"n": n}, "created_at": NOW}
         for n in range(3)
     ]
-    flat = {f"{k}_{i}": v for i, row in enumerate(rows) for k, v in row.items()}
     with engine.begin() as conn:
         conn.execute(insert(LEADS), lead_values(1))
         heard.clear()
-        statement = insert_events(3, tuple(rows[0]))
-        prepared = prepare(statement, tuple(flat), conn.dialect)
+        statement, flat = events_insert(rows)
+        prepared = prepare(statement, tuple(sorted(flat)), conn.dialect)
         assert prepared is not None
         prepared.run(conn, raw_of(conn), flat)
         payloads = conn.execute(select(EVENTS.c.payload).order_by(EVENTS.c.id)).scalars().all()
