@@ -17,7 +17,7 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from bot.broadcasts.errors import BroadcastError
 from bot.engine.types import OutMessage
-from bot.telegram.render import plan
+from bot.telegram.layout import layout
 from storage.broadcasts import PaidTerms
 
 #: Telegram's ceiling for paid broadcasts, and the default rate of one.
@@ -72,7 +72,7 @@ def paid_terms(
 
 def calls_of(messages: list[OutMessage]) -> int:
     """How many Bot API messages these take (a file and a long text are two, and so on)."""
-    return sum(len(plan(m)) for m in messages)
+    return sum(len(layout(m)) for m in messages)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,8 @@ from bot.service import (
 )
 from bot.service.ports import PaidSend
 from bot.telegram.files import FileIds
-from bot.telegram.render import Piece, plan
+from bot.telegram.layout import Piece
+from bot.telegram.render import plan
 from bot.telegram.throttle import Throttle
 from storage.leads import LeadRecord
 
