@@ -28,6 +28,7 @@ from bot.scenario.funnel import Funnel
 from bot.service import FunnelService, LeadKey, ScenarioHolder, utcnow
 from fakes.channels import Collect
 from storage.db import Database
+from storage.lead_search import backfill
 from storage.leads import LeadRepo
 from storage.models import UTCDateTime
 
@@ -232,6 +233,7 @@ async def fill(db: Database, leads: int) -> dict[str, int]:
             ),
             arrival.params(),
         )
+        await conn.run_sync(backfill)  # the managers' search over the new names
         await conn.execute(text("ANALYZE"))
     say(
         f"  seeded {leads:,} leads, {events:,} events ({events / leads:.1f} a lead)"

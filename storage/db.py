@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0013"  # the newest migration; reading commands refuse an older schema
+HEAD_REVISION = "0014"  # the newest migration; reading commands refuse an older schema
 #: SQLite file: the pooled (aiosqlite) connections kept open while idle. The hot path
 #: writes through the one writer connection; the pool serves the touch loop's claims,
 #: reports and the staff's commands, and each of its connections holds a thread and a page

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.vocabulary import LeadStatus, TouchState
 from storage.criteria import LeadFilter
+from storage.lead_search import matching
 from storage.models import Event, Lead, ScheduledTouch
 from storage.read_models import NEWEST_FIRST
 
@@ -32,9 +33,7 @@ class Cursor:
 
 
 def _search(text: str) -> list[object]:
-    like = f"%{text.strip().lower()}%"
-    columns = (Lead.first_name, Lead.last_name, Lead.username, Lead.phone, Lead.email)
-    return [or_(*(func.lower(c).like(like) for c in columns))]
+    return [matching(text)]
 
 
 async def leads_after(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.types import LeadState, halted_private
 from bot.vocabulary import EventType, LeadStatus, Stage
-from storage.models import Answer, Event, Lead
+from storage.models import Answer, Event, Lead, search_text
 
 EventRow = tuple[str, str | None, dict[str, Any]]  # (type, step, payload)
 
@@ -97,10 +97,11 @@ def state_from_row(lead: Lead | Row[Any], answers: dict[str, str]) -> LeadState:
 
 def state_values(state: LeadState, now: datetime, version: str) -> dict[str, Any]:
     """The engine's state as the row's column values (the bookkeeping JSON by its codec)."""
+    first, last, username = state.first_name[:256], state.last_name[:256], state.username[:64]
     return {
-        "first_name": state.first_name[:256],
-        "last_name": state.last_name[:256],
-        "username": state.username[:64],
+        "first_name": first,
+        "last_name": last,
+        "username": username,
         "language": state.language[:16],
         "source": state.source,
         "segment": state.segment,
@@ -112,6 +113,7 @@ def state_values(state: LeadState, now: datetime, version: str) -> dict[str, Any
         "step": state.step,
         "phone": state.phone,
         "email": state.email,
+        "search": search_text(first, last, username, state.phone, state.email),
         "flags": list(state.flags),
         "consent": state.consent,
         "consent_version": state.consent_version,

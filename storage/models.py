@@ -21,9 +21,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 from bot.vocabulary import (
     BroadcastKind,
@@ -89,6 +90,10 @@ class Lead(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    # The five fields above case-folded and joined, for the managers' search
+    # (storage/lead_search.py): written with them by the hot path (storage.leads.state_values)
+    # and on every ORM flush (``_fold_search`` below).
+    search: Mapped[str] = mapped_column(Text, default="", server_default="")
     stage: Mapped[str] = mapped_column(String(16), default=Stage.VISITOR.value, index=True)
     status: Mapped[str] = mapped_column(String(16), default=LeadStatus.ACTIVE.value, index=True)
     step: Mapped[str | None] = mapped_column(String(64))
@@ -105,6 +110,25 @@ class Lead(Base):
     answers: Mapped[list[Answer]] = relationship(
         back_populates="lead", cascade="all, delete-orphan", order_by="Answer.id"
     )
+
+
+SEARCH_SEPARATOR = "\n"  # between fields, so a search never matches across two of them
+
+
+def search_text(
+    first_name: str, last_name: str, username: str, phone: str | None, email: str | None
+) -> str:
+    """``leads.search``: the fields case-folded by Python. Folding in SQL would not do:
+    SQLite's ``lower()`` and ``LIKE`` fold ASCII only ("Анна" would not find "анна")."""
+    parts = (first_name or "", last_name or "", username or "", phone or "", email or "")
+    return SEARCH_SEPARATOR.join(parts).casefold()
+
+
+@event.listens_for(Lead, "before_insert")
+@event.listens_for(Lead, "before_update")
+def _fold_search(mapper: Mapper[Lead], connection: Any, lead: Lead) -> None:
+    names = (lead.first_name, lead.last_name, lead.username)
+    lead.search = search_text(*names, lead.phone, lead.email)
 
 
 class Answer(Base):
