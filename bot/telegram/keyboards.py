@@ -17,6 +17,7 @@ from bot.engine.types import OutButton, OutMessage
 MAX_CALLBACK_BYTES = 64
 
 ReplyMarkup = ReplyKeyboardMarkup | ReplyKeyboardRemove
+Markup = InlineKeyboardMarkup | ReplyMarkup  # what one message carries
 
 
 def inline_keyboard(message: OutMessage) -> InlineKeyboardMarkup | None:

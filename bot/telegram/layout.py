@@ -16,7 +16,7 @@ from bot.engine.types import Invoice, OutMessage
 from bot.telegram.split import MAX_CAPTION, MAX_TEXT, repair, split, visible_len, visible_text
 
 if TYPE_CHECKING:
-    from bot.telegram.render import Markup
+    from bot.telegram.keyboards import Markup
 
 Kind = Literal["text", "photo", "document", "invoice", "invoice_link"]
 

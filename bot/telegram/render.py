@@ -9,11 +9,9 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.engine.types import OutMessage
-from bot.telegram.keyboards import ReplyMarkup, inline_keyboard, reply_keyboard
+from bot.telegram.keyboards import Markup, ReplyMarkup, inline_keyboard, reply_keyboard
 from bot.telegram.layout import Piece, layout
 from bot.telegram.split import MAX_TEXT
-
-Markup = InlineKeyboardMarkup | ReplyMarkup
 
 
 def plan(message: OutMessage, text_limit: int = MAX_TEXT) -> list[Piece]:
