@@ -118,10 +118,11 @@ SEARCH_SEPARATOR = "\n"  # between fields, so a search never matches across two 
 def search_text(
     first_name: str, last_name: str, username: str, phone: str | None, email: str | None
 ) -> str:
-    """``leads.search``: the fields case-folded by Python. Folding in SQL would not do:
-    SQLite's ``lower()`` and ``LIKE`` fold ASCII only ("Анна" would not find "анна")."""
-    parts = (first_name or "", last_name or "", username or "", phone or "", email or "")
-    return SEARCH_SEPARATOR.join(parts).casefold()
+    """``leads.search``: the fields case-folded by Python, the full name as one ("анна
+    иванова" finds Анна Иванова). Folding in SQL would not do: SQLite's ``lower()`` and
+    ``LIKE`` fold ASCII only ("анна" would not find "Анна")."""
+    name = f"{first_name or ''} {last_name or ''}".strip()
+    return SEARCH_SEPARATOR.join((name, username or "", phone or "", email or "")).casefold()
 
 
 @event.listens_for(Lead, "before_insert")

@@ -55,15 +55,16 @@ def _downgrade_to(connection: Connection, revision: str) -> None:
 async def test_the_search_column_is_worked_out_for_leads_already_there(empty: Database) -> None:
     await empty.upgrade("0013")
     async with empty.engine.begin() as conn:
-        for i, (first, username) in enumerate([("Анна", "anna_shop"), ("Boris", "")], start=1):
+        leads = [("Анна", "Иванова", "anna_shop"), ("Boris", "", "")]
+        for i, (first, last, username) in enumerate(leads, start=1):
             await conn.execute(
                 text(
                     "INSERT INTO leads (id, channel, user_id, first_name, last_name, username,"
                     " language, stage, status, flags, state, created_at, updated_at)"
-                    " VALUES (:id, 'telegram', :user_id, :first, '', :username, '', 'warm',"
+                    " VALUES (:id, 'telegram', :user_id, :first, :last, :username, '', 'warm',"
                     " 'active', '[]', '{}', '2026-01-01', '2026-01-01')"
                 ),
-                {"id": i, "user_id": 100 + i, "first": first, "username": username},
+                {"id": i, "user_id": 100 + i, "first": first, "last": last, "username": username},
             )
             await conn.execute(
                 text(
@@ -81,6 +82,7 @@ async def test_the_search_column_is_worked_out_for_leads_already_there(empty: Da
     assert await found("АННА") == [1]
     assert await found("ANNA_") == [1]  # "_" is a character here, not a wildcard
     assert await found("boris") == [2]
+    assert await found("анна иванова") == [1]  # the full name, as a manager types it
     assert await found("a%p") == []  # nor "%"
 
     async with empty.engine.begin() as conn:  # down again: no event lost with the column
