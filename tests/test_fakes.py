@@ -416,6 +416,18 @@ async def test_edit_delete_and_not_modified(tg: FakeBotAPI, bot: Bot) -> None:
     ]
 
 
+async def test_a_press_lands_on_the_latest_message_left(tg: FakeBotAPI, bot: Bot) -> None:
+    first = await bot.send_message(USER, "One", reply_markup=keyboard("a"))
+    second = await bot.send_message(USER, "Two", reply_markup=keyboard("b"))
+    await bot.send_message(USER + 1, "Someone else's")
+    assert tg.callback_update(USER, "b")["callback_query"]["message"]["message_id"] == (
+        second.message_id
+    )
+    assert await bot.delete_message(USER, second.message_id)
+    press = tg.callback_update(USER, "a")
+    assert press["callback_query"]["message"]["message_id"] == first.message_id
+
+
 async def test_invoice_payment_commands_and_chat_action(tg: FakeBotAPI, bot: Bot) -> None:
     invoice = await bot.send_invoice(
         USER,

@@ -65,6 +65,9 @@ class FakeBotState:
         self.blocked: set[int | str] = set()
         #: Latest state of every message the bot sent and has not deleted, by (chat_id, id).
         self.messages: dict[tuple[int | str, int], dict[str, Any]] = {}
+        #: The newest of them per chat: a press "on the latest message" looks here, not
+        #: through every message (benchmarks push thousands of presses into a full fake).
+        self._newest: dict[int | str, int] = {}
         self.files: dict[str, StoredFile] = {}
         #: Known user profiles (filled by the update builders), used for realistic chats.
         self.users: dict[int, dict[str, Any]] = {}
@@ -195,6 +198,25 @@ class FakeBotState:
     def _next_message_id(self, chat_id: int | str) -> int:
         self._message_ids[chat_id] = self._message_ids.get(chat_id, 0) + 1
         return self._message_ids[chat_id]
+
+    def _keep_message(self, chat_id: int | str, message: dict[str, Any]) -> None:
+        """Store a message the bot sent (or a business chat shows) as the chat's latest."""
+        mid = int(message["message_id"])
+        self.messages[(chat_id, mid)] = message
+        self._newest[chat_id] = max(mid, self._newest.get(chat_id, mid))
+
+    def _forget_message(self, chat_id: int | str, message_id: int) -> None:
+        self.messages.pop((chat_id, message_id), None)
+        if self._newest.get(chat_id) == message_id:  # rare: look again, in this chat only
+            left = [mid for (chat, mid) in self.messages if chat == chat_id]
+            if left:
+                self._newest[chat_id] = max(left)
+            else:
+                del self._newest[chat_id]
+
+    def _newest_message(self, chat_id: int | str) -> int | None:
+        """The id of the latest message the bot has in ``chat_id`` (not deleted)."""
+        return self._newest.get(chat_id)
 
     def _take_updates(self, limit: int) -> list[dict[str, Any]]:
         if self._allowed_updates is not None:

@@ -144,7 +144,7 @@ class CheckedCalls(FakeBotState):
             )
             if self.echo_business:
                 self._echo(message)
-        self.messages[(where, message["message_id"])] = message
+        self._keep_message(where, message)
         return copy.deepcopy(message)
 
     def _echo(self, message: dict[str, Any]) -> None:

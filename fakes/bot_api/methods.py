@@ -261,7 +261,7 @@ class BotMethods(CheckedCalls):
         key = (chat_id, message_id if isinstance(message_id, int) else -1)
         if key in self._deleted:
             raise bad_request("message to delete not found")
-        self.messages.pop(key, None)
+        self._forget_message(*key)
         self._deleted.add(key)
         return True
 

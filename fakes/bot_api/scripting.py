@@ -174,7 +174,7 @@ class Scripting(FakeBotState):
             message["text"] = text
         if is_from_offline:
             message["is_from_offline"] = True
-        self.messages[(where, message["message_id"])] = message
+        self._keep_message(where, message)
         return {"business_message": copy.deepcopy(message)}
 
     def business_callback_update(
@@ -184,7 +184,9 @@ class Scripting(FakeBotState):
         (by default the newest one there)."""
         where = business_chat_key(connection_id, customer_id)
         if message_id is None:
-            message_id = max(mid for (chat, mid) in self.messages if chat == where)
+            message_id = self._newest_message(where)
+            if message_id is None:
+                raise LookupError(f"the bot has sent nothing in the business chat {where}")
         message = self.messages[(where, message_id)]
         query = {
             "id": str(secrets.randbits(62)),
@@ -258,8 +260,7 @@ class Scripting(FakeBotState):
         """Build a button press; by default on the latest message the bot sent to ``user_id``."""
         user = self._remember_user(user_id, first_name, username)
         if message_id is None:
-            own = [mid for (chat, mid) in self.messages if chat == user_id]
-            message_id = max(own) if own else None
+            message_id = self._newest_message(user_id)
         message = self.messages.get((user_id, message_id)) if message_id is not None else None
         if message is None:
             message = {
