@@ -12,7 +12,6 @@ import logging
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
@@ -30,6 +29,7 @@ from bot.service.presence import Presence
 from bot.telegram.actions import KeepResponseModels, QuietChatActions
 from bot.telegram.alerts import ManagerAlerts
 from bot.telegram.channel import Channels
+from bot.telegram.session import JsonSession
 from bot.telegram.touches import TouchLoop
 from handlers import build_router
 
@@ -42,7 +42,7 @@ def make_bot(token: str, api_url: str = "https://api.telegram.org", timeout: flo
 
     Raises aiogram's ``TokenValidationError`` for a token of the wrong shape.
     """
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
+    session = JsonSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
     session.middleware(QuietChatActions())  # "typing…" failing never reaches the log as ERROR
     session.middleware(KeepResponseModels())  # no schema rebuilt per call (see its docstring)
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
