@@ -44,6 +44,13 @@ READER_CACHE_KIB = 512
 #: closed when it comes back, so a smaller pool opened and closed connections all through a
 #: burst (asyncpg connects and server forks in the profile of benchmark 3).
 POSTGRES_POOL_SIZE = 20
+#: The execution option ``transact`` sets for an optimistic attempt (``storage.unit``).
+OPTIMISTIC = "leadbot_optimistic"
+
+
+class NeedsTransaction(Exception):
+    """An optimistic unit of work cannot go on without a transaction; nothing was written.
+    ``Database.transact`` runs the work again in one."""
 
 
 #: SQLite: write-ahead-log pages between automatic checkpoints (SQLite's default: 1,000).
@@ -130,8 +137,13 @@ class Database:
         """Every engine statements go through (for statement counters and tracing)."""
         return [self.engine.sync_engine] + ([self.writer] if self.writer is not None else [])
 
-    async def transact(self, work: Callable[[Connection], T]) -> T:
+    async def transact(self, work: Callable[[Connection], T], optimistic: bool = False) -> T:
         """Run ``work`` in one transaction on a sync connection; committed if it returns.
+
+        ``optimistic`` (PostgreSQL): first without a transaction, ``work`` landing all its
+        writes in one checked statement (``storage.unit``); if it raises
+        ``NeedsTransaction``, again in a transaction. ``work`` must be safe to run twice:
+        everything it decides comes from what it reads.
 
         The hot path's unit of work (``storage.unit``) is plain synchronous code: on a SQLite
         file it runs on the writer connection (on the loop's thread when SQLite's lock is
@@ -162,9 +174,30 @@ class Database:
             finally:
                 self._in_thread -= 1
         if self.url.get_backend_name() == "postgresql":
+            if optimistic:
+                try:
+                    return await self._attempt_asyncpg(work)
+                except NeedsTransaction:
+                    pass
             return await self._transact_asyncpg(work)
         async with self.engine.begin() as conn:
             return await conn.run_sync(work)
+
+    async def _attempt_asyncpg(self, work: Callable[[Connection], T]) -> T:
+        """PostgreSQL without BEGIN and COMMIT: each statement ``work`` runs commits on its
+        own, and an optimistic unit runs one read and one checked write (``storage.unit``)."""
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            if driver.is_in_transaction():
+                raise NeedsTransaction("the connection is in a transaction")
+            await conn.execution_options(**{OPTIMISTIC: True})
+            try:
+                return await conn.run_sync(work)
+            except BaseException:
+                if driver.is_closed():  # the server went away: SQLAlchemy's pool must know
+                    await conn.invalidate()
+                raise
 
     async def _transact_asyncpg(self, work: Callable[[Connection], T]) -> T:
         """PostgreSQL: the transaction is asyncpg's own (BEGIN and COMMIT straight on the

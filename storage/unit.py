@@ -11,6 +11,16 @@ awaits. Everything else about leads and touches stays in the
 On PostgreSQL the writes nobody reads back (the lead row, answers, events, timers, and the
 "update handled" record, checked when it lands) wait in the unit and go as one statement
 (``storage.batch``) when it finishes: BEGIN, the lead's SELECT, that statement, COMMIT.
+
+An update that needs nothing read back before its end (a typed answer, a press, a /start:
+everything but a touch firing and a payment) is first tried *optimistically*
+(``Database.transact(..., optimistic=True)``): no BEGIN and no COMMIT, two round trips in
+all. The lead is read without a lock, with its row version (``xmin``), and the one statement
+lands only if the row is still that version (a new lead: only if nobody inserted it
+meanwhile) and the update was not handled already; otherwise it fails as a whole
+(``storage.batch``). Anything the optimistic unit cannot do that way (a statement whose
+result it needs now, a write that must land before another) raises ``NeedsTransaction``
+before any write, and the update runs again the locking way above.
 """
 
 from __future__ import annotations
@@ -22,12 +32,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import UpdateBase
 
 from bot.engine.types import LeadState
 from bot.vocabulary import RESUME_KIND, OrderKind, TouchState
 from storage.batch import Batch, Part
+from storage.db import OPTIMISTIC, NeedsTransaction
 from storage.leads import (
     EventRow,
     LeadRace,
@@ -46,6 +58,7 @@ from storage.unit_statements import (
     LOAD,
     MARK_SENDING,
     MARK_SENDING_IN_LEASE,
+    PEEK,
     UPDATE_LEAD,
     UPDATE_SEEN,
     UPDATES,
@@ -55,6 +68,7 @@ from storage.unit_statements import (
     event_part,
     events_insert,
     lead_part,
+    new_lead_part,
     seen_part,
     touch_part,
     upserts_for,
@@ -78,10 +92,17 @@ class Unit:
         # anywhere else (aiosqlite, a connection without that transaction) through SQLAlchemy.
         self.raw: sqlite3.Connection | None = None
         self.driver: Any = None  # asyncpg's connection
+        # PostgreSQL outside a transaction, asked for by ``Database.transact``: see the
+        # module's docstring. The lead's id once a new lead's row landed (``finish``).
+        self.optimistic = False
+        self.new_id: int | None = None
+        self._read_xmin: str | None = None
         if self.postgres:
             driver = conn.connection.driver_connection
             if driver is not None and driver.is_in_transaction():
                 self.driver = driver
+            elif driver is not None and conn.get_execution_options().get(OPTIMISTIC):
+                self.driver, self.optimistic = driver, True
         else:
             dbapi = conn.connection.dbapi_connection
             self.raw = dbapi if isinstance(dbapi, sqlite3.Connection) else None
@@ -97,7 +118,12 @@ class Unit:
             return None
         # Compiled for the parameters' keys, as SQLAlchemy's own execution compiles it.
         keys = tuple(sorted(params)) if isinstance(statement, UpdateBase) else None
-        return prepare(statement, keys, self.conn.dialect)
+        prepared = prepare(statement, keys, self.conn.dialect)
+        if prepared is None and self.optimistic:
+            # Through SQLAlchemy, its asyncpg adapter would open a transaction of its own,
+            # never committed here: the write would vanish when the connection goes back.
+            raise NeedsTransaction("a statement only SQLAlchemy can run")
+        return prepared
 
     def _run(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         """Execute now: on the driver when the statement can be (``storage.prepared``), else
@@ -123,6 +149,8 @@ class Unit:
 
     def _defer(self, part: Part) -> None:
         if not self._batch.fits(part):
+            if self.optimistic:  # two statements would not be one atomic write
+                raise NeedsTransaction("writes that must land one after another")
             self._flush()
         self._batch.parts.append(part)
 
@@ -137,13 +165,30 @@ class Unit:
             values = {"update_id": update_id, "instance": instance, "done": True, "seen_at": now}
             counted = Part("processed_updates", seen_part, values)
         stmt, params = self._batch.take(counted)
-        if seen is None:
+        if self.optimistic:
+            self._land_checked(stmt, params)
+        elif seen is None:
             self._run(stmt, params)
         elif not self._rows(stmt, params)[0][0]:  # the "handled" record was there already
             self._repeat = not self._take_over(*seen)
 
+    def _land_checked(self, stmt: Executable, params: Mapping[str, Any]) -> None:
+        """An optimistic unit's one statement: it fails as a whole when the lead changed
+        since it was read, or the update was handled already (``storage.batch``)."""
+        try:
+            rows = self._rows(stmt, params)
+        except DBAPIError as exc:
+            from asyncpg import PostgresError  # only PostgreSQL units are optimistic
+
+            if isinstance(exc.orig, PostgresError):  # the statement's check, or its data
+                raise NeedsTransaction(str(exc.orig)) from exc
+            raise
+        self.new_id = int(rows[0][0])
+
     def _sync(self) -> None:
         """Before a statement whose result is needed now: what waits goes first."""
+        if self.optimistic:
+            raise NeedsTransaction("a statement whose result is needed at once")
         if self._batch:
             self._flush()
 
@@ -199,11 +244,14 @@ class Unit:
         A first contact has no row yet (id None, a blank state): ``store`` inserts it with
         the state the engine gives it, rather than inserting a blank row and updating it.
         """
-        rows = self._rows(LOAD, {"channel": channel, "user_id": user_id})
+        load = PEEK if self.optimistic else LOAD
+        rows = self._rows(load, {"channel": channel, "user_id": user_id})
         if not rows:
             return None, LeadState()
         answers = {r.answer_key: r.answer_value for r in rows if r.answer_key is not None}
-        if not self.postgres:
+        if self.optimistic:
+            self._read_xmin = rows[0].read_xmin
+        elif not self.postgres:
             self._loaded[rows[0].id] = rows[0]._asdict()
         return rows[0].id, state_from_row(rows[0], answers)
 
@@ -222,7 +270,10 @@ class Unit:
         """
         values = state_values(state, now, version)
         if lead_id is not None:
-            if self.postgres:
+            if self.optimistic:
+                values.update(the_lead=lead_id, read_xmin=self._read_xmin)
+                self._defer(Part("leads", lead_part, values, True, guard=True))
+            elif self.postgres:
                 self._defer(Part("leads", lead_part, {"the_lead": lead_id, **values}, True))
             else:
                 # Only the columns that changed: SQLite rewrites an index entry for every
@@ -234,9 +285,12 @@ class Unit:
                     values = {k: v for k, v in values.items() if before.get(k, _UNSET) != v}
                 self._run(UPDATE_LEAD, {"the_lead": lead_id, **values})
             return lead_id
-        self._sync()
         channel, user_id = key
         values.update(channel=channel, user_id=user_id, created_at=now)
+        if self.optimistic:  # the id comes with the statement (``finish``); 0 until then
+            self._defer(Part("leads", new_lead_part, values, guard=True, new_lead=True))
+            return 0
+        self._sync()
         inserted = self._rows(self.upserts.new_lead, values)
         if not inserted:
             raise LeadRace(f"{channel}:{user_id}")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import String, Table, bindparam, insert, literal_column, or_, select, update
 from sqlalchemy.sql.dml import Delete, Insert, Update, UpdateBase
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CTE
 
 from bot.vocabulary import RESUME_KIND, TouchState
@@ -31,6 +32,21 @@ LOAD = (
     .order_by(ANSWERS.c.id)
     .with_for_update(of=LEADS)
 )
+# PostgreSQL's version of the lead row (the transaction that wrote it), as text: an
+# optimistic unit (``storage.unit``) writes back only the version it read.
+XMIN = literal_column("leads.xmin::text", String)
+# The lead without a lock, with its version: an optimistic unit's read (PostgreSQL).
+PEEK = (
+    select(
+        LEADS,
+        XMIN.label("read_xmin"),
+        ANSWERS.c.key.label("answer_key"),
+        ANSWERS.c.answer.label("answer_value"),
+    )
+    .outerjoin(ANSWERS, ANSWERS.c.lead_id == LEADS.c.id)
+    .where(LEADS.c.channel == bindparam("channel"), LEADS.c.user_id == bindparam("user_id"))
+    .order_by(ANSWERS.c.id)
+)
 # The SET clause comes from the parameters given (every column ``state_values`` has): one
 # statement, compiled once, for every write-back.
 UPDATE_LEAD = update(LEADS).where(LEADS.c.id == bindparam("the_lead"))
@@ -52,10 +68,12 @@ def cancel_pending_of(lead_id: Any, now: Any) -> Update:
 
 def close_work_of(lead_id: Any) -> Delete:
     """A lead's work-in-progress records (``Unit.close_work``)."""
+    # Two comparisons, not IN (…): a list is an "expanding" parameter, which the driver-level
+    # statements of ``storage.prepared`` cannot run.
     return TOUCHES.delete().where(
         TOUCHES.c.lead_id == lead_id,
         TOUCHES.c.kind == RESUME_KIND,
-        TOUCHES.c.state.in_([TouchState.PENDING, TouchState.CLAIMED]),
+        or_(TOUCHES.c.state == TouchState.PENDING, TOUCHES.c.state == TouchState.CLAIMED),
     )
 
 
@@ -128,36 +146,54 @@ def upserts_for(dialect_name: str) -> Upserts:
 
 # --- the parts of a combined statement (PostgreSQL; see ``storage.batch``) -----------------
 
-
-def lead_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
-    values = bound(p, tuple(n for n in names if n != "the_lead"))
-    return update(LEADS).where(LEADS.c.id == bindparam(p + "the_lead")).values(values)
+#: A new lead's id from its INSERT in the same statement (see ``storage.batch.Maker``).
+Lead = ColumnElement[Any] | None
 
 
-def answer_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
-    return upserts_for("postgresql").answer.values(bound(p, names))
+def lead_part(p: str, names: tuple[str, ...], _after: CTE | None, _lead: Lead) -> UpdateBase:
+    values = bound(p, tuple(n for n in names if n not in ("the_lead", "read_xmin")))
+    stmt = update(LEADS).where(LEADS.c.id == bindparam(p + "the_lead")).values(values)
+    if "read_xmin" in names:  # optimistic: only the row version the unit read
+        read: ColumnElement[Any] = bindparam(p + "read_xmin")
+        stmt = stmt.where(XMIN.op("=")(read)).returning(LEADS.c.id)
+    return stmt
 
 
-def event_part(p: str, names: tuple[str, ...], after: CTE | None) -> UpdateBase:
+def new_lead_part(p: str, names: tuple[str, ...], _after: CTE | None, _lead: Lead) -> UpdateBase:
+    """A first contact's row (optimistic units): nothing if someone inserted it meanwhile."""
+    stmt = upsert_insert("postgresql")(LEADS).values(bound(p, names))
+    new: Insert = stmt.on_conflict_do_nothing(index_elements=["channel", "user_id"])
+    return new.returning(LEADS.c.id)
+
+
+def answer_part(p: str, names: tuple[str, ...], _after: CTE | None, lead: Lead) -> UpdateBase:
+    return upserts_for("postgresql").answer.values(bound(p, names, lead))
+
+
+def event_part(p: str, names: tuple[str, ...], after: CTE | None, lead: Lead) -> UpdateBase:
     """One event; after the update's previous one (``after``): the log is ordered by id."""
     if after is None:
-        return insert(EVENTS).values(bound(p, names)).returning(EVENTS.c.id)
-    row = select(*(bindparam(p + n, type_=EVENTS.c[n].type) for n in names)).select_from(after)
+        return insert(EVENTS).values(bound(p, names, lead)).returning(EVENTS.c.id)
+    cells = [
+        lead if n == "lead_id" and lead is not None else bindparam(p + n, type_=EVENTS.c[n].type)
+        for n in names
+    ]
+    row = select(*cells).select_from(after)
     return insert(EVENTS).from_select(list(names), row).returning(EVENTS.c.id)
 
 
-def touch_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
-    return insert(TOUCHES).values(bound(p, names))
+def touch_part(p: str, names: tuple[str, ...], _after: CTE | None, lead: Lead) -> UpdateBase:
+    return insert(TOUCHES).values(bound(p, names, lead))
 
 
-def cancel_part(p: str, _names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
+def cancel_part(p: str, _names: tuple[str, ...], _after: CTE | None, _lead: Lead) -> UpdateBase:
     return cancel_pending_of(bindparam(p + "of_lead"), bindparam(p + "at"))
 
 
-def close_part(p: str, _names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
+def close_part(p: str, _names: tuple[str, ...], _after: CTE | None, _lead: Lead) -> UpdateBase:
     return close_work_of(bindparam(p + "of_lead"))
 
 
-def seen_part(p: str, names: tuple[str, ...], _after: CTE | None) -> UpdateBase:
+def seen_part(p: str, names: tuple[str, ...], _after: CTE | None, _lead: Lead) -> UpdateBase:
     seen = upserts_for("postgresql").update_seen.values(bound(p, names))
     return seen.returning(UPDATES.c.update_id)

@@ -271,9 +271,10 @@ class FunnelCore:
             if not unit.finish():  # PostgreSQL tells a repeat only here: nothing commits
                 assert mark is not None
                 raise RepeatedUpdate(str(mark.update_id))
-            return lead_id, outcome
+            return unit.new_id or lead_id, outcome  # a new lead's id lands with the rest
 
-        result = await self.db.transact(work)
+        # A touch's claim must be checked before its run: only a touch waits for a lock.
+        result = await self.db.transact(work, optimistic=touch_id is None)
         if mark is not None:
             mark.recorded = True
         return result
