@@ -86,6 +86,7 @@ from bot.service import (
 from bot.service.ports import PaidSend
 from bot.telegram.files import FileIds
 from bot.telegram.layout import Piece
+from bot.telegram.methods import SendText
 from bot.telegram.render import plan
 from bot.telegram.throttle import Throttle
 from storage.leads import LeadRecord
@@ -216,12 +217,10 @@ class TelegramChannel:
 
     async def _send_pieces(self, pieces: list[Piece], priority: Priority) -> None:
         for piece in pieces:
-            if piece.kind == "text":
+            if piece.kind == "text":  # nothing reads the message back: see SendText
                 assert piece.text is not None
-                method = SendMessage(
-                    chat_id=self.chat_id, text=piece.text, reply_markup=piece.markup
-                )
-                await self.call(method, priority)
+                text = SendText(chat_id=self.chat_id, text=piece.text, reply_markup=piece.markup)
+                await self.call(text, priority)
             elif piece.kind == "invoice_link":
                 assert piece.invoice is not None and piece.text is not None
                 url = await self._invoice_link(piece.invoice, priority)

@@ -1,14 +1,18 @@
 """The bot's session posts calls as one JSON body (``bot.telegram.session``); a call with a
-file still goes as multipart, the only way to upload bytes."""
+file still goes as multipart, the only way to upload bytes. The funnel's texts read back
+only their message id (``bot.telegram.methods``)."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.methods import SendDocument, SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
 from app.factory import make_bot
+from bot.telegram.methods import SendText, Sent
 from bot.telegram.session import JsonSession
 from fakes.bot_api import FakeBotAPI
 
@@ -48,3 +52,21 @@ async def test_messages_and_uploads_reach_the_bot_api(tg: FakeBotAPI) -> None:
     assert message.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "Buy now"
     (document,) = tg.calls_of("sendDocument")
     assert [f.filename for f in document.files.values()] == ["guide.pdf"]
+
+
+async def test_a_funnel_text_reads_back_only_its_id_and_errors_still_raise(
+    tg: FakeBotAPI,
+) -> None:
+    """``SendText`` (bot/telegram/methods.py): the answer parsed as its message id only; a
+    refusal still becomes aiogram's exception, which the channel turns into "gone"."""
+    bot = make_bot("123456:json", tg.base_url)
+    try:
+        sent = await bot(SendText(chat_id=USER, text="Hello", reply_markup=KEYBOARD))
+        tg.block_user(USER + 1)
+        with pytest.raises(TelegramForbiddenError):
+            await bot(SendText(chat_id=USER + 1, text="Hello"))
+    finally:
+        await bot.session.close()
+    assert isinstance(sent, Sent)
+    (call,) = tg.calls_of("sendMessage")[:1]
+    assert sent.message_id == call.response["result"]["message_id"]
