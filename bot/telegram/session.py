@@ -34,7 +34,8 @@ class JsonSession(AiohttpSession):
         left out); None when it carries a file to upload."""
         files: dict[str, Any] = {}
         payload: dict[str, Any] = {}
-        for key, value in method.model_dump(warnings=False).items():
+        # None is left out here as the form leaves it out, so the walk below skips it.
+        for key, value in method.model_dump(warnings=False, exclude_none=True).items():
             prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
             if prepared is None or prepared == "":
                 continue  # what the form leaves out (its values are strings by then)
