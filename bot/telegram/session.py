@@ -20,6 +20,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.types import TelegramObject
 from aiohttp import ClientError, ClientTimeout
 
 _JSON = {"Content-Type": "application/json"}
@@ -34,8 +35,14 @@ class JsonSession(AiohttpSession):
         left out); None when it carries a file to upload."""
         files: dict[str, Any] = {}
         payload: dict[str, Any] = {}
-        # None is left out here as the form leaves it out, so the walk below skips it.
-        for key, value in method.model_dump(warnings=False, exclude_none=True).items():
+        # The fields as they are, None left out as the form leaves it out; an object (a
+        # keyboard) dumped without its unset fields first, or ``prepare_value`` would walk
+        # every button's dozen empty ones.
+        for key, value in method:
+            if value is None:
+                continue
+            if isinstance(value, TelegramObject):
+                value = value.model_dump(warnings=False, exclude_none=True)
             prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
             if prepared is None or prepared == "":
                 continue  # what the form leaves out (its values are strings by then)
