@@ -22,31 +22,22 @@ ORDERS: Table = Order.__table__  # type: ignore[assignment]
 UPDATES: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
 INSTANCES: Table = Instance.__table__  # type: ignore[assignment]
 
-# A lead with its answers in one round trip; ``FOR UPDATE OF leads`` locks only the lead
-# row on PostgreSQL (the answers side of an outer join cannot be locked) and is not
-# rendered on SQLite, whose writer lock serialises updates anyway.
-LOAD = (
+# A lead with its answers in one round trip.
+_LEAD_AND_ANSWERS = (
     select(LEADS, ANSWERS.c.key.label("answer_key"), ANSWERS.c.answer.label("answer_value"))
     .outerjoin(ANSWERS, ANSWERS.c.lead_id == LEADS.c.id)
     .where(LEADS.c.channel == bindparam("channel"), LEADS.c.user_id == bindparam("user_id"))
     .order_by(ANSWERS.c.id)
-    .with_for_update(of=LEADS)
 )
+# ``FOR UPDATE OF leads`` locks only the lead row on PostgreSQL (the answers side of an
+# outer join cannot be locked) and is not rendered on SQLite, whose writer lock serialises
+# updates anyway.
+LOAD = _LEAD_AND_ANSWERS.with_for_update(of=LEADS)
 # PostgreSQL's version of the lead row (the transaction that wrote it), as text: an
 # optimistic unit (``storage.unit``) writes back only the version it read.
 XMIN = literal_column("leads.xmin::text", String)
 # The lead without a lock, with its version: an optimistic unit's read (PostgreSQL).
-PEEK = (
-    select(
-        LEADS,
-        XMIN.label("read_xmin"),
-        ANSWERS.c.key.label("answer_key"),
-        ANSWERS.c.answer.label("answer_value"),
-    )
-    .outerjoin(ANSWERS, ANSWERS.c.lead_id == LEADS.c.id)
-    .where(LEADS.c.channel == bindparam("channel"), LEADS.c.user_id == bindparam("user_id"))
-    .order_by(ANSWERS.c.id)
-)
+PEEK = _LEAD_AND_ANSWERS.add_columns(XMIN.label("read_xmin"))
 # The SET clause comes from the parameters given (every column ``state_values`` has): one
 # statement, compiled once, for every write-back.
 UPDATE_LEAD = update(LEADS).where(LEADS.c.id == bindparam("the_lead"))
@@ -161,9 +152,7 @@ def lead_part(p: str, names: tuple[str, ...], _after: CTE | None, _lead: Lead) -
 
 def new_lead_part(p: str, names: tuple[str, ...], _after: CTE | None, _lead: Lead) -> UpdateBase:
     """A first contact's row (optimistic units): nothing if someone inserted it meanwhile."""
-    stmt = upsert_insert("postgresql")(LEADS).values(bound(p, names))
-    new: Insert = stmt.on_conflict_do_nothing(index_elements=["channel", "user_id"])
-    return new.returning(LEADS.c.id)
+    return upserts_for("postgresql").new_lead.values(bound(p, names))
 
 
 def answer_part(p: str, names: tuple[str, ...], _after: CTE | None, lead: Lead) -> UpdateBase:
