@@ -1,17 +1,12 @@
-"""Engine and session factory, SQLite pragmas, and running migrations."""
+"""Engine and session factory, the unit of work's transaction, and running migrations."""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import functools
-import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage.sqlite import BUSY_TIMEOUT_MS, SqliteWriter, reader_connect, sqlite_pragmas
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -34,10 +31,6 @@ HEAD_REVISION = "0014"  # the newest migration; reading commands refuse an older
 #: cache of its own: SQLAlchemy's five idle ones were 2.4 MB of the bot's resident memory
 #: (benchmark 5). Busy moments still open up to ``max_overflow`` (10) more.
 READER_POOL_SIZE = 1
-#: The page cache of each pooled SQLite connection (SQLite's default is 2 MB, which the
-#: writer keeps): the pool's reads are the touch claim's index range scans and the staff's
-#: occasional reports; 512 KiB instead of 2 MB was 1.2 MB less RSS in benchmark 5.
-READER_CACHE_KIB = 512
 #: PostgreSQL: connections kept open. The dispatcher runs up to 16 updates at once
 #: (``app.runner.CONCURRENT_UPDATES``), each holding a connection for its transaction, and
 #: the touch loop, heartbeats and staff commands need theirs: an overflow connection is
@@ -51,29 +44,6 @@ OPTIMISTIC = "leadbot_optimistic"
 class NeedsTransaction(Exception):
     """An optimistic unit of work cannot go on without a transaction; nothing was written.
     ``Database.transact`` runs the work again in one."""
-
-
-#: SQLite: write-ahead-log pages between automatic checkpoints (SQLite's default: 1,000).
-#: A checkpoint copies the log's pages back into the database file and syncs it to disk, in
-#: the commit that crosses the mark, on the thread that commits: the event loop's, for the
-#: hot path. An update writes some 14 pages, many of them the same few hot ones (the ends of
-#: the events' indexes, the update records), which a checkpoint copies once however often
-#: they were rewritten. At 1,000 a burst of typed answers spent a quarter of its wall time
-#: in checkpoints (every ~70 commits, 15 ms each); at 10,000 (a log of up to ~40 MB) the
-#: unit of work took ~30 % less wall time per update (benchmark 3's updates, service
-#: level). Measured at 4,000 and 30,000 too: no better.
-WAL_AUTOCHECKPOINT_PAGES = 10_000
-#: After a checkpoint SQLite reuses the log from its start but keeps the file's size: a log
-#: that grew past this (a reader held a checkpoint back) is cut back to it.
-WAL_SIZE_LIMIT = 64 * 1024 * 1024
-BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for SQLite's lock held by another process
-#: A unit that finds SQLite's lock taken tries again on the loop after each of these pauses
-#: (some 0.1 s in all: an in-process write holds it for a millisecond or so).
-LOCK_RETRY_DELAYS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
-
-
-class _LockTaken(Exception):
-    """SQLite's write lock is held by another connection (the unit did not start)."""
 
 
 class Database:
@@ -98,39 +68,24 @@ class Database:
             kwargs.update(pool_recycle=1800, pool_size=POSTGRES_POOL_SIZE, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            pragmas = _sqlite_reader_connect if sqlite_file else _sqlite_pragmas
+            pragmas = reader_connect if sqlite_file else sqlite_pragmas
             event.listen(self.engine.sync_engine, "connect", pragmas)
         elif self.url.get_backend_name() == "postgresql":
             event.listen(self.engine.sync_engine, "connect", _postgres_settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite file: the units of work (``transact``) run on one writer connection of the
-        # plain sqlite3 driver. aiosqlite hands every cursor call to its thread and back
-        # (some 20 hand-offs and event-loop wake-ups per update), and pooled writers meet
-        # at SQLite's one write lock, where the busy handler sleeps. A unit runs right on the
-        # event loop's thread when SQLite's lock is free (BEGIN IMMEDIATE with no busy wait):
-        # it is a fraction of a millisecond of in-process work, mostly under the GIL anyway,
-        # and a thread hand-off costs a futex wake and a self-pipe write, syscalls that cost
-        # more than the unit on a small VM (benchmark 3). When the lock stays taken (another
-        # process writes), the unit goes to the one writer thread, which waits with SQLite's
-        # busy handler without stopping the loop.
-        self.writer: Engine | None = None
-        self._writer_thread: ThreadPoolExecutor | None = None
-        if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
-            self.writer = create_engine(
-                self.url.set(drivername="sqlite+pysqlite"),
-                echo=echo,
-                # Used from the loop's thread and from the writer thread, never at once.
-                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-                pool_size=1,
-                max_overflow=0,
-            )
-            event.listen(self.writer, "connect", _sqlite_writer_connect)
-            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._writer_conn: Connection | None = None
-        self._in_thread = 0  # units handed to the writer thread, not back yet (loop only)
+        # plain sqlite3 driver (``storage.sqlite.SqliteWriter``).
+        self.sqlite_writer: SqliteWriter | None = None
+        if sqlite_file:
+            self.sqlite_writer = SqliteWriter(self.url, echo)
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    @property
+    def writer(self) -> Engine | None:
+        """The SQLite writer's engine (None elsewhere)."""
+        return self.sqlite_writer.engine if self.sqlite_writer is not None else None
 
     @property
     def sync_engines(self) -> list[Engine]:
@@ -147,32 +102,12 @@ class Database:
 
         The hot path's unit of work (``storage.unit``) is plain synchronous code: on a SQLite
         file it runs on the writer connection (on the loop's thread when SQLite's lock is
-        free, else in the writer thread), on PostgreSQL in asyncpg's own transaction
+        free, in the transaction the loop turn's units share; else in the writer thread:
+        ``storage.sqlite``), on PostgreSQL in asyncpg's own transaction
         (``_transact_asyncpg``), elsewhere through the async driver (``run_sync``).
         """
-        if self._writer_thread is not None:
-            # Held by a write of this process's async engine (a heartbeat, a touch claim)
-            # or by another process: try again on the loop a few times, then wait for it in
-            # the writer thread. While a unit is in that thread the writer connection is
-            # its own, so the loop waits too. (Handing every unit to the thread while one
-            # was there kept them all there for the rest of a burst: a quarter of its units
-            # in benchmark 3, each dearer by the hand-off.)
-            for delay in LOCK_RETRY_DELAYS:
-                if not self._in_thread:
-                    try:
-                        return self._write(work, wait=False)
-                    except _LockTaken:
-                        pass
-                await asyncio.sleep(delay)
-            loop = asyncio.get_running_loop()
-            # In the caller's context, as ``asyncio.to_thread`` would (context variables such
-            # as tracing marks reach the statements run there).
-            call = functools.partial(contextvars.copy_context().run, self._write, work, True)
-            self._in_thread += 1
-            try:
-                return await loop.run_in_executor(self._writer_thread, call)
-            finally:
-                self._in_thread -= 1
+        if self.sqlite_writer is not None:
+            return await self.sqlite_writer.transact(work)
         if self.url.get_backend_name() == "postgresql":
             if optimistic:
                 try:
@@ -221,37 +156,6 @@ class Database:
                     await conn.invalidate()
                 raise
 
-    def _write(self, work: Callable[[Connection], T], wait: bool) -> T:
-        """One transaction on the writer connection. Without ``wait``, a write lock held
-        elsewhere raises ``_LockTaken`` at once (nothing was run)."""
-        conn = self._writer_conn
-        if conn is None:
-            # Kept open, not checked out of the pool per unit: a checkout and its return
-            # were a tenth of a unit's cost. Invalidated (a disk error), it reconnects on its
-            # next use, as any SQLAlchemy connection does.
-            assert self.writer is not None
-            conn = self._writer_conn = self.writer.connect()
-        raw = conn.connection.dbapi_connection
-        assert isinstance(raw, sqlite3.Connection)
-        _busy_timeout(raw, conn, BUSY_TIMEOUT_MS if wait else 0)
-        # SQLite's write lock up front, on the driver: the lead read and written back in one
-        # transaction cannot be changed in between by another process. SQLAlchemy's own
-        # transaction then only keeps its books (its BEGIN is no statement on pysqlite);
-        # the unit's statements mostly run on the driver too (``storage.prepared``).
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if not wait and "locked" in str(exc):
-                raise _LockTaken from exc
-            raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
-        try:
-            transaction = conn.begin()
-        except BaseException:
-            raw.rollback()
-            raise
-        with transaction:
-            return work(conn)
-
     async def upgrade(self, revision: str = "head") -> None:
         """Apply Alembic migrations (idempotent; never drops lead data).
 
@@ -289,12 +193,8 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self._writer_thread is not None and self.writer is not None:
-            writer, conn, self._writer_conn = self.writer, self._writer_conn, None
-            if conn is not None:
-                conn.close()
-            await asyncio.get_running_loop().run_in_executor(self._writer_thread, writer.dispose)
-            self._writer_thread.shutdown(wait=False)
+        if self.sqlite_writer is not None:
+            await self.sqlite_writer.close()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -325,30 +225,6 @@ def _run_upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
 
 
-def _sqlite_reader_connect(dbapi_connection: Any, record: Any) -> None:
-    """A pooled connection: the shared pragmas and a smaller page cache (READER_CACHE_KIB)."""
-    _sqlite_pragmas(dbapi_connection, record)
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
-    cursor.close()
-
-
-def _sqlite_writer_connect(dbapi_connection: Any, record: Any) -> None:
-    """The writer says BEGIN itself (``_begin_immediate``): sqlite3 would otherwise start the
-    transaction only at the first write, after the lead was read (SQLAlchemy's documented
-    recipe for pysqlite)."""
-    _sqlite_pragmas(dbapi_connection, record)
-    dbapi_connection.isolation_level = None
-
-
-def _busy_timeout(raw: sqlite3.Connection, conn: Connection, ms: int) -> None:
-    """Set how long the writer waits for SQLite's lock: a PRAGMA on the driver's connection
-    only when it changes (not a statement of the unit, so not counted as one)."""
-    if conn.info.get("busy_timeout") != ms:
-        raw.execute(f"PRAGMA busy_timeout={ms}")
-        conn.info["busy_timeout"] = ms
-
-
 def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
     """No JIT for leadbot's sessions: on the reports' grouped scans (100k leads) PostgreSQL
     spent longer compiling (0.56 s) than running them (0.45 s), and the bot's own statements
@@ -360,16 +236,3 @@ def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
     # The SET opened the driver adapter's transaction; it must not stay open into the
     # connection's first unit of work (``Database._transact_asyncpg``). The setting stays.
     dbapi_connection.commit()
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-    # Deleted or overwritten personal data is zeroed on disk, not merely marked free.
-    cursor.execute("PRAGMA secure_delete=ON")
-    cursor.close()

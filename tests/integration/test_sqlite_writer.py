@@ -15,7 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from storage.db import LOCK_RETRY_DELAYS, WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT, Database
+from storage.db import Database
+from storage.sqlite import LOCK_RETRY_DELAYS, WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT
 
 
 def _count(conn: Connection) -> int:
