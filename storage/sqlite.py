@@ -199,7 +199,11 @@ class SqliteWriter:
                 # error): nothing of this turn can commit; its other units hear so.
                 group.broken = exc
             raise
-        raw.execute("RELEASE leadbot_unit")
+        try:
+            raw.execute("RELEASE leadbot_unit")
+        except sqlite3.Error as exc:
+            group.broken = exc  # the turn's transaction is in no state to commit
+            raise DBAPIError.instance("RELEASE", (), exc, sqlite3.Error) from exc
         return group, result
 
     def _commit_group(self, group: _Group) -> None:
