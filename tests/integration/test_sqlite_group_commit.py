@@ -11,22 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Connection, event, text
 
 from storage.db import Database
 from storage.sqlite import TurnAborted
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'lb.db'}")
-    await database.upgrade()
-    yield database
-    await database.close()
 
 
 def _record(update_id: int, fail: bool = False) -> Callable[[Connection], int]:
@@ -63,38 +54,38 @@ def _commits(db: Database) -> list[int]:
 
 
 async def test_units_of_one_turn_share_one_commit_and_are_on_disk_when_done(
-    db: Database,
+    sqlite_db: Database,
 ) -> None:
-    commits = _commits(db)
+    commits = _commits(sqlite_db)
     seen: list[set[int]] = []
 
     async def unit(n: int) -> None:
-        await db.transact(_record(n))
-        seen.append(_on_disk(db))  # right after "done": committed already
+        await sqlite_db.transact(_record(n))
+        seen.append(_on_disk(sqlite_db))  # right after "done": committed already
 
     await asyncio.gather(*(unit(n) for n in range(1, 6)))
     assert len(commits) == 1  # five units, one BEGIN IMMEDIATE and one COMMIT
     assert all(s == {1, 2, 3, 4, 5} for s in seen)
 
-    await db.transact(_record(6))  # a later turn: a transaction of its own
+    await sqlite_db.transact(_record(6))  # a later turn: a transaction of its own
     assert len(commits) == 2
-    assert _on_disk(db) == {1, 2, 3, 4, 5, 6}
+    assert _on_disk(sqlite_db) == {1, 2, 3, 4, 5, 6}
 
 
-async def test_a_failing_unit_undoes_only_its_own_writes(db: Database) -> None:
+async def test_a_failing_unit_undoes_only_its_own_writes(sqlite_db: Database) -> None:
     results = await asyncio.gather(
-        db.transact(_record(1)),
-        db.transact(_record(2, fail=True)),
-        db.transact(_record(3)),
+        sqlite_db.transact(_record(1)),
+        sqlite_db.transact(_record(2, fail=True)),
+        sqlite_db.transact(_record(3)),
         return_exceptions=True,
     )
     assert results[0] == 1 and results[2] == 3
     assert isinstance(results[1], ValueError)
-    assert _on_disk(db) == {1, 3}
+    assert _on_disk(sqlite_db) == {1, 3}
 
 
 async def test_a_transaction_ended_under_a_unit_fails_the_turn_not_silently(
-    db: Database,
+    sqlite_db: Database,
 ) -> None:
     def ends_it(conn: Connection) -> int:
         raw = conn.connection.dbapi_connection
@@ -103,28 +94,28 @@ async def test_a_transaction_ended_under_a_unit_fails_the_turn_not_silently(
         raise sqlite3.OperationalError("disk I/O error")
 
     results = await asyncio.gather(
-        db.transact(_record(1)),
-        db.transact(ends_it),
-        db.transact(_record(3)),
+        sqlite_db.transact(_record(1)),
+        sqlite_db.transact(ends_it),
+        sqlite_db.transact(_record(3)),
         return_exceptions=True,
     )
     assert isinstance(results[0], TurnAborted)  # its writes went with the transaction
     assert isinstance(results[1], sqlite3.OperationalError)
     assert isinstance(results[2], TurnAborted)
-    assert _on_disk(db) == set()
+    assert _on_disk(sqlite_db) == set()
     # The writer is usable again in the next turn.
-    assert await db.transact(_record(4)) == 4
-    assert _on_disk(db) == {4}
+    assert await sqlite_db.transact(_record(4)) == 4
+    assert _on_disk(sqlite_db) == {4}
 
 
 async def test_a_cancelled_waiter_leaves_the_others_waiting_for_the_commit(
-    db: Database,
+    sqlite_db: Database,
 ) -> None:
-    first = asyncio.ensure_future(db.transact(_record(1)))
-    second = asyncio.ensure_future(db.transact(_record(2)))
+    first = asyncio.ensure_future(sqlite_db.transact(_record(1)))
+    second = asyncio.ensure_future(sqlite_db.transact(_record(2)))
     await asyncio.sleep(0)  # both units ran; the commit is the next callback
     first.cancel()
     assert await second == 2
     with pytest.raises(asyncio.CancelledError):
         await first
-    assert _on_disk(db) == {1, 2}  # the cancelled one's writes had run: they commit too
+    assert _on_disk(sqlite_db) == {1, 2}  # the cancelled one's writes had run: they commit too
