@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from bot.settings import SettingsError, load_settings
 from bot.telegram.throttle import Lane, Throttle
 
 
@@ -134,3 +137,16 @@ def test_a_paid_429_of_the_bots_kind_pauses_its_lane_not_everyone() -> None:
     throttle.penalize(2, chat_id=2, lane=lane)
     assert throttle.wait_time("touch", 3, lane) == 2.0  # the paid broadcast waits
     assert throttle.wait_time("reply", 3) == 0  # the bot's own 30/s goes on
+
+
+def test_send_rate_is_bounded_in_one_line_and_a_test_server_can_go_unpaced() -> None:
+    """Benchmark 3 sets SEND_RATE=100000 against its fake; a typo past that is refused."""
+    assert load_settings(send_rate="100000").send_rate == 100_000
+    with pytest.raises(SettingsError, match=r"^Setting SEND_RATE: .*less than or equal to 100000$"):
+        load_settings(send_rate="1e6")
+    with pytest.raises(SettingsError, match=r"^Setting CHAT_RATE: .*greater than 0$"):
+        load_settings(chat_rate="0")
+    clock = FakeClock()
+    unpaced = Throttle(rate=100_000, per_chat=100, clock=clock)
+    waits = [unpaced.wait_time("touch", chat) for chat in range(1, 5_001)]
+    assert waits == [0] * 5_000  # 5,000 sends in no time at all
