@@ -7,12 +7,15 @@ pre-filled with cloned leads, each with the walked lead's whole event history (1
 and a pending touch (one in ``due_every`` due now). Once a bot has started, the same new
 prospects send /start (leadbot also fires the due touches), and then VmRSS (and the peak,
 VmHWM) is read from /proc/<pid>/status. The bare bot (``bench/bare_bot.py``) echoes, and
-waits out a 429 where leadbot's limiter paces its sends.
+waits out a 429 where leadbot's limiter paces its sends. A fresh interpreter then imports
+aiogram, the database layer and leadbot's modules in turn, to show where the difference
+comes from.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from bench.fake_proc import FakeProc
 from bench.results import Row, say
 from bench.seeding import (
     MINI,
+    ROOT,
     TIMEZONE,
     TOUCH_TEXT,
     clone,
@@ -38,6 +42,21 @@ from bot.service import utcnow
 from storage.db import Database
 
 TARGET_OVER_BARE_MB = 20.0  # issue 15: within 20 MB of a bare aiogram bot, same run
+
+#: What importing costs, in a fresh interpreter: aiogram as the bare bot imports it, then the
+#: fixed stack's database layer (SQLAlchemy's asyncio layer with aiosqlite), then leadbot's
+#: own modules of ``leadbot run``. Printed as three VmRSS readings in MiB.
+IMPORTS = """
+def rss():
+    with open('/proc/self/status') as f:
+        return next(int(l.split()[1]) / 1024 for l in f if l.startswith('VmRSS'))
+import aiogram, aiogram.types, aiogram.client.session.aiohttp
+a = rss()
+import sqlalchemy, sqlalchemy.ext.asyncio, aiosqlite, sqlalchemy.dialects.sqlite.aiosqlite
+b = rss()
+import cli, app.runner, app.factory, app.wiring, handlers, bot.service, storage.unit
+print(a, b, rss())
+"""
 NEW_USERS = 6_000_000
 
 
@@ -155,6 +174,7 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
             say(f"bare aiogram: RSS {bare.after_work.get('VmRSS', 0):.0f} MB")
         rss = bot.after_work.get("VmRSS", 0.0)
         base = bare.after_work.get("VmRSS", 0.0)
+    aiogram_mb, stack_mb, ours_mb = await _import_costs()
     detail = {
         "leads": config.leads,
         "rss_after_start_mb": bot.after_start.get("VmRSS", 0.0),
@@ -174,6 +194,9 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
         "errors": bot.errors[:20],
         "bare_errors": bare.errors[:20],
         "bare_replies": bare.replies,
+        "import_aiogram_mb": aiogram_mb,
+        "import_database_layer_mb": stack_mb - aiogram_mb,
+        "import_leadbot_mb": ours_mb - stack_mb,
     }
     ok = bot.replies >= 2 * config.updates and bot.touches >= due
     ok = ok and bare.replies >= config.updates and not bot.errors
@@ -191,9 +214,22 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
             f"(after start {bare.after_start.get('VmRSS', 0.0):.0f} MB) "
             f"({bare.replies}/{config.updates} replies, 429s {bare_rejected}); "
             f"leadbot adds {rss - base:.0f} MB",
+            f"imports alone (a fresh interpreter): aiogram {aiogram_mb:.0f} MB; then "
+            f"SQLAlchemy's asyncio layer with aiosqlite +{stack_mb - aiogram_mb:.1f} MB; "
+            f"then leadbot's own modules +{ours_mb - stack_mb:.1f} MB",
         ],
     )
     return row, detail
+
+
+async def _import_costs() -> tuple[float, float, float]:
+    """VmRSS after importing aiogram, then the database layer, then leadbot (``IMPORTS``)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", IMPORTS, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    aiogram_mb, stack_mb, ours_mb = (float(x) for x in out.split())
+    return aiogram_mb, stack_mb, ours_mb
 
 
 async def _touches(fake: FakeProc, leads: int, due: int, timeout: float) -> int:  # noqa: ASYNC109
