@@ -52,6 +52,7 @@ from bench.seeding import (
     load_mini,
     make_templates,
     postgres_database,
+    settle,
     sqlite_url,
 )
 from bench.statements import counting, mark_updates, per_update
@@ -263,6 +264,7 @@ async def seed(url: str, config: BurstConfig) -> str:
             await clone(db, template, kind.first_user, size)
             await copy_history(db, template, kind.first_user, size)
         await drop_templates(db, templates)
+        await settle(db)
         return templates.press_data
     finally:
         await db.close()
