@@ -95,7 +95,10 @@ KINDS = (
 class BurstConfig:
     updates: int = 2000
     warmup: int = 100
-    pairs: int = 3  # interleaved (bare, leadbot) runs
+    # Interleaved (bare, leadbot) runs. Five, not the three the issue asks for at least: a
+    # 2-core VM's speed drifts by up to 2x within minutes, and a median of three is one
+    # slow phase away from either verdict.
+    pairs: int = 5
     background: int = 10_000  # leads with a whole history besides those the updates go to
     counted: int = 200  # updates per kind in the statement-counting pass
 
