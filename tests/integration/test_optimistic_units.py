@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.engine.types import LeadState
 from bot.vocabulary import RESUME_KIND, EventType
@@ -195,3 +197,29 @@ async def test_a_statement_only_sqlalchemy_runs_needs_a_transaction(pg: Database
 
     assert await pg.transact(work, optimistic=True) == []
     assert tried == [True, False]
+
+
+async def test_a_connection_the_server_dropped_is_not_handed_out_again(
+    pg: Database, clock: Clock
+) -> None:
+    """The unit's statements go straight to asyncpg, past SQLAlchemy's disconnect handling:
+    ``transact`` invalidates the pooled connection itself, so only the update in flight fails."""
+    key = ("telegram", 6464)
+    now = clock()
+    await pg.transact(lambda c: Unit(c).store(None, key, LeadState(first_name="A"), now, "1"))
+
+    def server_pid(conn: Connection) -> int:
+        Unit(conn).load(*key)
+        return int(conn.connection.driver_connection.get_server_pid())  # type: ignore[union-attr]
+
+    first = await pg.transact(server_pid, optimistic=True)
+    other = create_async_engine(pg.url)
+    try:
+        async with other.connect() as admin:
+            await admin.execute(select(func.pg_terminate_backend(first)))
+    finally:
+        await other.dispose()
+    with pytest.raises(DBAPIError):  # the update in flight on that connection
+        await pg.transact(server_pid, optimistic=True)
+    second = await pg.transact(server_pid, optimistic=True)
+    assert second != first
