@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import greenlet_spawn
 
+from storage.prepared import on_driver
 from storage.sqlite import BUSY_TIMEOUT_MS, SqliteWriter, reader_connect, sqlite_pragmas
 
 if TYPE_CHECKING:
@@ -121,16 +122,24 @@ class Database:
 
     async def _attempt_asyncpg(self, work: Callable[[Connection], T]) -> T:
         """PostgreSQL without BEGIN and COMMIT: each statement ``work`` runs commits on its
-        own, and an optimistic unit runs one read and one checked write (``storage.unit``).
-
-        The whole attempt (the pool's checkout, the unit, the connection's return) runs in
-        one greenlet, SQLAlchemy's own bridge (``greenlet_spawn``, what ``run_sync`` uses)
-        rather than ``AsyncConnection``, whose every call (connect, the raw connection,
-        execution options, ``run_sync``, close) spawns a greenlet of its own: five a
-        ``/start``, each an mmap and munmap of a Python frame stack in CPython 3.11 (strace
-        of benchmark 3's ``leadbot run``), ~10 µs apiece.
-        """
+        own, and an optimistic unit runs one read and one checked write (``storage.unit``)."""
         return await greenlet_spawn(self._attempt_sync, work)
+
+    async def _transact_asyncpg(self, work: Callable[[Connection], T]) -> T:
+        """PostgreSQL: the transaction is asyncpg's own (BEGIN and COMMIT straight on the
+        driver, as the unit's statements are, ``storage.prepared``). SQLAlchemy's transaction
+        inside it keeps SQLAlchemy's books and events; a statement that does go through
+        SQLAlchemy (a rare path of the unit) makes its asyncpg adapter open a savepoint in
+        ours, released when SQLAlchemy's transaction commits, before ours does."""
+        return await greenlet_spawn(self._transact_sync, work)
+
+    # Both PostgreSQL paths run whole (the pool's checkout, the unit, the connection's return)
+    # in one greenlet of SQLAlchemy's own bridge (``greenlet_spawn``, what ``run_sync`` uses)
+    # rather than through ``AsyncConnection``, whose every call (connect, the raw connection,
+    # execution options, begin, ``run_sync``, commit, close) spawns a greenlet of its own:
+    # five an optimistic ``/start``, each an mmap and munmap of a Python frame stack in
+    # CPython 3.11 (strace of benchmark 3's ``leadbot run``), ~10 µs apiece. Driver calls
+    # inside are awaited through ``storage.prepared.on_driver``.
 
     def _attempt_sync(self, work: Callable[[Connection], T]) -> T:
         with self.engine.sync_engine.connect() as conn:
@@ -146,26 +155,28 @@ class Database:
                     conn.invalidate()
                 raise
 
-    async def _transact_asyncpg(self, work: Callable[[Connection], T]) -> T:
-        """PostgreSQL: the transaction is asyncpg's own (BEGIN and COMMIT straight on the
-        driver, as the unit's statements are, ``storage.prepared``). SQLAlchemy's transaction
-        inside it keeps SQLAlchemy's books and events; a statement that does go through
-        SQLAlchemy (a rare path of the unit) makes its asyncpg adapter open a savepoint in
-        ours, released when SQLAlchemy's transaction commits, before ours does."""
-        async with self.engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
+    def _transact_sync(self, work: Callable[[Connection], T]) -> T:
+        with self.engine.sync_engine.connect() as conn:
+            driver = conn.connection.driver_connection
             assert driver is not None
             if driver.is_in_transaction():
                 # Someone left the adapter's own transaction open on this connection: ours
                 # would be nested in it and end before it. SQLAlchemy's way is always right.
-                async with conn.begin():
-                    return await conn.run_sync(work)
+                with conn.begin():
+                    return work(conn)
             try:
-                async with driver.transaction(), conn.begin():
-                    return await conn.run_sync(work)
+                ours = on_driver("BEGIN", (), lambda: _begun(driver))
+                try:
+                    with conn.begin():
+                        result = work(conn)
+                except BaseException:
+                    on_driver("ROLLBACK", (), ours.rollback)
+                    raise
+                on_driver("COMMIT", (), ours.commit)
+                return result
             except BaseException:
                 if driver.is_closed():  # the server went away: SQLAlchemy's pool must know
-                    await conn.invalidate()
+                    conn.invalidate()
                 raise
 
     async def upgrade(self, revision: str = "head") -> None:
@@ -235,6 +246,13 @@ def _run_upgrade(connection: Connection, revision: str) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(connection), revision)
+
+
+async def _begun(driver: Any) -> Any:
+    """asyncpg's own transaction on ``driver``, begun."""
+    transaction = driver.transaction()
+    await transaction.start()
+    return transaction
 
 
 def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover - SQLAlchemy 2.0
     from sqlalchemy.util import await_only as await_
 
 _MISSING = object()
+T = TypeVar("T")
 
 
 class Done:
@@ -116,18 +117,27 @@ class Prepared:
         dispatch = conn.dispatch
         if dispatch.before_cursor_execute:
             dispatch.before_cursor_execute(conn, None, self.sql, args, None, False)
-        try:
-            if self._results:
-                result: Any = self._made(await_(driver.fetch(self.sql, *args)))
-            else:
-                result = Done(await_(driver.execute(self.sql, *args)))
-        except Exception as exc:  # asyncpg's errors have no DB-API hierarchy to map
-            if isinstance(exc, DBAPIError):
-                raise
-            raise DBAPIError.instance(self.sql, args, exc, Exception) from exc
+        if self._results:
+            result: Any = self._made(
+                on_driver(self.sql, args, lambda: driver.fetch(self.sql, *args))
+            )
+        else:
+            result = Done(on_driver(self.sql, args, lambda: driver.execute(self.sql, *args)))
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(conn, None, self.sql, args, None, False)
         return result
+
+
+def on_driver(sql: str, args: Sequence[Any], call: Callable[[], Awaitable[T]]) -> T:
+    """Await ``call()`` (asyncpg) from a greenlet of SQLAlchemy's bridge, its errors raised
+    as SQLAlchemy's ``DBAPIError``, as SQLAlchemy's own statements raise theirs: asyncpg's
+    errors have no DB-API hierarchy to map."""
+    try:
+        return await_(call())
+    except Exception as exc:
+        if isinstance(exc, DBAPIError):
+            raise
+        raise DBAPIError.instance(sql, args, exc, Exception) from exc
 
 
 @lru_cache(maxsize=512)  # statements × the column sets given (an UPDATE's SET varies)

@@ -199,11 +199,13 @@ async def test_a_statement_only_sqlalchemy_runs_needs_a_transaction(pg: Database
     assert tried == [True, False]
 
 
+@pytest.mark.parametrize("optimistic", [True, False], ids=["optimistic", "locking"])
 async def test_a_connection_the_server_dropped_is_not_handed_out_again(
-    pg: Database, clock: Clock
+    pg: Database, clock: Clock, optimistic: bool
 ) -> None:
     """The unit's statements go straight to asyncpg, past SQLAlchemy's disconnect handling:
-    ``transact`` invalidates the pooled connection itself, so only the update in flight fails."""
+    ``transact`` invalidates the pooled connection itself, so only the update in flight fails
+    (either way: optimistic, or in asyncpg's own transaction)."""
     key = ("telegram", 6464)
     now = clock()
     await pg.transact(lambda c: Unit(c).store(None, key, LeadState(first_name="A"), now, "1"))
@@ -212,7 +214,7 @@ async def test_a_connection_the_server_dropped_is_not_handed_out_again(
         Unit(conn).load(*key)
         return int(conn.connection.driver_connection.get_server_pid())  # type: ignore[union-attr]
 
-    first = await pg.transact(server_pid, optimistic=True)
+    first = await pg.transact(server_pid, optimistic=optimistic)
     other = create_async_engine(pg.url)
     try:
         async with other.connect() as admin:
@@ -220,6 +222,6 @@ async def test_a_connection_the_server_dropped_is_not_handed_out_again(
     finally:
         await other.dispose()
     with pytest.raises(DBAPIError):  # the update in flight on that connection
-        await pg.transact(server_pid, optimistic=True)
-    second = await pg.transact(server_pid, optimistic=True)
+        await pg.transact(server_pid, optimistic=optimistic)
+    second = await pg.transact(server_pid, optimistic=optimistic)
     assert second != first
