@@ -225,9 +225,17 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
 async def _import_costs() -> tuple[float, float, float]:
     """VmRSS after importing aiogram, then the database layer, then leadbot (``IMPORTS``)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", IMPORTS, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-c",
+        IMPORTS,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, _ = await proc.communicate()
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        last = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"measuring the imports failed: {last[0]}")
     aiogram_mb, stack_mb, ours_mb = (float(x) for x in out.split())
     return aiogram_mb, stack_mb, ours_mb
 
