@@ -137,5 +137,24 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu_seconds(command: str) -> float | None:
+    """User + system CPU time of every process named ``command`` (a database server's
+    backends and helpers), or None when none is visible (the server runs elsewhere)."""
+    total, seen = 0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it exited meanwhile
+            continue
+        name, rest = stat.split(" (", 1)[1].rsplit(")", 1)
+        if name == command:
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+            seen = True
+    return total / os.sysconf("SC_CLK_TCK") if seen else None
+
+
 def own_cpu_seconds() -> float:
     return time.process_time()

@@ -41,7 +41,7 @@ from aiogram import Bot
 from app.factory import make_bot, make_dispatcher
 from app.runner import serve_polling
 from bench.bot_proc import BARE, LEADBOT, BotProc, environment
-from bench.fake_proc import TOKEN, FakeProc, process_cpu_seconds
+from bench.fake_proc import TOKEN, FakeProc, process_cpu_seconds, server_cpu_seconds
 from bench.results import Row, say
 from bench.seeding import (
     MINI,
@@ -111,6 +111,7 @@ class Burst:
     other: int  # answered with something else (the error handler's apology)
     bot_cpu: float
     fake_cpu: float
+    server_cpu: float | None = None  # the local database server's, when it is read
 
     @property
     def rate(self) -> float:
@@ -148,15 +149,18 @@ async def burst(
     reply: str,
     timeout: float,  # noqa: ASYNC109
     messages: int = 1,
+    server: str | None = None,
 ) -> Burst:
     """Push ``updates`` at once; wait for the expected ``reply`` to each (the last of
     ``messages`` sent per update; anything beyond those is an error reply). ``pid``'s CPU
-    time is read before the push and once the last reply is in (no ``pid``: not read)."""
+    time is read before the push and once the last reply is in (no ``pid``: not read), and
+    so is that of the processes named ``server`` (the database server's, when local)."""
 
     def cpu() -> float:
         return process_cpu_seconds(pid) if pid is not None else 0.0
 
     users = [int(u["user"]) for u in updates]
+    server0 = server_cpu_seconds(server) if server else None
     cpu0, fake_cpu0 = cpu(), fake.cpu_seconds()
     pushed = await fake.push(updates)
     t0 = min(p[2] for p in pushed["pushed"])
@@ -170,6 +174,7 @@ async def burst(
             break
         await asyncio.sleep(0.1)  # the times come from the fake's clock, not from here
     cpu1 = cpu()
+    server1 = server_cpu_seconds(server) if server else None
     seconds = (result["last"] or time.monotonic()) - t0
     return Burst(
         len(users),
@@ -178,6 +183,7 @@ async def burst(
         max(0, result["other"] - result["count"] * (messages - 1)),
         cpu1 - cpu0,
         fake.cpu_seconds() - fake_cpu0,
+        server1 - server0 if server0 is not None and server1 is not None else None,
     )
 
 
@@ -221,6 +227,7 @@ async def _side_by_side(
                     kind.reply,
                     600,
                     kind.messages,
+                    "postgres" if backend == "PostgreSQL" else None,
                 )
             if pair is not None:  # not the warm-up
                 sides[0].pairs.append(bursts[0])
@@ -367,6 +374,15 @@ def _share(cpu: float, burst: Burst) -> float:
     return cpu / burst.seconds * 100 if burst.seconds else 0.0
 
 
+def _server_note(pairs: list[tuple[Burst, Burst]]) -> list[str]:
+    """The database server's CPU per update in leadbot's bursts, when it ran on this machine
+    (PostgreSQL: the third process sharing the cores; its background workers count too)."""
+    used = [f.server_cpu / max(f.answered, 1) * 1000 for _, f in pairs if f.server_cpu is not None]
+    if len(used) != len(pairs):
+        return []
+    return [f"CPU ms/update of the PostgreSQL server (all its processes): {_spread(used)}"]
+
+
 def _row(
     backend: str,
     kind: Kind,
@@ -387,6 +403,7 @@ def _row(
         f"CPU ms/update, leadbot: {_spread([f.cpu_ms for _, f in pairs])}; "
         f"bare: {_spread([b.cpu_ms for b, _ in pairs])}; fake Bot API (leadbot's bursts): "
         f"{_spread([f.fake_cpu / max(f.answered, 1) * 1000 for _, f in pairs])}",
+        *_server_note(pairs),
         "CPU used / wall time of the bursts, bare bot: "
         + _spread([_share(b.bot_cpu, b) for b, _ in pairs], 0)
         + " %, the fake then: "
