@@ -36,6 +36,21 @@ class RowWriter(Protocol):
     def close(self) -> None: ...
 
 
+class CsvText:
+    """Cells as CSV text by the csv module's own quoting, without a line end, so an export
+    can render the cells many rows share once (a lead's, an event kind's) and join them."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="")
+
+    def __call__(self, cells: Sequence[Any]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(cells)
+        return self._buffer.getvalue()
+
+
 def defuse(text: str) -> str:
     """Keep a spreadsheet from evaluating ``text`` as a formula (CSV injection)."""
     if text.startswith(FORMULA_START) and not PLAIN_NUMBER.match(text):
@@ -67,6 +82,10 @@ class CsvRows:
         buffer = io.StringIO()
         csv.writer(buffer).writerows(rows)
         self._file.write(buffer.getvalue())
+
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Finished CSV lines, each ending as ``csv`` ends a row (CR LF)."""
+        self._file.write("".join(lines))
 
     @staticmethod
     def _cell(value: Any) -> Any:

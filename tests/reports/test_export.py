@@ -212,6 +212,9 @@ async def test_events_csv_is_the_rows_as_they_were_written_one_by_one(
         dan = await session.get(Lead, journeys.ids["D"])
         assert dan is not None
         dan.first_name, dan.username = '=HYPERLINK("http://evil.test")', "@dan"
+        ann = await session.get(Lead, journeys.ids["A"])
+        assert ann is not None  # cells csv must quote, and an empty one
+        ann.first_name, ann.source = 'Ann, "the owner"\nsecond line', None
     out = tmp_path / "events.csv"
     written = await export(db, "events", LeadFilter(), out, "csv", MSK)
     async with db.session() as session:
@@ -227,6 +230,7 @@ async def test_events_csv_is_the_rows_as_they_were_written_one_by_one(
         expected.append(dict(zip(EVENT_FIELDS, map(cell, row), strict=True)))
     assert read_csv(out) == expected
     assert {r["username"] for r in expected} >= {"'@dan", "ann_shop"}
+    assert 'Ann, "the owner"\nsecond line' in {r["first_name"] for r in expected}
 
 
 async def test_an_event_export_that_fails_halfway_ends_its_query(
@@ -247,7 +251,7 @@ async def test_an_event_export_that_fails_halfway_ends_its_query(
         if batches == 2:
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(CsvRows, "write_ready", full_disk)
+    monkeypatch.setattr(CsvRows, "write_lines", full_disk)
     out = tmp_path / "events.csv"
     with pytest.raises(OSError, match="No space"):
         await export(db, "events", LeadFilter(), out, "csv", MSK)
