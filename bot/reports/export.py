@@ -69,9 +69,9 @@ async def export(
             elif isinstance(writer, CsvRows):  # lines finished here, a batch at once
                 writer.write(EVENT_FIELDS)
                 written = await _drain(_event_lines(db, f, tz), writer.write_lines, progress)
-            else:  # cells finished here for the writer's format, a batch at once
+            else:  # XLSX: strings become text cells, one by one
                 writer.write(EVENT_FIELDS)
-                written = await _drain(_event_rows(db, f, tz), writer.write_ready, progress)
+                written = await _drain(_event_rows(db, f, tz), writer.write_each, progress)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

@@ -29,10 +29,6 @@ class RowWriter(Protocol):
     def write_each(self, rows: Iterable[Sequence[Any]]) -> None:
         """``write`` for each row."""
 
-    def write_ready(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Rows whose cells are final for this format (``defuse_cell``-ed strings and
-        ``CSV_TIME`` strings for CSV): written with no per-cell work."""
-
     def close(self) -> None: ...
 
 
@@ -76,15 +72,9 @@ class CsvRows:
     def write_each(self, rows: Iterable[Sequence[Any]]) -> None:
         self._csv.writerows([self._cell(v) for v in row] for row in rows)
 
-    def write_ready(self, rows: Iterable[Sequence[Any]]) -> None:
-        # Formatted in memory and written as one piece: the file's encoder runs once per
-        # batch, not once per row. None is written as an empty cell by csv itself.
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
-        self._file.write(buffer.getvalue())
-
     def write_lines(self, lines: Sequence[str]) -> None:
-        """Finished CSV lines, each ending as ``csv`` ends a row (CR LF)."""
+        """Finished CSV lines, each ending as ``csv`` ends a row (CR LF): written as one
+        piece, so the file's encoder runs once per batch, not once per row."""
         self._file.write("".join(lines))
 
     @staticmethod
@@ -144,9 +134,6 @@ class XlsxRows:
     def write_each(self, rows: Iterable[Sequence[Any]]) -> None:
         for row in rows:
             self.write(row)
-
-    def write_ready(self, rows: Iterable[Sequence[Any]]) -> None:
-        self.write_each(rows)  # strings still become text cells, one by one
 
     def _cell(self, value: Any) -> Any:
         if not isinstance(value, str):
