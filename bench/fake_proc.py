@@ -133,27 +133,31 @@ class FakeProc:
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _stat_cpu(Path(f"/proc/{pid}/stat").read_text())[1]
+
+
+def _stat_cpu(stat: str) -> tuple[str, float]:
+    """A /proc/<pid>/stat line's command name and user + system CPU seconds."""
+    name, rest = stat.split(" (", 1)[1].rsplit(")", 1)
+    fields = rest.split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_cpu_seconds(command: str) -> float | None:
     """User + system CPU time of every process named ``command`` (a database server's
     backends and helpers), or None when none is visible (the server runs elsewhere)."""
-    total, seen = 0, False
+    total, seen = 0.0, False
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            name, seconds = _stat_cpu((entry / "stat").read_text())
         except OSError:  # it exited meanwhile
             continue
-        name, rest = stat.split(" (", 1)[1].rsplit(")", 1)
         if name == command:
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
+            total += seconds
             seen = True
-    return total / os.sysconf("SC_CLK_TCK") if seen else None
+    return total if seen else None
 
 
 def own_cpu_seconds() -> float:
