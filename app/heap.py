@@ -1,8 +1,9 @@
 """Python's cyclic garbage collector, tuned for a long-running bot.
 
-Why: by the time the bot starts serving, the heap holds some 270 thousand long-lived
+Why: by the time the bot starts serving, the heap holds some 150 thousand long-lived
 container objects (aiogram's and pydantic's models and schemas, SQLAlchemy's mappers and
-compiled statements, the scenario). Every full collection walked all of them: about four a
+compiled statements, the scenario; 240 thousand when aiogram built all its types at import,
+before ``app.aiogram_types``). Every full collection walked all of them: about four a
 burst of 2,000 updates, some 140 ms each, 0.2-0.3 ms of CPU per update in benchmark 3 (the
 bare aiogram bot, with a smaller heap and fewer objects per update, pays far less). Frozen
 after start-up (``gc.freeze``, CPython's own tool for this) they are never scanned again.

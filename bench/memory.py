@@ -7,9 +7,10 @@ pre-filled with cloned leads, each with the walked lead's whole event history (1
 and a pending touch (one in ``due_every`` due now). Once a bot has started, the same new
 prospects send /start (leadbot also fires the due touches), and then VmRSS (and the peak,
 VmHWM) is read from /proc/<pid>/status. The bare bot (``bench/bare_bot.py``) echoes, and
-waits out a 429 where leadbot's limiter paces its sends. A fresh interpreter then imports
-aiogram, the database layer and leadbot's modules in turn, to show where the difference
-comes from.
+waits out a 429 where leadbot's limiter paces its sends. Fresh interpreters then import
+aiogram as it imports itself (every Telegram type built at import) and as ``leadbot run``
+imports it (each type built when first used, ``app.aiogram_types``), then the database layer
+and leadbot's modules, to show where the difference comes from.
 """
 
 from __future__ import annotations
@@ -43,13 +44,18 @@ from storage.db import Database
 
 TARGET_OVER_BARE_MB = 20.0  # issue 15: within 20 MB of a bare aiogram bot, same run
 
-#: What importing costs, in a fresh interpreter: aiogram as the bare bot imports it, then the
-#: fixed stack's database layer (SQLAlchemy's asyncio layer with aiosqlite), then leadbot's
-#: own modules of ``leadbot run``. Printed as three VmRSS readings in MiB.
+#: What importing costs, in a fresh interpreter: aiogram (as the bare bot imports it, or with
+#: ``deferred`` as the first argument as ``leadbot run`` does), then the fixed stack's
+#: database layer (SQLAlchemy's asyncio layer with aiosqlite), then leadbot's own modules of
+#: ``leadbot run``. Printed as three VmRSS readings in MiB.
 IMPORTS = """
+import sys
 def rss():
     with open('/proc/self/status') as f:
         return next(int(l.split()[1]) / 1024 for l in f if l.startswith('VmRSS'))
+if sys.argv[1:] == ['deferred']:
+    from app.aiogram_types import import_aiogram
+    import_aiogram()
 import aiogram, aiogram.types, aiogram.client.session.aiohttp
 a = rss()
 import sqlalchemy, sqlalchemy.ext.asyncio, aiosqlite, sqlalchemy.dialects.sqlite.aiosqlite
@@ -174,7 +180,8 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
             say(f"bare aiogram: RSS {bare.after_work.get('VmRSS', 0):.0f} MB")
         rss = bot.after_work.get("VmRSS", 0.0)
         base = bare.after_work.get("VmRSS", 0.0)
-    aiogram_mb, stack_mb, ours_mb = await _import_costs()
+    eager_mb = (await _import_costs("eager"))[0]
+    aiogram_mb, stack_mb, ours_mb = await _import_costs("deferred")
     detail = {
         "leads": config.leads,
         "rss_after_start_mb": bot.after_start.get("VmRSS", 0.0),
@@ -194,6 +201,7 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
         "errors": bot.errors[:20],
         "bare_errors": bare.errors[:20],
         "bare_replies": bare.replies,
+        "import_aiogram_eager_mb": eager_mb,
         "import_aiogram_mb": aiogram_mb,
         "import_database_layer_mb": stack_mb - aiogram_mb,
         "import_leadbot_mb": ours_mb - stack_mb,
@@ -214,20 +222,27 @@ async def run(config: MemoryConfig) -> tuple[Row, dict[str, Any]]:
             f"(after start {bare.after_start.get('VmRSS', 0.0):.0f} MB) "
             f"({bare.replies}/{config.updates} replies, 429s {bare_rejected}); "
             f"leadbot adds {rss - base:.0f} MB",
-            f"imports alone (a fresh interpreter): aiogram {aiogram_mb:.0f} MB; then "
-            f"SQLAlchemy's asyncio layer with aiosqlite +{stack_mb - aiogram_mb:.1f} MB; "
-            f"then leadbot's own modules +{ours_mb - stack_mb:.1f} MB",
+            f"imports alone (fresh interpreters): aiogram {eager_mb:.0f} MB as it imports "
+            f"itself, {aiogram_mb:.0f} MB as `leadbot run` imports it (each Telegram type "
+            f"built when first used, app/aiogram_types.py); then SQLAlchemy's asyncio layer "
+            f"with aiosqlite +{stack_mb - aiogram_mb:.1f} MB; then leadbot's own modules "
+            f"+{ours_mb - stack_mb:.1f} MB",
+            f"with aiogram's types built at import, as the bare bot has them, leadbot would "
+            f"hold at most {rss + eager_mb - aiogram_mb:.0f} MB, bare "
+            f"+ {rss + eager_mb - aiogram_mb - base:.0f}",
         ],
     )
     return row, detail
 
 
-async def _import_costs() -> tuple[float, float, float]:
-    """VmRSS after importing aiogram, then the database layer, then leadbot (``IMPORTS``)."""
+async def _import_costs(aiogram_types: str) -> tuple[float, float, float]:
+    """VmRSS after importing aiogram (``eager`` or ``deferred``), then the database layer,
+    then leadbot (``IMPORTS``)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         IMPORTS,
+        aiogram_types,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

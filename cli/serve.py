@@ -60,6 +60,9 @@ def run_bot_command() -> None:
         fail(str(exc), exc.code)
     setup_logging(settings.log_level)
     # Lazy on purpose: aiogram and aiohttp take seconds to import; only `run` needs them.
+    from app.aiogram_types import import_aiogram
+
+    import_aiogram()  # before anything imports aiogram: its types built when first used
     from app.heap import settle_heap
     from app.runner import run_bot
 

@@ -22,6 +22,9 @@ def web_command(
     if login is not None and login not in settings.admin_ids:
         fail(f"{login} is not in ADMIN_IDS: only admins may open the dashboard")
     # Lazy on purpose: aiohttp, aiogram and Jinja2 take seconds to import; only `web` needs them.
+    from app.aiogram_types import import_aiogram
+
+    import_aiogram()  # before anything imports aiogram: its types built when first used
     from app.dashboard import serve_alone
 
     run(serve_alone(settings, login=login))

@@ -17,12 +17,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
+from app.aiogram_types import import_aiogram
 from bot.scenario.funnel import Funnel
 from bot.scenario.loader import load_funnel
 from storage.db import Database
 from storage.unit import Unit
 
 T = TypeVar("T")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Import aiogram as ``leadbot run`` does, each Telegram type built when first used,
+    before any test module imports it."""
+    import_aiogram()
+
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent

@@ -56,6 +56,8 @@ import json, sys
 sys.argv = ["leadbot", "run"]
 import cli
 import cli.serve  # what cli.main runs for `leadbot run`
+from app.aiogram_types import import_aiogram
+import_aiogram()  # as the command does, before anything imports aiogram
 import app.runner  # what the command imports to run
 import storage.unit  # the hot path's statements
 from storage.db import Database
