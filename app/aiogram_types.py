@@ -1,7 +1,7 @@
 """aiogram's Telegram types, each built when first used rather than all at import.
 
 Why: ``aiogram.types`` ends with a loop calling ``model_rebuild`` on every one of its
-classes (about 300 types), handing each a namespace that resolves the names its annotations
+classes (about 400), handing each a namespace that resolves the names its annotations
 import only under ``TYPE_CHECKING``. That builds every class's pydantic validator and
 serializer up front: some 100 MB of a bare aiogram bot's 171 MB resident, and most of its
 import time, although a bot meets a few dozen types (aiogram issue #1513, open). The classes
@@ -13,9 +13,11 @@ taken from the loop's own namespace: what ``TYPE_CHECKING`` leaves out, nothing 
 deferred class is then built by pydantic itself the first time it is used, alone or inside
 another (a method's parameters, a response), from its module's names as usual. ``Update``,
 which every update needs, is built at once, so the first update does not pay for it.
-Nothing of pydantic stays patched after the import. ``tests/unit/test_aiogram_types.py``
-builds every class this way and compares them with aiogram's eager ones, so a pydantic or
-aiogram upgrade that broke this fails there.
+Nothing of pydantic stays patched after the import. A first use builds a class, so it is
+best kept to one thread: aiogram's models are only used on the event loop's thread here (no
+handler or filter runs in a worker thread: ``tests/unit/test_no_thread_hops.py``).
+``tests/unit/test_aiogram_types.py`` builds every class this way and compares them with
+aiogram's eager ones, so a pydantic or aiogram upgrade that broke this fails there.
 """
 
 from __future__ import annotations
