@@ -1,6 +1,8 @@
 """Background upkeep of a running bot: live scenario reload (file watch, SIGHUP, /reload)
 and the daily retention job, both ``Periodic`` chores started and stopped with the
-dispatcher. Admins hear about reloads through the process's one outgoing limiter."""
+dispatcher, and, once at start, filling the database's known leads (PostgreSQL:
+``storage.first_contacts``). Admins hear about reloads through the process's one outgoing
+limiter."""
 
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class Maintenance:
         self.chores: list[Periodic[object]] = [self.reloader.chore]
         if settings.retention_days > 0:
             self.chores.append(Periodic("retention", self.retention, every=DAY))
+        self.known_leads: asyncio.Task[None] | None = None
 
     async def tell_admins(self, result: ReloadResult) -> None:
         """Admins hear about every reload, and about a broken edit once."""
@@ -69,14 +72,26 @@ class Maintenance:
             log.info("retention: erased the personal data of %d quiet lead(s)", count)
         return count
 
+    async def load_known_leads(self) -> None:
+        """Until this is done every first contact is read first: a failure only logs."""
+        try:
+            await self.service.db.load_known_leads()
+        except Exception:
+            log.exception("first contacts: the known leads could not be loaded; reading each")
+
     async def start(self) -> None:
         for chore in self.chores:
             chore.start()
+        self.known_leads = asyncio.create_task(self.load_known_leads())
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reloader.trigger)
 
     async def stop(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        if self.known_leads is not None:
+            self.known_leads.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.known_leads
         for chore in self.chores:
             await chore.stop()

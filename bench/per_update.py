@@ -294,6 +294,7 @@ async def count_statements(fake: FakeProc, url: str, config: BurstConfig) -> dic
     """The untimed pass: statements and transactions per update of each kind, in-process."""
     press_data = await seed(url, config)
     db = Database(url)
+    await db.load_known_leads()  # as ``leadbot run`` does at start (``app.maintenance``)
     bot: Bot = make_bot(TOKEN, fake.base_url)
     counted: dict[str, Any] = {}
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import greenlet_spawn
 
+from storage.first_contacts import KnownLeads
 from storage.prepared import on_driver
 from storage.sqlite import BUSY_TIMEOUT_MS, SqliteWriter, reader_connect, sqlite_pragmas
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "0014"  # the newest migration; reading commands refuse an older schema
@@ -41,6 +44,8 @@ READER_POOL_SIZE = 1
 POSTGRES_POOL_SIZE = 20
 #: The execution option ``transact`` sets for an optimistic attempt (``storage.unit``).
 OPTIMISTIC = "leadbot_optimistic"
+#: The execution option carrying ``Database.known_leads`` to the unit of work (PostgreSQL).
+KNOWN_LEADS = "leadbot_known_leads"
 
 
 class NeedsTransaction(Exception):
@@ -75,6 +80,11 @@ class Database:
         elif self.url.get_backend_name() == "postgresql":
             event.listen(self.engine.sync_engine, "connect", _postgres_settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL: who surely has no lead yet, so a first contact skips its read
+        # (``storage.first_contacts``); filled by ``load_known_leads``.
+        self.known_leads: KnownLeads | None = None
+        if self.url.get_backend_name() == "postgresql":
+            self.known_leads = KnownLeads()
         # SQLite file: the units of work (``transact``) run on one writer connection of the
         # plain sqlite3 driver (``storage.sqlite.SqliteWriter``).
         self.sqlite_writer: SqliteWriter | None = None
@@ -83,6 +93,13 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    async def load_known_leads(self) -> int:
+        """Fill ``known_leads`` (PostgreSQL; elsewhere nothing to do): ``leadbot run`` starts
+        it in the background, and first contacts are read until it is done."""
+        if self.known_leads is None:
+            return 0
+        return await self.known_leads.load(self.engine)
 
     @property
     def writer(self) -> Engine | None:
@@ -114,8 +131,8 @@ class Database:
             if optimistic:
                 try:
                     return await self._attempt_asyncpg(work)
-                except NeedsTransaction:
-                    pass
+                except NeedsTransaction as exc:
+                    log.debug("an optimistic unit of work runs again in a transaction: %s", exc)
             return await self._transact_asyncpg(work)
         async with self.engine.begin() as conn:
             return await conn.run_sync(work)
@@ -147,7 +164,7 @@ class Database:
             assert driver is not None
             if driver.is_in_transaction():
                 raise NeedsTransaction("the connection is in a transaction")
-            conn.execution_options(**{OPTIMISTIC: True})
+            conn.execution_options(**{OPTIMISTIC: True, KNOWN_LEADS: self.known_leads})
             try:
                 return work(conn)
             except BaseException:
@@ -159,6 +176,7 @@ class Database:
         with self.engine.sync_engine.connect() as conn:
             driver = conn.connection.driver_connection
             assert driver is not None
+            conn.execution_options(**{KNOWN_LEADS: self.known_leads})
             if driver.is_in_transaction():
                 # Someone left the adapter's own transaction open on this connection: ours
                 # would be nested in it and end before it. SQLAlchemy's way is always right.

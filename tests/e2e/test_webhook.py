@@ -16,8 +16,10 @@ from app.runner import run_bot
 from app.webhook import webhook_secret
 from bot.settings import Settings
 from fakes.bot_api import FakeBotAPI
-from tests.e2e.harness import TOKEN
-from tests.e2e.test_run import HOOK, free_port, settings_for
+from tests.conftest import postgres_database
+from tests.e2e.harness import TOKEN, until
+from tests.e2e.test_run import HOOK, free_port, settings_for, stored
+from tests.integration.test_statement_counts import EXPECTED_LOG
 
 USER = 905
 
@@ -92,3 +94,34 @@ async def test_a_body_that_is_not_an_update_gets_400_and_one_line(
         # The next real update is handled as usual.
         assert await tg.post_webhook(url, tg.message_update(USER, "/start"), secret=secret) == 200
         assert "What do you need?" in tg.sent_texts(USER)
+
+
+async def test_a_lead_one_instance_made_is_read_by_the_other(
+    tg: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two instances on one PostgreSQL database, each with its known leads loaded at start
+    (``storage.first_contacts``): a person who started on one presses a button on the other,
+    which has never heard of them and guesses "never seen". The guess fails as a whole and
+    the press runs again on the lead that is there: the funnel goes on, one lead row."""
+    caplog.set_level(logging.INFO, logger="storage.first_contacts")
+    caplog.set_level(logging.DEBUG, logger="storage.db")
+    async with postgres_database() as url:
+        settings = webhook_settings(tg, tmp_path).model_copy(update={"database_url": url})
+        other = settings.model_copy(update={"webhook_port": free_port()})
+        async with running(tg, settings) as first, running(tg, other) as second:
+            await until(lambda: len([r for r in caplog.records if "leads known" in r.message]) == 2)
+            secret = webhook_secret(settings, TOKEN)
+            start = tg.message_update(USER, "/start")
+            assert await tg.post_webhook(first, start, secret=secret) == 200
+            question = tg.sent(USER)[-1]
+            assert question.text == "What do you need?"
+            press = tg.callback_update(
+                USER, question.callback_data[0], question.result["message_id"]
+            )
+            assert await tg.post_webhook(second, press, secret=secret) == 200
+            assert tg.sent(USER)[-1].text == "Your budget?"
+        again = [r for r in caplog.records if "runs again in a transaction" in r.message]
+        assert len(again) == 1, again  # the second instance's guess, and nothing else
+        leads, types = await stored(settings)
+        assert len(leads) == 1
+        assert types == EXPECTED_LOG
