@@ -72,12 +72,24 @@ class Maintenance:
             log.info("retention: erased the personal data of %d quiet lead(s)", count)
         return count
 
-    async def load_known_leads(self) -> None:
-        """Until this is done every first contact is read first: a failure only logs."""
-        try:
-            await self.service.db.load_known_leads()
-        except Exception:
-            log.exception("first contacts: the known leads could not be loaded; reading each")
+    async def load_known_leads(self, first_retry: float = 5.0) -> None:
+        """Until this is done every first contact is read first; a failure (the database
+        away at start) is logged and tried again later, never fatal."""
+        delay = first_retry
+        while True:
+            try:
+                await self.service.db.load_known_leads()
+                return
+            except Exception as exc:
+                log.warning(
+                    "first contacts: the known leads could not be loaded (%s: %s); "
+                    "every lead is read until they are; trying again in %.0fs",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 600.0)
 
     async def start(self) -> None:
         for chore in self.chores:

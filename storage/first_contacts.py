@@ -64,6 +64,7 @@ class KnownLeads:
         """Fill the filter with every lead (streamed); returns how many. Leads made while it
         runs are added by the units that make them, as the filter exists from the start."""
         started = time.monotonic()
+        self.ready = False  # a filter being refilled guesses nothing until it is full
         async with engine.connect() as conn:
             count = int((await conn.execute(select(func.count()).select_from(LEADS))).scalar_one())
             self.capacity = max(MIN_CAPACITY, 2 * count)

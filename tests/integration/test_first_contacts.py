@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, select
 
+from app.maintenance import Maintenance
 from bot.engine.types import Start, Text
 from bot.qualification import OfflineQualifier
 from bot.scenario.funnel import Funnel
@@ -103,3 +105,22 @@ async def test_nothing_is_guessed_before_the_load() -> None:
     known = KnownLeads()
     assert not known.sight("telegram", 1)  # nothing loaded: every lead is read
     assert not known.ready
+
+
+async def test_a_failed_load_is_tried_again(caplog: pytest.LogCaptureFixture) -> None:
+    """The database away at start: the bot logs one line a person understands, keeps
+    reading every lead meanwhile, and loads the known leads once the database is back."""
+    calls: list[str] = []
+
+    class Flaky:
+        async def load_known_leads(self) -> int:
+            calls.append("load")
+            if len(calls) < 3:
+                raise ConnectionRefusedError("connection refused")
+            return 5
+
+    upkeep = cast(Any, SimpleNamespace(service=SimpleNamespace(db=Flaky())))
+    await Maintenance.load_known_leads(upkeep, first_retry=0.01)
+    assert calls == ["load"] * 3
+    lines = [r.getMessage() for r in caplog.records if "known leads" in r.getMessage()]
+    assert len(lines) == 2 and "ConnectionRefusedError: connection refused" in lines[0], lines
