@@ -78,7 +78,7 @@ class KnownLeads:
             await conn.rollback()  # it only read
         self.ready = True
         log.info(
-            "first contacts: %d leads known in %.1fs; a new person's /start skips a read",
+            "first contacts: %d leads known in %.1fs; someone new is no longer read first",
             loaded,
             time.monotonic() - started,
         )
