@@ -18,11 +18,10 @@ everything but a touch firing and a payment) is first tried *optimistically*
 all. The lead is read without a lock, with its row version (``xmin``), and the one statement
 lands only if the row is still that version (a new lead: only if nobody inserted it
 meanwhile) and the update was not handled already; otherwise it fails as a whole
-(``storage.batch``). Someone the database surely has never seen is not read at all
-(``storage.first_contacts``): one round trip, the new lead's INSERT being the check. Anything
-the optimistic unit cannot do that way (a statement whose result it needs now, a write that
-must land before another) raises ``NeedsTransaction`` before any write, and the update runs
-again the locking way above.
+(``storage.batch``); someone surely never seen is not read (``storage.first_contacts``).
+Anything the optimistic unit cannot do that way (a statement whose result it needs now, a
+write that must land before another) raises ``NeedsTransaction`` before any write, and the
+update runs again the locking way above.
 """
 
 from __future__ import annotations
@@ -100,15 +99,13 @@ class Unit:
         self.optimistic = False
         self.new_id: int | None = None
         self._read_xmin: str | None = None
-        # PostgreSQL: who surely has no lead yet (``storage.first_contacts``), when known.
-        self.known: KnownLeads | None = None
+        self.known: KnownLeads | None = conn.get_execution_options().get(KNOWN_LEADS)
         if self.postgres:
             driver = conn.connection.driver_connection
             if driver is not None and driver.is_in_transaction():
                 self.driver = driver
             elif driver is not None and conn.get_execution_options().get(OPTIMISTIC):
                 self.driver, self.optimistic = driver, True
-            self.known = conn.get_execution_options().get(KNOWN_LEADS)
         else:
             dbapi = conn.connection.dbapi_connection
             self.raw = dbapi if isinstance(dbapi, sqlite3.Connection) else None
@@ -250,10 +247,8 @@ class Unit:
         A first contact has no row yet (id None, a blank state): ``store`` inserts it with
         the state the engine gives it, rather than inserting a blank row and updating it.
         """
-        known = self.known
-        if known is not None and known.sight(channel, user_id) and self.optimistic:
-            # Surely never seen (``storage.first_contacts``): no read. Were it wrong, the new
-            # lead's INSERT finds the row and the statement fails as a whole (``finish``).
+        never = self.known is not None and self.known.sight(channel, user_id)
+        if never and self.optimistic:  # a wrong guess fails the one statement (``finish``)
             return None, LeadState()
         load = PEEK if self.optimistic else LOAD
         rows = self._rows(load, {"channel": channel, "user_id": user_id})
@@ -309,13 +304,7 @@ class Unit:
 
     def save_answer(self, lead_id: int, key: str, question: str, value: str, now: datetime) -> None:
         """One upsert: a re-answer replaces the earlier one (same key, same row)."""
-        row = {
-            "lead_id": lead_id,
-            "key": key,
-            "question": question,
-            "answer": value,
-            "created_at": now,
-        }
+        row = dict(lead_id=lead_id, key=key, question=question, answer=value, created_at=now)
         if self.postgres:
             self._defer(Part("answers", answer_part, row, changes_rows=True))
         else:
